@@ -1,0 +1,5 @@
+"""`python -m carbonguard` runs the CLI."""
+
+from carbonguard.cli.main import main
+
+raise SystemExit(main())

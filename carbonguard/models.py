@@ -1,0 +1,248 @@
+"""Core value types that flow left to right: stage records, intensity points, footprints, decisions.
+
+These are the contracts between layers (see docs/design.md). They carry units in their field names
+and provenance beside every number. Floats are fine in memory; the ledger writes every quantity as a
+decimal string, and pydantic reads such strings back into the same floats.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+
+class Model(BaseModel):
+    """Base for carbonguard values: no unknown fields, no NaN or infinity, immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def to_utc(value: datetime) -> datetime:
+    """Normalise an aware datetime to UTC; naive datetimes are refused by the field types."""
+    return value.astimezone(timezone.utc)
+
+
+class EnergyMethod(str, Enum):
+    """How an energy figure was obtained, best first. Never turn `unavailable` into 0."""
+
+    COUNTER = "counter"
+    SAMPLED = "sampled"
+    ESTIMATED = "estimated"
+    UNAVAILABLE = "unavailable"
+
+
+class ComponentEnergy(Model):
+    """Energy of one device (or estimate) over one measurement window."""
+
+    component: Literal["gpu", "cpu", "dram"]
+    device: str = Field(description="Stable device id: GPU UUID, RAPL domain, or 'process'.")
+    method: EnergyMethod
+    energy_kwh: float | None = Field(default=None, ge=0, description="None exactly when unavailable.")
+    uncertainty_kwh: float = Field(default=0.0, ge=0, description="Half-width of the estimate band.")
+    source: str = Field(description="How the figure was obtained, e.g. 'nvml:total-energy-counter'.")
+    shared: bool = Field(default=False, description="Device shared with others (e.g. a MIG parent GPU).")
+    flags: tuple[str, ...] = ()
+
+    @field_validator("energy_kwh")
+    @classmethod
+    def _energy_matches_method(cls, v: float | None, info) -> float | None:  # noqa: ANN001
+        method = info.data.get("method")
+        if method == EnergyMethod.UNAVAILABLE and v is not None:
+            raise ValueError("an unavailable reading carries no energy figure")
+        if method not in (None, EnergyMethod.UNAVAILABLE) and v is None:
+            raise ValueError("a reading that is not unavailable needs energy_kwh")
+        return v
+
+    @property
+    def upper_kwh(self) -> float | None:
+        """Upper bound of the reading: figure plus its uncertainty band."""
+        return None if self.energy_kwh is None else self.energy_kwh + self.uncertainty_kwh
+
+
+class StageRecord(Model):
+    """One metered attempt of one training stage (a Prefect task run, a command, a code block)."""
+
+    kind: Literal["stage"] = "stage"
+    run_id: str = Field(min_length=1)
+    flow_name: str
+    stage: str = Field(min_length=1)
+    task_run_id: str | None = None
+    attempt: int = Field(default=1, ge=1)
+    cached: bool = Field(default=False, description="A cached task run did no work and records no energy.")
+    start: AwareDatetime
+    end: AwareDatetime
+    zone: str | None = None
+    host: str
+    pid: int
+    components: tuple[ComponentEnergy, ...] = ()
+    flags: tuple[str, ...] = ()
+
+    _utc = field_validator("start", "end")(lambda v: to_utc(v))
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+    @property
+    def energy_kwh(self) -> float:
+        """Sum of the available readings; check `unavailable` before trusting it as complete."""
+        return sum(c.energy_kwh for c in self.components if c.energy_kwh is not None)
+
+    @property
+    def unavailable(self) -> tuple[ComponentEnergy, ...]:
+        return tuple(c for c in self.components if c.method == EnergyMethod.UNAVAILABLE)
+
+
+class Signal(str, Enum):
+    AVERAGE = "average"
+    MARGINAL = "marginal"
+
+
+class Origin(str, Enum):
+    """Where a figure came from at run time: a live API, the on-disk cache, or the embedded data."""
+
+    LIVE = "live"
+    CACHE = "cache"
+    EMBEDDED = "embedded"
+
+
+class IntensityPoint(Model):
+    """Grid carbon intensity for one zone over one interval, with its provenance."""
+
+    zone: str
+    start: AwareDatetime
+    duration_s: int = Field(gt=0)
+    intensity_g_per_kwh: float = Field(ge=0)
+    signal: Signal = Signal.AVERAGE
+    kind: Literal["actual", "forecast", "estimated", "annual"] = "actual"
+    provider: str = Field(description="e.g. 'embedded', 'electricitymaps', 'watttime', 'uk-carbon-intensity'.")
+    origin: Origin
+    source: str | None = Field(default=None, description="Citation of the published figure.")
+    year: int | None = None
+    dataset_version: str | None = None
+    dataset_hash: str | None = None
+    fallback_from: str | None = Field(default=None, description="Provider that failed before this one.")
+    flags: tuple[str, ...] = ()
+
+    _utc = field_validator("start")(lambda v: to_utc(v))
+
+
+class HourlyBucket(Model):
+    """Energy and location-based emissions of one clock hour (UTC) of a run."""
+
+    hour_start: AwareDatetime
+    energy_kwh: float = Field(ge=0, description="Facility energy: IT energy x PUE.")
+    energy_upper_kwh: float = Field(ge=0)
+    intensity_g_per_kwh: float | None = Field(default=None, ge=0)
+    co2e_kg: float | None = Field(default=None, ge=0)
+    co2e_upper_kg: float | None = Field(default=None, ge=0)
+    intensity_provider: str | None = None
+    intensity_origin: Origin | None = None
+
+    _utc = field_validator("hour_start")(lambda v: to_utc(v))
+
+
+class StageFootprint(Model):
+    """One stage's share of a run footprint, as the gate's stage budgets see it."""
+
+    stage: str
+    records: int = Field(ge=0)
+    it_energy_kwh: float = Field(ge=0)
+    energy_kwh: float = Field(ge=0)
+    energy_upper_kwh: float = Field(ge=0)
+    co2e_kg: float | None = Field(default=None, ge=0)
+    co2e_upper_kg: float | None = Field(default=None, ge=0)
+    estimated_components: int = Field(default=0, ge=0)
+    unavailable_components: int = Field(default=0, ge=0)
+
+
+class RunFootprint(Model):
+    """Everything the gate needs to know about a run's energy and emissions, with sources."""
+
+    run_id: str
+    zone: str
+    pue: float = Field(ge=1.0)
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    it_energy_kwh: float = Field(ge=0, description="Sum of device readings, before PUE.")
+    energy_kwh: float = Field(ge=0, description="Facility energy: it_energy_kwh x PUE.")
+    energy_upper_kwh: float = Field(ge=0)
+    co2e_kg: float | None = Field(default=None, ge=0, description="Location-based (GHG Protocol Scope 2).")
+    co2e_upper_kg: float | None = Field(default=None, ge=0)
+    market_co2e_kg: float | None = Field(default=None, ge=0, description="Market-based, when matching ran.")
+    hourly: tuple[HourlyBucket, ...] = ()
+    stages: tuple[StageFootprint, ...] = ()
+    intensity_sources: tuple[IntensityPoint, ...] = ()
+    estimated_components: int = Field(default=0, ge=0)
+    unavailable_components: int = Field(default=0, ge=0)
+    record_hashes: tuple[str, ...] = Field(default=(), description="Ledger hashes of the stage records used.")
+    flags: tuple[str, ...] = ()
+
+    def stage(self, name: str) -> StageFootprint | None:
+        return next((s for s in self.stages if s.stage == name), None)
+
+
+class Outcome(str, Enum):
+    """What the gate says; `severity` orders them so the worst finding decides."""
+
+    ALLOW = "allow"
+    WARN = "warn"
+    RESCHEDULE = "reschedule"
+    BLOCK = "block"
+
+    @property
+    def severity(self) -> int:
+        return _SEVERITY[self]
+
+
+_SEVERITY = {Outcome.ALLOW: 0, Outcome.WARN: 1, Outcome.RESCHEDULE: 2, Outcome.BLOCK: 3}
+
+
+class WaiverRef(Model):
+    rule: str
+    reason: str
+    approved_by: str
+    expires: str
+    policy_line: int | None = None
+
+
+class Finding(Model):
+    """One explained reason for a decision: stable rule id, observed vs limit, where, and the fix."""
+
+    rule_id: str
+    outcome: Outcome
+    message: str
+    scope: str = "run"
+    observed: float | None = None
+    limit: float | None = None
+    unit: str | None = None
+    policy_file: str | None = None
+    policy_line: int | None = None
+    remedy: str | None = None
+    waived_by: WaiverRef | None = None
+
+
+class Decision(Model):
+    """The gate's answer, with everything needed to replay it from the ledger."""
+
+    kind: Literal["decision"] = "decision"
+    outcome: Outcome
+    run_id: str
+    policy_name: str
+    policy_version: str
+    policy_hash: str
+    policy_file: str | None = None
+    evaluated_at: AwareDatetime
+    energy_kwh: float | None = None
+    co2e_kg: float | None = None
+    findings: tuple[Finding, ...] = ()
+    evaluated_record_hashes: tuple[str, ...] = ()
+
+    _utc = field_validator("evaluated_at")(lambda v: to_utc(v))
+
+    @property
+    def active_findings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.waived_by is None)
