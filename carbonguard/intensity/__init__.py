@@ -1,0 +1,1 @@
+"""Grid carbon intensity: embedded offline data, live providers, cache and fallback chain."""

@@ -1,0 +1,44 @@
+"""The `spec.intensity` section of a policy: which providers to ask, in what order, and how.
+
+Kept beside the providers (not in `policy/`) because the providers are its only readers; the policy
+model embeds it so one YAML file configures a run end to end.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ProviderName = Literal["embedded", "electricitymaps", "watttime", "uk-carbon-intensity"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class ProviderEndpoint(_Section):
+    """Where a live provider lives and which environment variables hold its credentials."""
+
+    base_url: str | None = Field(default=None, description="Override the provider's public base URL.")
+    token_env: str | None = Field(default=None, description="Environment variable holding the API token.")
+    username_env: str | None = None
+    password_env: str | None = None
+
+
+class IntensitySettings(_Section):
+    """Provider fallback chain and the rules for figures that cannot be had."""
+
+    providers: tuple[ProviderName, ...] = Field(
+        default=("embedded",), min_length=1, description="Tried in order; the first that answers wins."
+    )
+    signal: Literal["average", "marginal"] = "average"
+    unknown_zone: Literal["block", "warn"] = Field(
+        default="block", description="A zone with no figure: block the run, or warn and use the world average."
+    )
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    cache_ttl_s: int = Field(default=3600, ge=0)
+    electricitymaps: ProviderEndpoint | None = None
+    watttime: ProviderEndpoint | None = None
+    uk_carbon_intensity: ProviderEndpoint | None = None

@@ -1,0 +1,1 @@
+"""carbonguard.prefect"""
