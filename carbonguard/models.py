@@ -48,7 +48,7 @@ class ComponentEnergy(Model):
 
     @field_validator("energy_kwh")
     @classmethod
-    def _energy_matches_method(cls, v: float | None, info) -> float | None:  # noqa: ANN001
+    def _energy_matches_method(cls, v: float | None, info) -> float | None:
         method = info.data.get("method")
         if method == EnergyMethod.UNAVAILABLE and v is not None:
             raise ValueError("an unavailable reading carries no energy figure")

@@ -1,0 +1,30 @@
+"""Shared wording for renderers, so every format says the same thing about the same number."""
+
+from __future__ import annotations
+
+from carbonguard.models import Finding, RunFootprint
+
+
+def fmt_quantity(value: float | None, unit: str) -> str:
+    """A number with its unit, or an explicit 'unknown': a missing figure is never printed as 0."""
+    return "unknown" if value is None else f"{value:.6g} {unit}"
+
+
+def finding_location(finding: Finding) -> str:
+    if finding.policy_file is None:
+        return ""
+    return f"{finding.policy_file}:{finding.policy_line}" if finding.policy_line else finding.policy_file
+
+
+def intensity_provenance(footprint: RunFootprint) -> list[str]:
+    """One line per distinct intensity figure used: value, zone, signal, provider, origin, source."""
+    lines = []
+    for p in footprint.intensity_sources:
+        when = f"year {p.year}" if p.year else p.start.strftime("%Y-%m-%dT%H:%MZ")
+        extra = f", fell back from {p.fallback_from}" if p.fallback_from else ""
+        flags = f" [{', '.join(p.flags)}]" if p.flags else ""
+        lines.append(
+            f"{p.intensity_g_per_kwh:.6g} gCO2e/kWh for {p.zone} ({when}, {p.signal.value}, {p.kind}) "
+            f"from {p.provider} ({p.origin.value}{extra}){': ' + p.source if p.source else ''}{flags}"
+        )
+    return lines

@@ -1,0 +1,161 @@
+"""The gate: `evaluate(policy, footprint, as_of=...) -> Decision`. Pure and deterministic.
+
+It never reads a clock, a file or the network: the caller passes `as_of` (used only for waiver
+expiry), so any decision can be replayed from the ledger and must come out the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from carbonguard.models import Decision, Finding, Outcome, RunFootprint, WaiverRef
+from carbonguard.policy.loader import LoadedPolicy
+from carbonguard.policy.models import Budget, Waiver
+
+_RULE_OUTCOME = {"allow": None, "warn": Outcome.WARN, "block": Outcome.BLOCK}
+_UNITS = {"co2e_kg": "kg CO2e", "energy_kwh": "kWh"}
+
+
+def _budget_observed(footprint: RunFootprint, budget: Budget, upper: bool) -> float | None:
+    """The figure a budget judges: run or stage, CO2e or facility energy, central or upper bound."""
+    target = footprint if budget.stage is None else footprint.stage(budget.stage)
+    if target is None:
+        return None
+    if budget.metric == "energy_kwh":
+        return target.energy_upper_kwh if upper else target.energy_kwh
+    return target.co2e_upper_kg if upper else target.co2e_kg
+
+
+def _budget_findings(loaded: LoadedPolicy, footprint: RunFootprint) -> Iterable[Finding]:
+    spec = loaded.policy.spec
+    upper = spec.measurement.use_upper_bound
+    for index, budget in enumerate(spec.budgets):
+        line = loaded.line_of("spec", "budgets", index)
+        unit = _UNITS[budget.metric]
+        common = {"scope": budget.scope, "limit": budget.limit, "unit": unit,
+                  "policy_file": loaded.source, "policy_line": line}
+        if budget.stage is not None and footprint.stage(budget.stage) is None:
+            yield Finding(
+                rule_id="budget.stage-missing", outcome=Outcome.WARN, **common,
+                message=f"budget {budget.id!r} names stage {budget.stage!r}, which this run did not record",
+                remedy="Check the stage name in the policy against the @metered(stage=...) names of the flow.",
+            )
+            continue
+        observed = _budget_observed(footprint, budget, upper)
+        basis = "upper bound of " if upper else ""
+        if observed is None:
+            yield Finding(
+                rule_id=budget.rule_id, outcome=Outcome.BLOCK, **common,
+                message=f"{basis}{budget.metric} of {budget.scope} is unknown (no intensity figure), "
+                f"so budget {budget.id!r} cannot be checked",
+                remedy="Set a zone that has intensity data, or configure a live provider.",
+            )
+            continue
+        if observed > budget.limit:
+            yield Finding(
+                rule_id=budget.rule_id, outcome=Outcome(budget.action), observed=observed, **common,
+                message=f"{basis}{budget.metric} of {budget.scope} is {observed:.6g} {unit}, "
+                f"over the budget {budget.id!r} of {budget.limit:.6g} {unit}",
+                remedy=_over_budget_remedy(budget),
+            )
+        elif budget.warn_at is not None and observed >= budget.warn_at * budget.limit:
+            yield Finding(
+                rule_id=budget.rule_id, outcome=Outcome.WARN, observed=observed, **common,
+                message=f"{basis}{budget.metric} of {budget.scope} is {observed:.6g} {unit}, "
+                f"{observed / budget.limit:.0%} of the budget {budget.id!r} ({budget.limit:.6g} {unit})",
+                remedy="Within budget; plan headroom before the next run grows.",
+            )
+
+
+def _over_budget_remedy(budget: Budget) -> str:
+    if budget.action == "reschedule":
+        return "Defer the run to a cleaner window or zone (see spec.scheduling), or reduce its energy."
+    return (
+        "Reduce the run's energy (fewer epochs, smaller model, mixed precision), run in a cleaner zone "
+        "or hour, or record an approved waiver in spec.waivers."
+    )
+
+
+def _measurement_findings(loaded: LoadedPolicy, footprint: RunFootprint) -> Iterable[Finding]:
+    rules = loaded.policy.spec.measurement
+    if footprint.estimated_components and _RULE_OUTCOME[rules.estimated]:
+        yield Finding(
+            rule_id="measurement.estimated", outcome=_RULE_OUTCOME[rules.estimated],
+            observed=float(footprint.estimated_components), unit="readings",
+            policy_file=loaded.source, policy_line=loaded.line_of("spec", "measurement", "estimated"),
+            message=f"{footprint.estimated_components} energy reading(s) are estimates, not counters",
+            remedy="Run where hardware counters exist (NVML energy counter, readable RAPL), "
+            "or judge on the upper bound with spec.measurement.use_upper_bound.",
+        )
+    if footprint.unavailable_components and _RULE_OUTCOME[rules.unavailable]:
+        yield Finding(
+            rule_id="measurement.unavailable", outcome=_RULE_OUTCOME[rules.unavailable],
+            observed=float(footprint.unavailable_components), unit="readings",
+            policy_file=loaded.source, policy_line=loaded.line_of("spec", "measurement", "unavailable"),
+            message=f"{footprint.unavailable_components} device reading(s) are unavailable; "
+            "the run's energy is incomplete",
+            remedy="Check the device errors in the stage records (NVML, RAPL permissions) and rerun.",
+        )
+
+
+def _intensity_findings(loaded: LoadedPolicy, footprint: RunFootprint) -> Iterable[Finding]:
+    if "world-average-fallback" in footprint.flags:
+        outcome = Outcome.BLOCK if loaded.policy.spec.intensity.unknown_zone == "block" else Outcome.WARN
+        yield Finding(
+            rule_id="intensity.unknown-zone", outcome=outcome,
+            policy_file=loaded.source, policy_line=loaded.line_of("spec", "location"),
+            message=f"no grid intensity is known for zone {footprint.zone!r}; the world average was used",
+            remedy="Use a zone code carbonguard knows (carbonguard intensity --list-zones) or a live provider.",
+        )
+
+
+def _apply_waivers(loaded: LoadedPolicy, findings: list[Finding], as_of: datetime) -> list[Finding]:
+    """Live waivers silence their rule; expired ones stop applying and add a warning of their own."""
+    today = as_of.date()
+    out: list[Finding] = []
+    waivers: list[tuple[int, Waiver]] = list(enumerate(loaded.policy.spec.waivers))
+    for finding in findings:
+        matching = [(i, w) for i, w in waivers if w.rule == finding.rule_id]
+        live = next(((i, w) for i, w in matching if w.expires >= today), None)
+        if live is not None and finding.outcome != Outcome.ALLOW:
+            i, w = live
+            ref = WaiverRef(rule=w.rule, reason=w.reason, approved_by=w.approved_by,
+                            expires=w.expires.isoformat(), policy_line=loaded.line_of("spec", "waivers", i))
+            out.append(finding.model_copy(update={"waived_by": ref}))
+            continue
+        out.append(finding)
+        for i, w in matching:
+            out.append(Finding(
+                rule_id="waiver.expired", outcome=Outcome.WARN, scope=finding.scope,
+                policy_file=loaded.source, policy_line=loaded.line_of("spec", "waivers", i),
+                message=f"waiver for {w.rule} (approved by {w.approved_by}) expired on "
+                f"{w.expires.isoformat()}; the finding applies again",
+                remedy="Fix the cause, or renew the waiver with a new approval and expiry date.",
+            ))
+    return out
+
+
+def evaluate(loaded: LoadedPolicy, footprint: RunFootprint, *, as_of: datetime) -> Decision:
+    """Judge one run's footprint against one policy. Same inputs, same Decision, every time."""
+    findings = [
+        *_budget_findings(loaded, footprint),
+        *_measurement_findings(loaded, footprint),
+        *_intensity_findings(loaded, footprint),
+    ]
+    findings = _apply_waivers(loaded, findings, as_of)
+    active = [f.outcome for f in findings if f.waived_by is None]
+    outcome = max(active, key=lambda o: o.severity, default=Outcome.ALLOW)
+    return Decision(
+        outcome=outcome,
+        run_id=footprint.run_id,
+        policy_name=loaded.name,
+        policy_version=loaded.version,
+        policy_hash=loaded.content_hash,
+        policy_file=loaded.source,
+        evaluated_at=as_of,
+        energy_kwh=footprint.energy_kwh,
+        co2e_kg=footprint.co2e_kg,
+        findings=tuple(findings),
+        evaluated_record_hashes=footprint.record_hashes,
+    )

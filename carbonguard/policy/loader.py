@@ -1,0 +1,137 @@
+"""Load a policy file into a validated `Policy`, reporting every problem as `file:line:col: field: message`."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import ValidationError
+
+from carbonguard.errors import InputError, Problem
+from carbonguard.policy.models import Policy
+from carbonguard.policy.yamlsafe import MAX_BYTES, LocatedDocument, Path, format_path, load_located
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    """A validated policy with the facts a decision must record: source, content hash, line numbers."""
+
+    policy: Policy
+    source: str
+    content_hash: str
+    document: LocatedDocument
+
+    @property
+    def name(self) -> str:
+        return self.policy.metadata.name
+
+    @property
+    def version(self) -> str:
+        return self.policy.metadata.version
+
+    def line_of(self, *path: str | int) -> int | None:
+        """Line of a policy element, e.g. `line_of("spec", "budgets", 0)`."""
+        line, _ = self.document.locate_key(tuple(path)) if path else self.document.locate(())
+        return line
+
+
+def _message(error: dict[str, Any]) -> str:
+    """Turn pydantic's wording into the short imperative a policy author needs."""
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[kind]
+        bound = next(iter(ctx.values()))
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
+        return f"must be {op} {bound}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', '')}"
+    if kind == "string_pattern_mismatch":
+        return f"must match {ctx.get('pattern')}"
+    if kind in ("string_too_short", "too_short"):
+        return "must not be empty" if ctx.get("min_length") == 1 else f"is too short ({error['msg']})"
+    if kind in ("string_too_long", "too_long"):
+        return f"is too long ({error['msg']})"
+    if kind in ("float_parsing", "float_type", "int_parsing", "int_type"):
+        return "must be a number"
+    if kind in ("finite_number",):
+        return "must be a finite number"
+    if kind in ("string_type",):
+        return "must be a string"
+    if kind in ("bool_type", "bool_parsing"):
+        return "must be true or false"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "must be a mapping"
+    if kind in ("tuple_type", "list_type"):
+        return "must be a list"
+    if kind.startswith("date"):
+        return "must be a real date written YYYY-MM-DD"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    return error["msg"]
+
+
+def _located(doc: LocatedDocument, path: Path, message: str, key: bool = False) -> Problem:
+    line, column = doc.locate_key(path) if key else doc.locate(path)
+    return Problem(message, doc.source, line, column, format_path(path) or None)
+
+
+def _semantic_problems(doc: LocatedDocument, policy: Policy) -> list[Problem]:
+    """Cross-field rules that need a precise location: waivers must name rules that exist."""
+    problems = []
+    known = policy.spec.known_rule_ids()
+    for index, waiver in enumerate(policy.spec.waivers):
+        if waiver.rule not in known:
+            problems.append(
+                _located(
+                    doc,
+                    ("spec", "waivers", index, "rule"),
+                    f"names unknown rule {waiver.rule!r}; known rules: {', '.join(sorted(known))}",
+                )
+            )
+    return problems
+
+
+def parse_policy(text: str | bytes, source: str) -> LoadedPolicy:
+    """Validate policy text; raises `InputError` with every problem found, each with file:line:col."""
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    doc = load_located(raw, source)
+    if not isinstance(doc.data, dict):
+        raise InputError(_located(doc, (), "a policy must be a mapping with apiVersion, kind, metadata, spec"))
+    try:
+        policy = Policy.model_validate(doc.data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            path = tuple(error["loc"])
+            key = error["type"] == "extra_forbidden"
+            problems.append(_located(doc, path, _message(error), key=key))
+        raise InputError(problems) from None
+    problems = _semantic_problems(doc, policy)
+    if problems:
+        raise InputError(problems)
+    return LoadedPolicy(policy, source, hashlib.sha256(raw).hexdigest(), doc)
+
+
+def load_policy(path: str | FsPath) -> LoadedPolicy:
+    """Read and validate a policy file; unreadable files are `InputError`s too."""
+    source = str(path)
+    fs_path = FsPath(path)
+    try:
+        if fs_path.stat().st_size > MAX_BYTES:
+            raise InputError(Problem(f"file is larger than {MAX_BYTES} bytes", source))
+        raw = fs_path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(Problem("no such file", source)) from None
+    except IsADirectoryError:
+        raise InputError(Problem("is a directory, not a policy file", source)) from None
+    except OSError as exc:
+        raise InputError(Problem(f"cannot read: {exc.strerror or exc}", source)) from None
+    return parse_policy(raw, source)

@@ -1,0 +1,160 @@
+"""Policy language v1: the pydantic models are the single source of truth.
+
+The JSON Schema in `policies/schema/policy-v1.schema.json` is generated from these models (see
+`carbonguard policy schema`), and a test fails when the checked-in copy drifts.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from carbonguard.intensity.settings import IntensitySettings
+
+SLUG = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+STAGE_SCOPE = r"^(run|stage:[A-Za-z0-9_.-]{1,64})$"
+_STRICT_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+Action = Literal["block", "warn", "reschedule"]
+Rule = Literal["allow", "warn", "block"]
+
+# Rule ids the gate can emit besides `budget.<id>`; waivers must name one of these or a budget.
+FIXED_RULE_IDS = (
+    "measurement.estimated",
+    "measurement.unavailable",
+    "intensity.unknown-zone",
+    "budget.stage-missing",
+)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
+
+
+class Metadata(Section):
+    name: str = Field(pattern=SLUG, description="Policy name: lower-case letters, digits, '.', '_', '-'.")
+    version: str = Field(min_length=1, max_length=64, description="Policy version, recorded with every decision.")
+    description: str | None = None
+    owner: str | None = None
+
+
+class CloudRegion(Section):
+    provider: Literal["aws", "gcp", "azure"]
+    region: str = Field(min_length=1, max_length=64)
+
+
+class Location(Section):
+    """Where the run draws power: a grid zone, or a cloud region mapped to one. Never IP geolocation."""
+
+    zone: str | None = Field(
+        default=None, min_length=2, max_length=32, description="Grid zone, e.g. 'DE', 'US-CAL-CISO'."
+    )
+    cloud: CloudRegion | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Location:
+        if (self.zone is None) == (self.cloud is None):
+            raise ValueError("give exactly one of 'zone' or 'cloud'")
+        return self
+
+
+class Budget(Section):
+    id: str = Field(pattern=SLUG)
+    scope: str = Field(default="run", pattern=STAGE_SCOPE, description="'run' or 'stage:NAME'.")
+    metric: Literal["co2e_kg", "energy_kwh"]
+    limit: float = Field(gt=0, description="In the metric's unit (kg CO2e or kWh of facility energy).")
+    action: Action = "block"
+    warn_at: float | None = Field(
+        default=None, gt=0, lt=1, description="Warn once the observed value reaches this fraction of the limit."
+    )
+    description: str | None = None
+
+    @property
+    def rule_id(self) -> str:
+        return f"budget.{self.id}"
+
+    @property
+    def stage(self) -> str | None:
+        return self.scope.split(":", 1)[1] if self.scope.startswith("stage:") else None
+
+
+class MeasurementRules(Section):
+    """What estimated or missing energy readings mean for the decision."""
+
+    estimated: Rule = Field(default="warn", description="When any reading is an estimate.")
+    unavailable: Rule = Field(default="block", description="When any device gave no reading.")
+    use_upper_bound: bool = Field(default=False, description="Judge budgets on the upper bound of estimates.")
+    cpu_power_w_per_core: float | None = Field(default=None, gt=0, le=1000)
+
+
+class Waiver(Section):
+    rule: str = Field(min_length=1, description="Rule id to waive, e.g. 'budget.run-co2e'.")
+    reason: str = Field(min_length=1)
+    approved_by: str = Field(min_length=1)
+    expires: date = Field(description="Last day the waiver applies (YYYY-MM-DD); after it the finding returns.")
+
+    @field_validator("expires", mode="before")
+    @classmethod
+    def _strict_date(cls, value: object) -> object:
+        if isinstance(value, date):
+            return value
+        if not isinstance(value, str) or not _STRICT_DATE.match(value):
+            raise ValueError("must be a date written YYYY-MM-DD")
+        return value
+
+
+class Matching(Section):
+    """Hourly renewable matching (filled by the matching work; validated now so policies can declare it)."""
+
+    required_share: float = Field(default=0.0, ge=0, le=1, description="Share of each hour's energy to match.")
+    beneficiary: str | None = Field(default=None, min_length=1)
+    action: Literal["block", "warn"] = "block"
+    registries: tuple[str, ...] = ()
+
+
+class Scheduling(Section):
+    """Limits for deferring a run to a cleaner window or zone (reserved for the scheduling work)."""
+
+    max_delay_h: float = Field(default=0, ge=0, le=168)
+    candidate_zones: tuple[str, ...] = ()
+    min_saving_fraction: float = Field(default=0.1, ge=0, le=1)
+
+
+class Reporting(Section):
+    functional_unit: str = Field(default="training run", min_length=1, description="R in the SCI score.")
+
+
+class Spec(Section):
+    location: Location
+    pue: float = Field(ge=1.0, le=3.0, description="Power usage effectiveness of the facility.")
+    budgets: tuple[Budget, ...] = ()
+    measurement: MeasurementRules = MeasurementRules()
+    waivers: tuple[Waiver, ...] = ()
+    intensity: IntensitySettings = IntensitySettings()
+    matching: Matching | None = None
+    scheduling: Scheduling | None = None
+    reporting: Reporting = Reporting()
+
+    @field_validator("budgets")
+    @classmethod
+    def _unique_budget_ids(cls, budgets: tuple[Budget, ...]) -> tuple[Budget, ...]:
+        seen: set[str] = set()
+        for budget in budgets:
+            if budget.id in seen:
+                raise ValueError(f"budget id {budget.id!r} is used twice")
+            seen.add(budget.id)
+        return budgets
+
+    def known_rule_ids(self) -> set[str]:
+        """Rule ids a waiver may name: every budget's, plus the fixed ones."""
+        return {b.rule_id for b in self.budgets} | set(FIXED_RULE_IDS)
+
+
+class Policy(Section):
+    api_version: Literal["carbonguard/v1"] = Field(alias="apiVersion")
+    kind: Literal["CarbonPolicy"]
+    metadata: Metadata
+    spec: Spec
