@@ -111,6 +111,10 @@ def parse_policy(text: str | bytes, source: str) -> LoadedPolicy:
         problems = []
         for error in exc.errors(include_url=False):
             path = tuple(error["loc"])
+            if error["type"] == "missing":  # point at the mapping that lacks the field
+                line, column = doc.locate_key(path[:-1]) if path[:-1] else (1, 1)
+                problems.append(Problem(_message(error), doc.source, line, column, format_path(path)))
+                continue
             key = error["type"] == "extra_forbidden"
             problems.append(_located(doc, path, _message(error), key=key))
         raise InputError(problems) from None

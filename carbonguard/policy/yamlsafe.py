@@ -128,7 +128,9 @@ def load_located(text: str | bytes, source: str) -> LocatedDocument:
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise InputError(Problem(f"not UTF-8 text (byte {exc.start})", source)) from None
+            line = text[: exc.start].count(b"\n") + 1
+            column = exc.start - (text.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise InputError(Problem(f"not UTF-8 text (byte {exc.start})", source, line, column)) from None
     if len(text) > MAX_BYTES:
         raise InputError(Problem(f"file is larger than {MAX_BYTES} bytes", source))
     builder = _Builder(source)
@@ -139,8 +141,15 @@ def load_located(text: str | bytes, source: str) -> LocatedDocument:
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
         message = exc.problem or exc.context or "invalid YAML"
         raise InputError(Problem(f"invalid YAML: {message}", source, line, column)) from None
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        raise InputError(
+            Problem(f"invalid YAML: character {exc.character!r} is not allowed", source, line, column)
+        ) from None
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
-        raise InputError(Problem(f"invalid YAML: {str(exc).splitlines()[0] if str(exc) else exc!r}", source)) from None
+        first = str(exc).splitlines()[0] if str(exc) else repr(exc)
+        raise InputError(Problem(f"invalid YAML: {first}", source, 1, 1)) from None
     if not nodes:
         raise InputError(Problem("empty document: expected a policy mapping", source, 1, 1))
     if len(nodes) > 1:
@@ -151,5 +160,5 @@ def load_located(text: str | bytes, source: str) -> LocatedDocument:
     try:
         builder.doc.data = builder.build(nodes[0], (), 0)
     except RecursionError:
-        raise InputError(Problem(f"nesting deeper than {MAX_DEPTH} levels", source)) from None
+        raise InputError(Problem(f"nesting deeper than {MAX_DEPTH} levels", source, 1, 1)) from None
     return builder.doc
