@@ -64,3 +64,6 @@ class GateBlocked(CarbonguardError):
     def __init__(self, decision: object, message: str) -> None:
         self.decision = decision
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[type, tuple[object, str]]:  # picklable across Prefect workers
+        return (type(self), (self.decision, str(self)))

@@ -22,6 +22,7 @@ class LoadedPolicy:
     source: str
     content_hash: str
     document: LocatedDocument
+    document_text: str = ""
 
     @property
     def name(self) -> str:
@@ -121,7 +122,7 @@ def parse_policy(text: str | bytes, source: str) -> LoadedPolicy:
     problems = _semantic_problems(doc, policy)
     if problems:
         raise InputError(problems)
-    return LoadedPolicy(policy, source, hashlib.sha256(raw).hexdigest(), doc)
+    return LoadedPolicy(policy, source, hashlib.sha256(raw).hexdigest(), doc, raw.decode("utf-8"))
 
 
 def load_policy(path: str | FsPath) -> LoadedPolicy:

@@ -1,0 +1,85 @@
+"""Assess one run: read its stage records from the ledger, account, gate, and record the outcome.
+
+This is the one place that wires the layers together (ledger -> attribution -> accounting -> gate
+-> ledger), so the CLI and the Prefect task cannot drift apart. The gate itself stays pure: the
+clock is read here and passed in as `as_of`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from carbonguard.errors import InputError, Problem
+from carbonguard.gate import evaluate
+from carbonguard.models import Decision, RunFootprint, StageRecord
+from carbonguard.policy.loader import LoadedPolicy
+
+
+@dataclass(frozen=True)
+class Assessment:
+    records: tuple[StageRecord, ...]
+    footprint: RunFootprint
+    decision: Decision
+    decision_record_hash: str | None = None
+
+
+def policy_zone(loaded: LoadedPolicy) -> str:
+    """The policy's grid zone: given directly, or mapped from its cloud region."""
+    from carbonguard.intensity.zones import resolve_zone
+
+    location = loaded.policy.spec.location
+    cloud = location.cloud
+    return resolve_zone(location.zone, cloud.provider if cloud else None, cloud.region if cloud else None)
+
+
+def load_stage_records(ledger: Any, run_id: str) -> tuple[list[StageRecord], list[str]]:
+    entries = ledger.records(run_id=run_id, record_type="stage")
+    if not entries:
+        raise InputError(Problem(f"no stage records for run {run_id!r} in the ledger", "--run"))
+    return [StageRecord.model_validate(e.payload) for e in entries], [e.record_hash for e in entries]
+
+
+def assess_run(
+    loaded: LoadedPolicy,
+    ledger: Any,
+    run_id: str,
+    *,
+    as_of: datetime | None = None,
+    source: Any = None,
+) -> Assessment:
+    """Footprint and decision for `run_id`; nothing is written (see `record_assessment`)."""
+    from carbonguard.accounting import compute_footprint
+    from carbonguard.intensity import build_source
+    from carbonguard.metering.attribution import attribute_shared_devices
+
+    records, hashes = load_stage_records(ledger, run_id)
+    attributed = attribute_shared_devices(records)
+    spec = loaded.policy.spec
+    footprint = compute_footprint(
+        attributed,
+        run_id=run_id,
+        zone=policy_zone(loaded),
+        pue=spec.pue,
+        source=source if source is not None else build_source(spec.intensity),
+        record_hashes=hashes,
+    )
+    decision = evaluate(loaded, footprint, as_of=as_of or datetime.now(timezone.utc))
+    return Assessment(tuple(records), footprint, decision)
+
+
+def record_assessment(ledger: Any, loaded: LoadedPolicy, assessment: Assessment) -> Assessment:
+    """Write the policy (once per content hash), the footprint and the decision to the ledger."""
+    known = {r.payload.get("content_hash") for r in ledger.records(record_type="policy")}
+    if loaded.content_hash not in known:
+        ledger.append("policy", {
+            "name": loaded.name,
+            "version": loaded.version,
+            "content_hash": loaded.content_hash,
+            "source": loaded.source,
+            "text": loaded.document_text,
+        })
+    ledger.append("footprint", assessment.footprint.model_dump(mode="json"))
+    record = ledger.append("decision", assessment.decision.model_dump(mode="json"))
+    return Assessment(assessment.records, assessment.footprint, assessment.decision, record.record_hash)

@@ -1,0 +1,68 @@
+"""`carbon_gate`: a Prefect task that judges the current flow run and blocks promotion on `block`."""
+
+from __future__ import annotations
+
+import logging
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from carbonguard.errors import GateBlocked, InputError
+from carbonguard.models import Decision, Outcome
+
+log = logging.getLogger("carbonguard.prefect")
+
+
+def _emit_event(decision: Decision) -> None:
+    """A Prefect event per decision, so automations can react (e.g. page on block)."""
+    try:
+        from prefect.events import emit_event
+
+        emit_event(
+            event=f"carbonguard.gate.{decision.outcome.value}",
+            resource={"prefect.resource.id": f"carbonguard.run.{decision.run_id}",
+                      "carbonguard.policy": decision.policy_name},
+            payload={"co2e_kg": decision.co2e_kg, "energy_kwh": decision.energy_kwh,
+                     "policy_version": decision.policy_version, "policy_hash": decision.policy_hash,
+                     "rules": [f.rule_id for f in decision.active_findings]},
+        )
+    except Exception:  # events are a convenience; the ledger is the record
+        log.warning("carbonguard: could not emit the gate event", exc_info=True)
+
+
+@task(name="carbon-gate", cache_policy=NO_CACHE, retries=0)
+def carbon_gate(
+    policy: str,
+    run_id: str | None = None,
+    ledger: str | None = None,
+    fail_on_block: bool = True,
+) -> Decision:
+    """Judge this flow run's metered stages against `policy`, record the decision, publish it.
+
+    Raises `GateBlocked` on `block` (unless `fail_on_block=False`) so downstream promotion never runs.
+    """
+    from carbonguard.assess import assess_run, record_assessment
+    from carbonguard.formats import render
+    from carbonguard.ledger import open_ledger
+    from carbonguard.policy import load_policy
+    from carbonguard.prefect.context import current_flow_run_id
+
+    loaded = load_policy(policy)
+    target = run_id or current_flow_run_id()
+    if target is None:
+        raise InputError("carbon_gate needs run_id= when called outside a flow run")
+    with open_ledger(ledger) as led:
+        assessment = record_assessment(led, loaded, assess_run(loaded, led, target))
+    decision = assessment.decision
+    create_markdown_artifact(
+        markdown=render("markdown", decision, assessment.footprint),
+        key="carbonguard-decision",
+        description=f"carbonguard gate: {decision.outcome.value} ({decision.policy_name} v{decision.policy_version})",
+    )
+    _emit_event(decision)
+    text = render("text", decision, assessment.footprint)
+    log.info("%s", text)
+    if decision.outcome == Outcome.BLOCK and fail_on_block:
+        raise GateBlocked(decision, text)
+    return decision

@@ -1,0 +1,107 @@
+"""`@metered(stage=...)`: one stage record per task-run attempt, written to the ledger.
+
+Works under or over `@task`, on sync and async functions. The meter never fails the training job:
+a device error degrades that device's reading, and a ledger error is logged loudly (the gate then
+sees a stage missing and says so) instead of killing hours of training.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import os
+import socket
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from carbonguard.models import StageRecord
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("carbonguard.prefect")
+
+
+def _record(stage: str, measurement: Any, *, zone: str | None, ledger_url: str | None, failed: bool) -> None:
+    from carbonguard.ledger import open_ledger
+    from carbonguard.prefect.context import current_identity
+
+    identity = current_identity(stage)
+    flags = list(measurement.flags)
+    if identity.attempt > 1:
+        flags.append("retry")
+    if failed:
+        flags.append("failed")
+    record = StageRecord(
+        run_id=identity.run_id,
+        flow_name=identity.flow_name,
+        stage=stage,
+        task_run_id=identity.task_run_id,
+        attempt=identity.attempt,
+        start=measurement.start,
+        end=measurement.end,
+        zone=zone,
+        host=getattr(measurement, "host", socket.gethostname()),
+        pid=getattr(measurement, "pid", os.getpid()),
+        components=tuple(measurement.components),
+        flags=tuple(flags),
+    )
+    try:
+        with open_ledger(ledger_url) as ledger:
+            ledger.append("stage", record.model_dump(mode="json"))
+    except Exception:  # the training result matters more than one lost record; the gate will notice
+        log.exception("carbonguard: could not write the stage record of %r to the ledger", stage)
+
+
+def _wrap(fn: F, stage: str, zone: str | None, ledger_url: str | None) -> F:
+    """Meter each call; a failed attempt is recorded too (flagged `failed`), then re-raised."""
+    from carbonguard.metering import measure
+
+    def finish(window: Any, failed: bool) -> None:
+        if getattr(window, "result", None) is not None:
+            _record(stage, window.result, zone=zone, ledger_url=ledger_url, failed=failed)
+
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            failed = True
+            window = measure(stage)
+            try:
+                with window:
+                    result = await fn(*args, **kwargs)
+                failed = False
+                return result
+            finally:
+                finish(window, failed)
+
+        return async_wrapper  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        failed = True
+        window = measure(stage)
+        try:
+            with window:
+                result = fn(*args, **kwargs)
+            failed = False
+            return result
+        finally:
+            finish(window, failed)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def metered(stage: str | None = None, *, zone: str | None = None, ledger: str | None = None) -> Callable[[F], F]:
+    """Meter every run of a Prefect task (or plain function) as stage `stage` (default: its name)."""
+
+    def decorate(obj: F) -> F:
+        from prefect import Task
+
+        if isinstance(obj, Task):
+            name = stage or obj.name
+            task = obj.with_options()
+            task.fn = _wrap(obj.fn, name, zone, ledger)
+            return task  # type: ignore[return-value]
+        return _wrap(obj, stage or obj.__name__, zone, ledger)
+
+    return decorate

@@ -1,0 +1,119 @@
+"""Example: a real (small) training flow, metered, gated and recorded on the embedded defaults.
+
+Stages: prepare (generate a classification data set), train (logistic regression by full-batch
+gradient descent with numpy), evaluate (held-out accuracy), then the carbon gate, then promotion
+only when the gate allows it. Energy is metered per stage, turned into CO2e with the embedded grid
+intensity of the policy's zone, judged against `policies/example-train.yaml`, and every record and
+decision is appended to the hash-chained ledger at `.carbonguard/ledger.db`.
+
+Run: python examples/train_flow.py [--policy FILE] [--epochs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+from prefect import flow, task
+
+from carbonguard.errors import GateBlocked
+from carbonguard.models import Decision, Outcome
+from carbonguard.prefect import carbon_gate, metered
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_POLICY = HERE.parent / "policies" / "example-train.yaml"
+
+
+@task
+@metered(stage="prepare")
+def prepare(n_samples: int = 20_000, n_features: int = 40, seed: int = 7) -> dict:
+    """Two Gaussian classes with a known linear separator plus label noise."""
+    rng = np.random.default_rng(seed)
+    true_w = rng.normal(size=n_features)
+    x = rng.normal(size=(n_samples, n_features))
+    logits = x @ true_w + rng.normal(scale=2.0, size=n_samples)
+    y = (logits > 0).astype(np.float64)
+    split = int(0.8 * n_samples)
+    return {"x_train": x[:split], "y_train": y[:split], "x_test": x[split:], "y_test": y[split:]}
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # numerically stable logistic
+
+
+@task
+@metered(stage="train")
+def train(data: dict, epochs: int = 300, learning_rate: float = 0.5, l2: float = 1e-3) -> dict:
+    """Full-batch gradient descent on the L2-regularised log loss."""
+    x, y = data["x_train"], data["y_train"]
+    w = np.zeros(x.shape[1])
+    b = 0.0
+    losses = []
+    for _ in range(epochs):
+        p = _sigmoid(x @ w + b)
+        grad_w = x.T @ (p - y) / len(y) + l2 * w
+        grad_b = float(np.mean(p - y))
+        w -= learning_rate * grad_w
+        b -= learning_rate * grad_b
+        eps = 1e-12
+        losses.append(float(-np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps))))
+    return {"w": w, "b": b, "final_loss": losses[-1], "epochs": epochs}
+
+
+@task
+@metered(stage="evaluate")
+def evaluate(model: dict, data: dict) -> float:
+    predictions = _sigmoid(data["x_test"] @ model["w"] + model["b"]) > 0.5
+    return float(np.mean(predictions == data["y_test"].astype(bool)))
+
+
+@task
+def promote(model: dict, accuracy: float, out_dir: Path) -> Path:
+    """Write the model where a serving system would pick it up: only reached when the gate allows."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "model.json"
+    path.write_text(json.dumps({"w": model["w"].tolist(), "b": model["b"], "accuracy": accuracy}))
+    return path
+
+
+@flow(name="carbonguard-example-train")
+def train_flow(policy: str = str(DEFAULT_POLICY), epochs: int = 300, out_dir: str = "artifacts") -> Decision:
+    data = prepare()
+    model = train(data, epochs=epochs)
+    accuracy = evaluate(model, data)
+    decision = carbon_gate(policy)  # raises GateBlocked on block: promotion below never runs
+    if decision.outcome in (Outcome.ALLOW, Outcome.WARN):
+        promote(model, accuracy, Path(out_dir))
+    return decision
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--policy", default=str(DEFAULT_POLICY))
+    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--out-dir", default="artifacts")
+    args = parser.parse_args(argv)
+    ledger = os.environ.get("CARBONGUARD_LEDGER", ".carbonguard/ledger.db")
+    try:
+        decision = train_flow(policy=args.policy, epochs=args.epochs, out_dir=args.out_dir)
+    except GateBlocked as blocked:
+        print(str(blocked), file=sys.stderr)
+        print(f"promotion blocked; records and decision are in the ledger {ledger}")
+        print("verify it with: carbonguard audit verify")
+        return 1
+    from carbonguard.formats import render
+
+    print(render("text", decision))
+    print(f"records and decision are in the ledger {ledger}; run id {decision.run_id}")
+    print("verify it with: carbonguard audit verify")
+    if decision.outcome in (Outcome.ALLOW, Outcome.WARN):
+        print(f"model promoted to {Path(args.out_dir) / 'model.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
