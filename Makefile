@@ -1,0 +1,29 @@
+# Two commands do all the set-up on a fresh clone: `make demo` (the example training flow, metered,
+# gated and recorded) and `make test` (the test suite). Both create .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EXTRAS := prefect,dask,postgres,cache,examples,dev
+
+.PHONY: setup demo test lint clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $@
+
+demo: setup
+	$(PY) examples/train_flow.py
+	$(VENV)/bin/carbonguard audit verify
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check carbonguard tests benchmarks scripts examples tools
+
+clean:
+	rm -rf $(VENV) .carbonguard artifacts .pytest_cache

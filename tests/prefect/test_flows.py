@@ -1,0 +1,157 @@
+"""Metered stages and the carbon gate inside real Prefect flows, against a real local Prefect API."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from prefect import flow, task
+
+from carbonguard.errors import GateBlocked
+from carbonguard.ledger import open_ledger
+from carbonguard.models import Outcome, StageRecord
+from carbonguard.prefect import carbon_gate, metered
+
+POLICY = """\
+apiVersion: carbonguard/v1
+kind: CarbonPolicy
+metadata: {{name: flow-test, version: "1"}}
+spec:
+  location: {{zone: DE}}
+  pue: 1.2
+  budgets:
+    - {{id: run-co2e, metric: co2e_kg, limit: {limit}, action: block}}
+  measurement: {{estimated: allow, unavailable: block}}
+"""
+
+
+def _burn(seconds: float) -> int:
+    end = time.process_time() + seconds
+    n = 0
+    while time.process_time() < end:
+        n += 1
+    return n
+
+
+@pytest.fixture
+def policy_file(tmp_path: Path):
+    def make(limit: float) -> str:
+        path = tmp_path / f"policy-{limit}.yaml"
+        path.write_text(POLICY.format(limit=limit))
+        return str(path)
+
+    return make
+
+
+@task
+@metered(stage="prepare")
+def prepare_stage() -> int:
+    return _burn(0.05)
+
+
+@metered(stage="train")
+@task
+def train_stage(n: int) -> int:
+    return n + _burn(0.2)
+
+
+@task
+def promote_stage(marker: Path) -> None:
+    marker.write_text("promoted")
+
+
+@flow
+def training(policy: str, marker: str) -> tuple[str, Outcome]:
+    from prefect.runtime import flow_run
+
+    n = prepare_stage()
+    train_stage(n)
+    decision = carbon_gate(policy)
+    if decision.outcome in (Outcome.ALLOW, Outcome.WARN):
+        promote_stage(Path(marker))
+    return flow_run.id, decision.outcome
+
+
+def test_gate_allows_promotion_under_budget(policy_file, tmp_path: Path) -> None:
+    marker = tmp_path / "promoted"
+    run_id, outcome = training(policy_file(1000.0), str(marker))
+    assert outcome == Outcome.ALLOW
+    assert marker.read_text() == "promoted"
+    with open_ledger() as ledger:
+        stages = [StageRecord.model_validate(r.payload) for r in ledger.records(run_id=run_id, record_type="stage")]
+        decisions = ledger.records(run_id=run_id, record_type="decision")
+        assert ledger.verify().ok
+    assert [s.stage for s in stages] == ["prepare", "train"]
+    assert all(s.run_id == str(run_id) and s.task_run_id and s.flow_name == "training" for s in stages)
+    assert len({s.task_run_id for s in stages}) == 2
+    assert all(s.energy_kwh > 0 for s in stages)
+    assert len(decisions) == 1
+    assert decisions[0].payload["outcome"] == "allow"
+    assert set(decisions[0].payload["evaluated_record_hashes"]) == {
+        r.record_hash for r in open_ledger().records(run_id=run_id, record_type="stage")}
+
+
+def test_gate_blocks_promotion_over_budget(policy_file, tmp_path: Path) -> None:
+    marker = tmp_path / "promoted"
+    with pytest.raises(GateBlocked) as info:
+        training(policy_file(1e-9), str(marker))
+    assert not marker.exists()
+    assert info.value.decision.outcome == Outcome.BLOCK
+    assert "budget.run-co2e" in str(info.value)
+    with open_ledger() as ledger:
+        decisions = ledger.records(record_type="decision")
+        assert decisions[-1].payload["outcome"] == "block"
+        assert ledger.verify().ok
+
+
+@task(retries=1, retry_delay_seconds=0)
+@metered(stage="flaky")
+def flaky_stage(marker: str) -> str:
+    path = Path(marker)
+    _burn(0.02)
+    if not path.exists():
+        path.write_text("tried")
+        raise RuntimeError("first attempt fails")
+    return "ok"
+
+
+@flow
+def retrying(marker: str) -> str:
+    from prefect.runtime import flow_run
+
+    flaky_stage(marker)
+    return flow_run.id
+
+
+def test_each_attempt_is_recorded_and_retries_are_flagged(tmp_path: Path) -> None:
+    run_id = retrying(str(tmp_path / "attempt"))
+    with open_ledger() as ledger:
+        stages = [StageRecord.model_validate(r.payload) for r in ledger.records(run_id=run_id, record_type="stage")]
+    assert [(s.attempt, "failed" in s.flags, "retry" in s.flags) for s in stages] == [(1, True, False),
+                                                                                      (2, False, True)]
+    assert stages[0].task_run_id == stages[1].task_run_id
+
+
+@task
+@metered(stage="async-train")
+async def async_stage() -> int:
+    await asyncio.sleep(0.01)
+    return _burn(0.05)
+
+
+@flow
+async def async_training() -> str:
+    from prefect.runtime import flow_run
+
+    await async_stage()
+    return flow_run.id
+
+
+def test_async_tasks_are_metered() -> None:
+    run_id = asyncio.run(async_training())
+    with open_ledger() as ledger:
+        (record,) = ledger.records(run_id=run_id, record_type="stage")
+    assert record.payload["stage"] == "async-train"
+    assert StageRecord.model_validate(record.payload).energy_kwh > 0
