@@ -193,3 +193,14 @@ def test_resolve_zone_needs_a_location() -> None:
     with pytest.raises(InputError) as err:
         resolve_zone(None, "ibm", "us-south")
     assert err.value.problems[0].field_path == "cloud_provider"
+
+
+def test_residual_mix_is_a_separate_flagged_series() -> None:
+    from carbonguard.intensity.providers.embedded import residual_mix_series
+
+    points = residual_mix_series("deu", T0, T1)
+    assert points[0].zone == "DE" and "residual-mix" in points[0].flags
+    assert "quality:approximate" in points[0].flags  # recalled figures are marked as such
+    assert points[0].intensity_g_per_kwh != load_dataset().annual["DE"].intensity_g_per_kwh
+    with pytest.raises(InputError, match="no residual mix"):
+        residual_mix_series("JP", T0, T1)

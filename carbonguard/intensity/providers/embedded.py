@@ -103,3 +103,53 @@ class EmbeddedSource:
                 )
             )
         return points
+
+
+def residual_mix_series(zone: str, start: datetime, end: datetime) -> list[IntensityPoint]:
+    """Residual-mix factors for market-based accounting, flagged `residual-mix` and by quality.
+
+    Residual mixes (AIB for European countries) are what a consumer without certificates is
+    supplied with; they are a different signal from the grid average and never replace it in
+    location-based figures. Raises InputError when no residual mix is embedded for the zone.
+    """
+    from carbonguard.errors import InputError, Problem
+
+    start = require_utc(start, "start")
+    end = require_utc(end, "end")
+    data = load_dataset()
+    found = lookup_zone(zone)
+    fig = data.residual.get(found.zone or canonical_zone(zone))
+    if fig is None:
+        raise InputError(
+            Problem(
+                f"no residual mix embedded for zone {zone!r}; "
+                f"zones with one: {', '.join(sorted(data.residual))}",
+                source="spec.intensity",
+                field_path="zone",
+            )
+        )
+    last_year = (end - timedelta(microseconds=1)).year if end > start else start.year
+    flags = ("residual-mix", *found.flags) + (
+        (f"quality:{fig.quality}",) if fig.quality != "published" else ()
+    )
+    out = []
+    for year in range(start.year, last_year + 1):
+        y0, y1 = _year_bounds(year)
+        out.append(
+            IntensityPoint(
+                zone=fig.zone,
+                start=y0,
+                duration_s=int((y1 - y0).total_seconds()),
+                intensity_g_per_kwh=fig.intensity_g_per_kwh,
+                signal=Signal.AVERAGE,
+                kind="annual",
+                provider="embedded",
+                origin=Origin.EMBEDDED,
+                source=fig.source,
+                year=fig.year,
+                dataset_version=data.version,
+                dataset_hash=data.sha256,
+                flags=flags,
+            )
+        )
+    return out
