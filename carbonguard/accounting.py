@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.intensity.source import IntensitySource
-from carbonguard.intensity.timeseries import segments, weighted_average
+from carbonguard.intensity.timeseries import clip_segments, segments, weighted_average
 from carbonguard.models import (
     EnergyMethod,
     HourlyBucket,
@@ -181,13 +181,11 @@ def compute_footprint(
             bucket = hours.setdefault(hour, _Sum())
             bucket.add(it_kwh * share, upper_kwh * share, pue, intensity, seconds)
             stage.add(it_kwh * share, upper_kwh * share, pue, intensity, seconds)
-            for seg in segs:
-                overlap = (min(seg.end, hi) - max(seg.start, lo)).total_seconds()
-                if overlap > 0:
-                    key = _point_key(seg.point)
-                    used.setdefault(key, seg.point)
-                    per_hour = point_seconds.setdefault(hour, {})
-                    per_hour[key] = per_hour.get(key, 0.0) + overlap
+            for seg in clip_segments(segs, lo, hi):
+                key = _point_key(seg.point)
+                used.setdefault(key, seg.point)
+                per_hour = point_seconds.setdefault(hour, {})
+                per_hour[key] = per_hour.get(key, 0.0) + seg.duration_s
 
     buckets = []
     for hour in sorted(hours):

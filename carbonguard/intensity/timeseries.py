@@ -98,7 +98,8 @@ def segments(points: Iterable[IntensityPoint]) -> list[Segment]:
     return out
 
 
-def _clip(segs: Sequence[Segment], start: datetime, end: datetime) -> list[Segment]:
+def clip_segments(segs: Sequence[Segment], start: datetime, end: datetime) -> list[Segment]:
+    """The parts of sorted, non-overlapping segments that fall inside [start, end)."""
     starts = [s.start for s in segs]
     i = max(bisect_right(starts, start) - 1, 0)
     out = []
@@ -118,7 +119,7 @@ def find_gaps(
     segs = _as_segments(points)
     gaps: list[Gap] = []
     cursor = start
-    for s in _clip(segs, start, end):
+    for s in clip_segments(segs, start, end):
         if s.start > cursor:
             gaps.append(Gap(cursor, s.start))
         cursor = max(cursor, s.end)
@@ -145,7 +146,7 @@ def weighted_average(
             Problem(f"empty interval: end {end.isoformat()} is not after start", field_path="end")
         )
     segs = _as_segments(points)
-    clipped = _clip(segs, start, end)
+    clipped = clip_segments(segs, start, end)
     covered = sum(s.duration_s for s in clipped)
     weighted = sum(s.duration_s * s.point.intensity_g_per_kwh for s in clipped)
     used: list[IntensityPoint] = []

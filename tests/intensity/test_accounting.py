@@ -11,7 +11,7 @@ from carbonguard.intensity.chain import FallbackChain
 from carbonguard.intensity.providers.embedded import EmbeddedSource
 from carbonguard.intensity.settings import IntensitySettings
 from carbonguard.models import Origin
-from tests.intensity.helpers import StaticSource, at, gb_points, gpu, point, record
+from tests.intensity.helpers import StaticSource, at, gb_points, gb_rows, gpu, point, record
 
 
 def hourly_source() -> StaticSource:
@@ -178,3 +178,24 @@ def test_record_hashes_and_distinct_sources_are_kept() -> None:
     assert fp.record_hashes == ("h1", "h2")
     assert len(fp.intensity_sources) == 1  # the same annual point, used twice, listed once
     assert fp.co2e_kg == pytest.approx(2.0 * 1.2 * 365.477 / 1000)
+
+
+def test_end_to_end_with_live_gb_data_running_past_its_end(uk_server, client, monkeypatch) -> None:
+    # The fixture's last half-hour starts 2023-05-06T12:00Z; a stage 11:30-13:30 runs an hour past it.
+    monkeypatch.setenv("CARBONGUARD_UK_CARBON_INTENSITY_URL", uk_server.url)
+    settings = IntensitySettings(providers=("uk-carbon-intensity", "embedded"), cache_ttl_s=0)
+    source = build_source(settings, http_client=client)
+    rec = record("train", at(6, 11, 30), at(6, 13, 30), gpu(4.0))
+    fp = compute_footprint([rec], run_id="r", zone="GB", pue=1.1, source=source)
+    rows = dict(gb_rows())
+    assert [b.hour_start for b in fp.hourly] == [at(6, 11), at(6, 12), at(6, 13)]
+    assert fp.hourly[0].intensity_g_per_kwh == pytest.approx(rows[at(6, 11, 30)])
+    assert fp.hourly[1].intensity_g_per_kwh == pytest.approx((rows[at(6, 12)] + 268.329) / 2)
+    assert fp.hourly[2].intensity_g_per_kwh == pytest.approx(268.329)
+    assert fp.hourly[2].intensity_origin == Origin.EMBEDDED
+    assert fp.co2e_kg == pytest.approx(
+        4.0 * 1.1 / 4 * (rows[at(6, 11, 30)] + rows[at(6, 12)] + 2 * 268.329) / 1000
+    )
+    assert "intensity-gap" in fp.flags
+    filled = [p for p in fp.intensity_sources if p.provider == "embedded"]
+    assert filled[0].start == at(6, 12, 30) and filled[0].fallback_from == "uk-carbon-intensity"
