@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from carbonguard.errors import InputError
 from carbonguard.intensity import build_source
 from carbonguard.intensity.cache import CachedSource, FileCache
 from carbonguard.intensity.chain import FallbackChain
@@ -103,5 +104,5 @@ def test_all_sources_failing_raises_every_reason(em_server, client, monkeypatch)
     monkeypatch.setenv("CARBONGUARD_ELECTRICITYMAPS_URL", f"{em_server.url}/v3")
     monkeypatch.delenv("ELECTRICITYMAPS_TOKEN", raising=False)
     settings = IntensitySettings(providers=("electricitymaps",), cache_ttl_s=0, max_retries=0)
-    with pytest.raises(Exception, match="HTTP 401"):
+    with pytest.raises(InputError, match="HTTP 401"):
         build_source(settings, http_client=client).series("DE", at(4, 12), at(4, 13))
