@@ -24,6 +24,10 @@ class ProviderEndpoint(_Section):
     token_env: str | None = Field(default=None, description="Environment variable holding the API token.")
     username_env: str | None = None
     password_env: str | None = None
+    zones: dict[str, str] = Field(
+        default_factory=dict,
+        description="carbonguard zone -> the provider's own zone or region code (e.g. US-CAMX: CAISO_NORTH).",
+    )
 
 
 class IntensitySettings(_Section):
@@ -34,7 +38,8 @@ class IntensitySettings(_Section):
     )
     signal: Literal["average", "marginal"] = "average"
     unknown_zone: Literal["block", "warn"] = Field(
-        default="block", description="A zone with no figure: block the run, or warn and use the world average."
+        default="block",
+        description="A zone with no figure: block the run, or warn and use the world average.",
     )
     timeout_s: float = Field(default=10.0, gt=0, le=120)
     max_retries: int = Field(default=3, ge=0, le=10)

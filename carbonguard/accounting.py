@@ -1,0 +1,254 @@
+"""Energy x PUE x grid intensity, hour by hour: the location-based footprint of a run.
+
+Each record's measured energy is spread uniformly over its [start, end] and split at UTC clock
+hours; each piece is multiplied by the time-weighted intensity of exactly the stretch it covers, so
+a stage that ran 12:40-13:20 is charged 12:40-13:00 at that hour's figures and 13:00-13:20 at the
+next. Facility energy is IT energy x PUE (GHG Protocol Scope 2, location-based). Upper bounds add
+each reading's uncertainty band. Unavailable readings are counted, never turned into 0; cached task
+runs did no work and contribute nothing. Stretches with no intensity figure leave that hour's CO2e
+unknown (None) and flag `intensity-gap`, so the gate's rules decide what that means.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from carbonguard.errors import InputError, Problem
+from carbonguard.intensity.source import IntensitySource
+from carbonguard.intensity.timeseries import clip_segments, segments, weighted_average
+from carbonguard.models import (
+    EnergyMethod,
+    HourlyBucket,
+    IntensityPoint,
+    Origin,
+    RunFootprint,
+    StageFootprint,
+    StageRecord,
+)
+
+_HOUR = timedelta(hours=1)
+_INSTANT = timedelta(seconds=1)  # window used to price a zero-length record at its instant
+_PASS_THROUGH_FLAGS = ("world-average-fallback", "signal-average-instead-of-marginal", "quality:approximate")
+
+
+def _floor_hour(t: datetime) -> datetime:
+    return t.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass
+class _Sum:
+    """Running totals for one hour or one stage."""
+
+    it_energy_kwh: float = 0.0
+    energy_kwh: float = 0.0
+    energy_upper_kwh: float = 0.0
+    co2e_g: float = 0.0
+    co2e_upper_g: float = 0.0
+    co2_known: bool = True
+    weighted_intensity: float = 0.0  # intensity x seconds, for hours without energy
+    seconds: float = 0.0
+
+    def add(
+        self, it_kwh: float, upper_it_kwh: float, pue: float, intensity: float | None, seconds: float
+    ) -> None:
+        facility = it_kwh * pue
+        facility_upper = upper_it_kwh * pue
+        self.it_energy_kwh += it_kwh
+        self.energy_kwh += facility
+        self.energy_upper_kwh += facility_upper
+        if intensity is None:
+            self.co2_known = False
+        else:
+            self.co2e_g += facility * intensity
+            self.co2e_upper_g += facility_upper * intensity
+            self.weighted_intensity += intensity * seconds
+            self.seconds += seconds
+
+    @property
+    def co2e_kg(self) -> float | None:
+        return self.co2e_g / 1000.0 if self.co2_known else None
+
+    @property
+    def co2e_upper_kg(self) -> float | None:
+        return self.co2e_upper_g / 1000.0 if self.co2_known else None
+
+    @property
+    def intensity_g_per_kwh(self) -> float | None:
+        if not self.co2_known:
+            return None
+        if self.energy_kwh > 0:
+            return self.co2e_g / self.energy_kwh
+        return self.weighted_intensity / self.seconds if self.seconds > 0 else None
+
+
+def _pieces(record: StageRecord) -> list[tuple[datetime, datetime, float]]:
+    """[start, end) pieces of a record split at clock hours, with their share of its duration."""
+    if record.end < record.start:
+        raise InputError(
+            Problem(
+                f"stage {record.stage!r} ends ({record.end.isoformat()}) before it starts",
+                field_path="end",
+            )
+        )
+    if record.end == record.start:
+        return [(record.start, record.start + _INSTANT, 1.0)]
+    total = (record.end - record.start).total_seconds()
+    out = []
+    t = record.start
+    while t < record.end:
+        t_next = min(_floor_hour(t) + _HOUR, record.end)
+        out.append((t, t_next, (t_next - t).total_seconds() / total))
+        t = t_next
+    return out
+
+
+def _point_key(p: IntensityPoint) -> str:
+    return json.dumps(p.model_dump(mode="json"), sort_keys=True)
+
+
+def compute_footprint(
+    records: Sequence[StageRecord],
+    *,
+    run_id: str,
+    zone: str,
+    pue: float,
+    source: IntensitySource,
+    record_hashes: Sequence[str] = (),
+) -> RunFootprint:
+    """Location-based footprint of the records, by clock hour and by stage, with every source used."""
+    if not pue >= 1.0:
+        raise InputError(Problem(f"PUE must be at least 1.0, got {pue!r}", field_path="pue"))
+    active = [r for r in records if not r.cached]
+    flags: list[str] = []
+    if len(active) < len(records):
+        flags.append("cached-records-skipped")
+    estimated = sum(1 for r in active for c in r.components if c.method == EnergyMethod.ESTIMATED)
+    unavailable = sum(1 for r in active for c in r.components if c.method == EnergyMethod.UNAVAILABLE)
+    if estimated:
+        flags.append("estimated-energy")
+    if unavailable:
+        flags.append("unavailable-energy")
+    if not records:
+        flags.append("no-stage-records")
+    if not active:
+        return RunFootprint(
+            run_id=run_id,
+            zone=zone,
+            pue=pue,
+            it_energy_kwh=0.0,
+            energy_kwh=0.0,
+            energy_upper_kwh=0.0,
+            co2e_kg=0.0 if records else None,
+            co2e_upper_kg=0.0 if records else None,
+            record_hashes=tuple(record_hashes),
+            flags=tuple(flags),
+        )
+
+    pieces = {id(r): _pieces(r) for r in active}
+    span_start = min(p[0][0] for p in pieces.values())
+    span_end = max(p[-1][1] for p in pieces.values())
+    points = source.series(zone, span_start, span_end)
+    segs = segments(points)
+
+    hours: dict[datetime, _Sum] = {}
+    stages: dict[str, _Sum] = {}
+    stage_records: dict[str, int] = {}
+    stage_estimated: dict[str, int] = {}
+    stage_unavailable: dict[str, int] = {}
+    used: dict[str, IntensityPoint] = {}
+    point_seconds: dict[datetime, dict[str, float]] = {}
+    gap = False
+
+    for record in active:
+        it_kwh = record.energy_kwh
+        upper_kwh = sum(c.upper_kwh for c in record.components if c.upper_kwh is not None)
+        stage = stages.setdefault(record.stage, _Sum())
+        stage_records[record.stage] = stage_records.get(record.stage, 0) + 1
+        stage_estimated[record.stage] = stage_estimated.get(record.stage, 0) + sum(
+            1 for c in record.components if c.method == EnergyMethod.ESTIMATED
+        )
+        stage_unavailable[record.stage] = stage_unavailable.get(record.stage, 0) + len(record.unavailable)
+        for lo, hi, share in pieces[id(record)]:
+            avg = weighted_average(segs, lo, hi)
+            intensity = avg.intensity_g_per_kwh if avg.complete else None
+            if not avg.complete:
+                gap = True
+            seconds = (hi - lo).total_seconds()
+            hour = _floor_hour(lo)
+            bucket = hours.setdefault(hour, _Sum())
+            bucket.add(it_kwh * share, upper_kwh * share, pue, intensity, seconds)
+            stage.add(it_kwh * share, upper_kwh * share, pue, intensity, seconds)
+            for seg in clip_segments(segs, lo, hi):
+                key = _point_key(seg.point)
+                used.setdefault(key, seg.point)
+                per_hour = point_seconds.setdefault(hour, {})
+                per_hour[key] = per_hour.get(key, 0.0) + seg.duration_s
+
+    buckets = []
+    for hour in sorted(hours):
+        s = hours[hour]
+        dominant = None
+        if point_seconds.get(hour):
+            dominant = used[max(point_seconds[hour].items(), key=lambda kv: kv[1])[0]]
+        buckets.append(
+            HourlyBucket(
+                hour_start=hour,
+                energy_kwh=s.energy_kwh,
+                energy_upper_kwh=s.energy_upper_kwh,
+                intensity_g_per_kwh=s.intensity_g_per_kwh,
+                co2e_kg=s.co2e_kg,
+                co2e_upper_kg=s.co2e_upper_kg,
+                intensity_provider=dominant.provider if dominant else None,
+                intensity_origin=Origin(dominant.origin) if dominant else None,
+            )
+        )
+
+    stage_rows = tuple(
+        StageFootprint(
+            stage=name,
+            records=stage_records[name],
+            it_energy_kwh=s.it_energy_kwh,
+            energy_kwh=s.energy_kwh,
+            energy_upper_kwh=s.energy_upper_kwh,
+            co2e_kg=s.co2e_kg,
+            co2e_upper_kg=s.co2e_upper_kg,
+            estimated_components=stage_estimated[name],
+            unavailable_components=stage_unavailable[name],
+        )
+        for name, s in stages.items()
+    )
+
+    sources_used = sorted(used.values(), key=lambda p: (p.start, p.provider))
+    point_flags = {f for p in sources_used for f in p.flags}
+    if gap or "intensity-gap-filled" in point_flags:
+        flags.append("intensity-gap")
+    if any(p.fallback_from for p in sources_used):
+        flags.append("intensity-fallback")
+    flags += [f for f in _PASS_THROUGH_FLAGS if f in point_flags]
+    flags += sorted(f for f in point_flags if f.startswith(("zone-alias:", "unknown-zone:", "cloud-region:")))
+
+    known = all(b.co2e_kg is not None for b in buckets)
+    total = sum(s.co2e_g for s in hours.values()) / 1000.0
+    total_upper = sum(s.co2e_upper_g for s in hours.values()) / 1000.0
+    return RunFootprint(
+        run_id=run_id,
+        zone=zone,
+        pue=pue,
+        start=min(r.start for r in active),
+        end=max(r.end for r in active),
+        it_energy_kwh=sum(s.it_energy_kwh for s in hours.values()),
+        energy_kwh=sum(s.energy_kwh for s in hours.values()),
+        energy_upper_kwh=sum(s.energy_upper_kwh for s in hours.values()),
+        co2e_kg=total if known else None,
+        co2e_upper_kg=total_upper if known else None,
+        hourly=tuple(buckets),
+        stages=stage_rows,
+        intensity_sources=tuple(sources_used),
+        estimated_components=estimated,
+        unavailable_components=unavailable,
+        record_hashes=tuple(record_hashes),
+        flags=tuple(dict.fromkeys(flags)),
+    )

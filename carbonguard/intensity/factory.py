@@ -1,0 +1,107 @@
+"""`build_source`: turn the policy's `spec.intensity` section into one ready `IntensitySource`.
+
+Live providers get the shared HTTP client (timeouts, retries), an on-disk cache when
+`cache_ttl_s > 0`, base URLs from `CARBONGUARD_<PROVIDER>_URL`, then the policy, then the public
+default, and credentials from the environment variables the settings name. Credentials are read
+here and handed to the provider object only; they are never logged, cached or written.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+
+from carbonguard.intensity.cache import CachedSource, FileCache, default_cache_dir
+from carbonguard.intensity.chain import FallbackChain
+from carbonguard.intensity.providers import electricitymaps, uk_carbon_intensity, watttime
+from carbonguard.intensity.providers._http import JsonHttp
+from carbonguard.intensity.providers.embedded import EmbeddedSource
+from carbonguard.intensity.settings import IntensitySettings, ProviderEndpoint
+from carbonguard.intensity.source import IntensitySource
+
+DEFAULT_ENV = {
+    "electricitymaps": {"token": "ELECTRICITYMAPS_TOKEN"},
+    "watttime": {"username": "WATTTIME_USERNAME", "password": "WATTTIME_PASSWORD"},
+}
+URL_ENV = {
+    "electricitymaps": "CARBONGUARD_ELECTRICITYMAPS_URL",
+    "watttime": "CARBONGUARD_WATTTIME_URL",
+    "uk-carbon-intensity": "CARBONGUARD_UK_CARBON_INTENSITY_URL",
+}
+DEFAULT_URL = {
+    "electricitymaps": electricitymaps.DEFAULT_BASE_URL,
+    "watttime": watttime.DEFAULT_BASE_URL,
+    "uk-carbon-intensity": uk_carbon_intensity.DEFAULT_BASE_URL,
+}
+
+
+def _endpoint(settings: IntensitySettings, name: str) -> ProviderEndpoint:
+    attr = name.replace("-", "_")
+    return getattr(settings, attr, None) or ProviderEndpoint()
+
+
+def base_url(settings: IntensitySettings, name: str) -> str:
+    """Environment override first (for proxies and tests), then the policy, then the public URL."""
+    return os.environ.get(URL_ENV[name]) or _endpoint(settings, name).base_url or DEFAULT_URL[name]
+
+
+def _env(name: str | None) -> str | None:
+    value = os.environ.get(name) if name else None
+    return value or None
+
+
+def build_live(
+    name: str, settings: IntensitySettings, http: JsonHttp
+) -> (
+    electricitymaps.ElectricityMapsSource
+    | watttime.WattTimeSource
+    | uk_carbon_intensity.UkCarbonIntensitySource
+):
+    ep = _endpoint(settings, name)
+    url = base_url(settings, name)
+    if name == "electricitymaps":
+        token = _env(ep.token_env or DEFAULT_ENV[name]["token"])
+        return electricitymaps.ElectricityMapsSource(token=token, http=http, base_url=url, zone_map=ep.zones)
+    if name == "watttime":
+        return watttime.WattTimeSource(
+            username=_env(ep.username_env or DEFAULT_ENV[name]["username"]),
+            password=_env(ep.password_env or DEFAULT_ENV[name]["password"]),
+            http=http,
+            base_url=url,
+            signal=settings.signal,
+            zone_map=ep.zones,
+        )
+    return uk_carbon_intensity.UkCarbonIntensitySource(http=http, base_url=url)
+
+
+def build_source(
+    settings: IntensitySettings | None,
+    *,
+    cache_dir: Path | str | None = None,
+    http_client: httpx.Client | None = None,
+) -> IntensitySource:
+    """One source for the configured chain; the embedded-only default needs no network at all."""
+    settings = settings or IntensitySettings()
+    sources: list[IntensitySource] = []
+    cache = None
+    if settings.cache_ttl_s > 0 and any(p != "embedded" for p in settings.providers):
+        cache = FileCache(cache_dir if cache_dir is not None else default_cache_dir(), settings.cache_ttl_s)
+    for name in settings.providers:
+        if name == "embedded":
+            sources.append(EmbeddedSource(unknown_zone=settings.unknown_zone, signal=settings.signal))
+            continue
+        http = JsonHttp(
+            name, timeout_s=settings.timeout_s, max_retries=settings.max_retries, client=http_client
+        )
+        live = build_live(name, settings, http)
+        if cache is not None:
+            sources.append(
+                CachedSource(live, cache, identity=f"{base_url(settings, name)}|{settings.signal}")
+            )
+        else:
+            sources.append(live)
+    if len(sources) == 1:
+        return sources[0]
+    return FallbackChain(sources)

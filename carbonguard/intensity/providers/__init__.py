@@ -1,0 +1,1 @@
+"""One module per intensity provider, all implementing `carbonguard.intensity.source.IntensitySource`."""
