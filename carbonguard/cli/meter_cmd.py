@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from carbonguard.errors import EXIT_INPUT_ERROR, InputError, Problem
 
 if TYPE_CHECKING:  # heavy imports stay inside the handler so `carbonguard --help` stays fast
-    from carbonguard.metering import Measurement
+    from carbonguard.metering import Measurement, Meter
     from carbonguard.models import StageRecord
 
 EXIT_NOT_FOUND = 127
@@ -86,25 +86,39 @@ def run(args: argparse.Namespace) -> int:
 
     from carbonguard.metering import Meter
 
-    ledger = None
-    if not args.no_record:
-        try:
-            from carbonguard.ledger import open_ledger
-        except ImportError as exc:
-            raise InputError(
-                Problem(f"the ledger is not available in this installation ({exc}); use --no-record")
-            ) from exc
-        ledger = open_ledger(args.ledger)  # a bad URL fails here, before the command runs
-
-    stage = args.stage or os.path.basename(command[0]) or command[0]
-    run_id = args.run_id or uuid.uuid4().hex
     meter = Meter(scope="children")  # the child's tree, not this wrapper
+    meter.discover()  # a bad CARBONGUARD_CPU_W_PER_CORE fails here, before the command runs
     try:
-        handle = meter.begin_window(stage)
-        returncode, child_pid = _run_child(command)
-        measurement = meter.end_window(handle)
+        ledger = None if args.no_record else _open_ledger(args.ledger)
+    except BaseException:
+        meter.close()
+        raise
+
+    try:
+        return _meter_and_record(args, command, meter, ledger)
     finally:
         meter.close()
+        if ledger is not None:
+            ledger.close()
+
+
+def _open_ledger(url: str | None) -> Any:
+    """Open the ledger before the command runs, so a bad URL costs nothing."""
+    try:
+        from carbonguard.ledger import open_ledger
+    except ImportError as exc:
+        raise InputError(
+            Problem(f"the ledger is not available in this installation ({exc}); use --no-record")
+        ) from exc
+    return open_ledger(url)
+
+
+def _meter_and_record(args: argparse.Namespace, command: list[str], meter: Meter, ledger: Any) -> int:
+    stage = args.stage or os.path.basename(command[0]) or command[0]
+    run_id = args.run_id or uuid.uuid4().hex
+    handle = meter.begin_window(stage)
+    returncode, child_pid = _run_child(command)
+    measurement = meter.end_window(handle)
     exit_code = returncode if returncode >= 0 else 128 - returncode  # killed by a signal: 128 + N
     record = measurement.to_stage_record(
         run_id=run_id,
@@ -130,8 +144,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"carbonguard meter: could not record the stage: {exc}", file=sys.stderr)
             print(json.dumps(payload["stage_record"]), file=sys.stderr)
             status = exit_code or EXIT_INPUT_ERROR
-        finally:
-            ledger.close()
     _print_summary(command, measurement, record, payload, exit_code)
     if args.json:
         print(json.dumps(payload, indent=2, sort_keys=True))

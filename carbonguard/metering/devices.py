@@ -93,3 +93,6 @@ class UnavailableDevice(Device):
 
     def _poll(self) -> None:  # nothing to poll; do not inflate the error count
         return None
+
+    def _record_error(self, exc: Exception) -> None:  # already explained once at discovery
+        self.errors += 1

@@ -100,3 +100,12 @@ def test_records_a_stage_in_the_ledger(tmp_path, capsys):
     assert doc["ledger"]["record_hash"] and doc["ledger"]["seq"] >= 0
     assert doc["stage_record"]["run_id"] == "run-1"
     assert ledger_mod.open_ledger  # the API the command was written against
+
+
+def test_bad_cpu_power_env_fails_before_the_command_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CARBONGUARD_CPU_W_PER_CORE", "lots")
+    marker = tmp_path / "ran"
+    code = main(["meter", "--no-record", "--", sys.executable, "-c", f"open({str(marker)!r}, 'w')"])
+    assert code == 2
+    assert not marker.exists()
+    assert "CARBONGUARD_CPU_W_PER_CORE" in capsys.readouterr().err
