@@ -40,17 +40,20 @@ def test_counter_supported_gives_counter_energy(make_meter, fake_pynvml, nvml_st
 def test_counter_unsupported_falls_back_to_sampling(make_meter, fake_pynvml, nvml_state):
     nvml_state.gpus.append(FakeGpu("GPU-old", counter_supported=False, power_mw=200_000))
     meter = make_meter(nvml_backend=fake_pynvml, sample_period_s=0.01)
-    with_window = meter.begin_window("train")
-    time.sleep(0.15)
-    m = meter.end_window(with_window)
+    window = meter.begin_window("train")
+    device = meter.devices[0]
+    assert isinstance(device, NvmlSampledDevice)
+    deadline = time.monotonic() + 5
+    while device.samples < 6 and time.monotonic() < deadline:  # the thread samples between bounds
+        time.sleep(0.01)
+    m = meter.end_window(window)
     (comp,) = gpu_components(m)
     assert comp.method == EnergyMethod.SAMPLED
     assert "power-sampled" in comp.flags
-    # Constant 200 W: the trapezoid is exact, so energy = 200 W x the sampled span (~ the window).
-    assert comp.energy_kwh * J_PER_KWH == pytest.approx(200 * m.duration_s, rel=0.05)
-    assert meter.sampler.running
-    device = meter.devices[0]
-    assert isinstance(device, NvmlSampledDevice) and device.samples >= 5  # the thread sampled too
+    assert device.samples >= 6 and meter.sampler.running
+    # Constant 200 W: the trapezoid is exact, so energy = 200 W x the span between the boundary
+    # samples, which sits within the window's own clock readings (a scheduler hiccup apart).
+    assert comp.energy_kwh * J_PER_KWH == pytest.approx(200 * m.duration_s, rel=0.2)
 
 
 def test_trapezoid_rule_on_a_ramp(fake_pynvml, nvml_state):
