@@ -13,8 +13,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
-from carbonguard.models import EnergyMethod
-
 log = logging.getLogger("carbonguard.metering")
 
 Component = Literal["gpu", "cpu", "dram"]
@@ -30,7 +28,8 @@ class Device:
 
     component: Component
     device_id: str
-    method: EnergyMethod
+    method: str  # "counter" | "sampled" | "unavailable" (EnergyMethod values; kept a str so this
+    # module imports nothing heavy and the GPU check runs with only nvidia-ml-py installed)
     source: str
     shared: bool = False
     flags: tuple[str, ...] = ()
@@ -94,3 +93,6 @@ class UnavailableDevice(Device):
 
     def _poll(self) -> None:  # nothing to poll; do not inflate the error count
         return None
+
+    def _record_error(self, exc: Exception) -> None:  # already explained once at discovery
+        self.errors += 1

@@ -175,6 +175,14 @@ class Meter:
 
     # ------------------------------------------------------------------ set-up
 
+    def discover(self) -> None:
+        """Discover devices now rather than on the first window (idempotent).
+
+        Useful to surface configuration errors (an invalid CARBONGUARD_CPU_W_PER_CORE) before any
+        work starts; a missing device never raises.
+        """
+        self._setup()
+
     def _setup(self) -> None:
         """Discover devices once. Never raises for a missing device; bad configuration raises."""
         with self._lock:
@@ -275,7 +283,7 @@ class Meter:
             duration_s=duration_s,
             components=tuple(components),
             host=self.host,
-            pid=self.pid,
+            pid=os.getpid(),
             devices=tuple(dict.fromkeys(c.device for c in components)),
             flags=tuple(dict.fromkeys(flags)),
             parent=handle.parent,

@@ -17,7 +17,6 @@ from types import ModuleType
 from typing import Any
 
 from carbonguard.metering.devices import Device, DeviceReadError, UnavailableDevice
-from carbonguard.models import EnergyMethod
 
 log = logging.getLogger("carbonguard.metering")
 
@@ -284,7 +283,7 @@ def _make_device(
         has_counter = False
     if has_counter and not force_sampling:
         return NvmlCounterDevice(
-            method=EnergyMethod.COUNTER,
+            method="counter",
             source=f"nvml:total-energy-counter ({name})",
             flags=flags,
             update_period_s=NVML_COUNTER_UPDATE_PERIOD_S,
@@ -297,7 +296,7 @@ def _make_device(
     if has_power:
         why = "forced" if has_counter else "no energy counter"
         return NvmlSampledDevice(
-            method=EnergyMethod.SAMPLED,
+            method="sampled",
             source=f"nvml:power-usage sampled every {sample_period_s:g} s, trapezoid ({name}; {why})",
             flags=(*flags, "power-sampled"),
             update_period_s=sample_period_s,
@@ -313,7 +312,7 @@ def _make_device(
     return UnavailableDevice(
         component="gpu",
         device_id=uuid,
-        method=EnergyMethod.UNAVAILABLE,
+        method="unavailable",
         source=f"nvml:none ({name})",
         shared=mig,
         flags=(*flags, "no-energy-or-power"),

@@ -29,24 +29,28 @@ Scope = Literal["tree", "children"]
 
 @dataclass(frozen=True)
 class CpuSnapshot:
-    """CPU seconds used so far: this process and its reaped children."""
+    """CPU seconds used so far by this process and its reaped children, and their peak RSS."""
 
     self_s: float
     children_s: float
+    self_maxrss_bytes: int = 0
+    children_maxrss_bytes: int = 0
+
+    def peak_rss_bytes(self, scope: Scope) -> int:
+        """Peak resident set; reaped children report their largest member, not a sum."""
+        if scope == "children":
+            return self.children_maxrss_bytes
+        return self.self_maxrss_bytes + self.children_maxrss_bytes
 
 
 def cpu_snapshot() -> CpuSnapshot:
+    """Two getrusage calls (about a microsecond each): cheap enough for every window."""
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return CpuSnapshot(me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime)
-
-
-def peak_rss_bytes(scope: Scope) -> int:
-    """Peak resident set: ru_maxrss is in KiB on Linux. Children report their largest member."""
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    if scope == "children":
-        return kids
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 + kids
+    # ru_maxrss is in KiB on Linux.
+    return CpuSnapshot(
+        me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime, me.ru_maxrss * 1024, kids.ru_maxrss * 1024
+    )
 
 
 def _read_limit(path: Path) -> int | None:
@@ -155,10 +159,10 @@ class ProcessEstimator:
             used += end.self_s - begin.self_s
         return max(used, 0.0)
 
-    def memory_scope(self) -> MemoryScope:
+    def memory_scope(self, end: CpuSnapshot) -> MemoryScope:
         if self.memory_limit_bytes is not None:
             return MemoryScope(self.memory_limit_bytes, "cgroup-limit")
-        return MemoryScope(peak_rss_bytes(self.scope), "peak-rss")
+        return MemoryScope(end.peak_rss_bytes(self.scope), "peak-rss")
 
     def components(
         self, begin: CpuSnapshot, end: CpuSnapshot, duration_s: float, *, want_cpu: bool, want_dram: bool
@@ -182,7 +186,7 @@ class ProcessEstimator:
                 )
             )
         if want_dram:
-            mem = self.memory_scope()
+            mem = self.memory_scope(end)
             gb = mem.bytes / GB
             kwh = gb * self.ram_w_per_gb * max(duration_s, 0.0) / J_PER_KWH
             out.append(

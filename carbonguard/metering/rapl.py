@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from carbonguard.metering.devices import Device, DeviceReadError
-from carbonguard.models import EnergyMethod
 
 log = logging.getLogger("carbonguard.metering")
 
@@ -162,7 +161,7 @@ def discover(
         device = RaplDevice(
             component=zone.component,  # type: ignore[arg-type]
             device_id=zone.device_id,
-            method=EnergyMethod.COUNTER,
+            method="counter",
             source=f"rapl:powercap:{zone.path.name}/energy_uj",
             shared=False,
             flags=("host-wide",),

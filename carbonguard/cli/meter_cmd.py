@@ -1,0 +1,211 @@
+"""`carbonguard meter -- CMD [ARGS]`: run any command, meter it, record a stage, keep its exit code.
+
+Why a wrapper: the cheapest way to meter a training script nobody wants to edit. The child's CPU
+time comes from the kernel's accounting of reaped children (so its whole process tree counts, not
+this wrapper), GPUs are read through NVML like any window, and the command's exit status is passed
+through so the wrapper can sit in a CI job or a Makefile unchanged. Exit codes of our own: 127
+when the command is not found and 126 when it cannot be executed (as a POSIX shell does), 2 for
+bad flags or when the record cannot be written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from carbonguard.errors import EXIT_INPUT_ERROR, InputError, Problem
+
+if TYPE_CHECKING:  # heavy imports stay inside the handler so `carbonguard --help` stays fast
+    from carbonguard.metering import Measurement, Meter
+    from carbonguard.models import StageRecord
+
+EXIT_NOT_FOUND = 127
+EXIT_NOT_EXECUTABLE = 126
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "meter",
+        help="run a command and meter its energy as one stage",
+        description=(
+            "Run CMD, meter its energy (process tree CPU time or RAPL, NVML GPUs), record a stage "
+            "record in the ledger and exit with CMD's exit code. The summary goes to stderr; with "
+            "--json a JSON document is printed to stdout after CMD's own output."
+        ),
+    )
+    parser.add_argument("--stage", help="stage name (default: the command's basename)")
+    parser.add_argument("--run-id", help="run id to record under (default: a fresh random id)")
+    parser.add_argument("--zone", help="grid zone of this machine, e.g. FR or US-CAL-CISO")
+    parser.add_argument(
+        "--ledger", metavar="URL", help="ledger to record into (default: the ledger's default)"
+    )
+    parser.add_argument("--no-record", action="store_true", help="meter and print only; write nothing")
+    parser.add_argument("--json", action="store_true", help="print a JSON document to stdout")
+    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS]")
+    parser.set_defaults(handler=run)
+
+
+def _resolve(command: list[str]) -> tuple[int, str] | None:
+    """(exit code, message) when the command cannot be started, like a shell would report it."""
+    program = command[0]
+    path = program if os.sep in program else shutil.which(program)
+    if path is None or not os.path.exists(path):
+        return EXIT_NOT_FOUND, f"carbonguard meter: command not found: {program}"
+    if os.path.isdir(path) or not os.access(path, os.X_OK):
+        return EXIT_NOT_EXECUTABLE, f"carbonguard meter: permission denied: {program}"
+    return None
+
+
+def _format_energy(kwh: float | None) -> str:
+    if kwh is None:
+        return "unavailable"
+    return f"{kwh:.3g} kWh ({kwh * 3.6e6:.3g} J)"
+
+
+def run(args: argparse.Namespace) -> int:
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise InputError(Problem("no command given; usage: carbonguard meter [options] -- CMD [ARGS]"))
+    for flag, value in (("--stage", args.stage), ("--run-id", args.run_id), ("--zone", args.zone)):
+        if value is not None and not value.strip():
+            raise InputError(Problem(f"{flag} must not be empty", source="command line"))
+    problem = _resolve(command)
+    if problem is not None:
+        print(problem[1], file=sys.stderr)
+        return problem[0]
+
+    from carbonguard.metering import Meter
+
+    meter = Meter(scope="children")  # the child's tree, not this wrapper
+    meter.discover()  # a bad CARBONGUARD_CPU_W_PER_CORE fails here, before the command runs
+    try:
+        ledger = None if args.no_record else _open_ledger(args.ledger)
+    except BaseException:
+        meter.close()
+        raise
+
+    try:
+        return _meter_and_record(args, command, meter, ledger)
+    finally:
+        meter.close()
+        if ledger is not None:
+            ledger.close()
+
+
+def _open_ledger(url: str | None) -> Any:
+    """Open the ledger before the command runs, so a bad URL costs nothing."""
+    try:
+        from carbonguard.ledger import open_ledger
+    except ImportError as exc:
+        raise InputError(
+            Problem(f"the ledger is not available in this installation ({exc}); use --no-record")
+        ) from exc
+    return open_ledger(url)
+
+
+def _meter_and_record(args: argparse.Namespace, command: list[str], meter: Meter, ledger: Any) -> int:
+    stage = args.stage or os.path.basename(command[0]) or command[0]
+    run_id = args.run_id or uuid.uuid4().hex
+    handle = meter.begin_window(stage)
+    returncode, child_pid = _run_child(command)
+    measurement = meter.end_window(handle)
+    exit_code = returncode if returncode >= 0 else 128 - returncode  # killed by a signal: 128 + N
+    record = measurement.to_stage_record(
+        run_id=run_id,
+        flow_name="cli",
+        stage=stage,
+        zone=args.zone,
+        pid=child_pid,
+        flags=(f"exit-status:{exit_code}",),
+    )
+    payload: dict[str, Any] = {
+        "exit_code": exit_code,
+        "stage_record": record.model_dump(mode="json"),
+        "energy_kwh": measurement.energy_kwh,
+        "uncertainty_kwh": measurement.uncertainty_kwh,
+        "ledger": None,
+    }
+    status = exit_code
+    if ledger is not None:
+        try:
+            appended = ledger.append("stage", record.model_dump(mode="json"))
+            payload["ledger"] = {"seq": appended.seq, "record_hash": appended.record_hash}
+        except Exception as exc:  # the command already ran: keep its record visible, fail loudly
+            print(f"carbonguard meter: could not record the stage: {exc}", file=sys.stderr)
+            print(json.dumps(payload["stage_record"]), file=sys.stderr)
+            status = exit_code or EXIT_INPUT_ERROR
+    _print_summary(command, measurement, record, payload, exit_code)
+    if args.json:
+        print(json.dumps(payload, indent=2, sort_keys=True))
+    return status
+
+
+def _run_child(command: list[str]) -> tuple[int, int]:
+    """Run the command in the foreground; Ctrl-C reaches it (same process group), not us."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        child = subprocess.Popen(command)
+        forward = None
+        if main:
+            forward = signal.signal(signal.SIGTERM, lambda signum, _frame: child.send_signal(signum))
+        try:
+            returncode = child.wait()
+        finally:
+            if main:
+                signal.signal(signal.SIGTERM, forward)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+    return returncode, child.pid
+
+
+def _print_summary(
+    command: list[str],
+    measurement: Measurement,
+    record: StageRecord,
+    payload: dict[str, Any],
+    exit_code: int,
+) -> None:
+    out = sys.stderr
+    print(
+        f"carbonguard meter: {command[0]!r} as stage {record.stage!r} ran {measurement.duration_s:.3g} s, "
+        f"exit status {exit_code}",
+        file=out,
+    )
+    for c in measurement.components:
+        band = f" ± {c.uncertainty_kwh:.2g} kWh" if c.uncertainty_kwh else ""
+        print(
+            f"  {c.component:<4} {c.device:<24} {c.method.value:<11} {_format_energy(c.energy_kwh)}{band}",
+            file=out,
+        )
+        print(f"       {c.source}", file=out)
+    upper = measurement.energy_kwh + measurement.uncertainty_kwh
+    unavailable = len(measurement.unavailable)
+    print(
+        f"  total {_format_energy(measurement.energy_kwh)}, upper bound {upper:.3g} kWh"
+        + (f", {unavailable} reading(s) unavailable (not counted)" if unavailable else ""),
+        file=out,
+    )
+    if not any(c.component == "gpu" for c in measurement.components):
+        print(
+            "  no GPU metered" + (f" ({', '.join(measurement.flags)})" if measurement.flags else ""), file=out
+        )
+    ledger = payload["ledger"]
+    if ledger is not None:
+        print(
+            f"  recorded: run {record.run_id}, ledger seq {ledger['seq']}, hash {ledger['record_hash']}",
+            file=out,
+        )
+    else:
+        print(f"  not recorded (run {record.run_id})", file=out)
