@@ -57,12 +57,16 @@ def assess_run(
     records, hashes = load_stage_records(ledger, run_id)
     attributed = attribute_shared_devices(records)
     spec = loaded.policy.spec
+    # Unknown zones fall back to the flagged world average here, and the gate turns the flag into
+    # `intensity.unknown-zone` with the outcome the policy asks for: a block is then a recorded,
+    # explained decision rather than an error that leaves no trace in the ledger.
+    settings = spec.intensity.model_copy(update={"unknown_zone": "warn"})
     footprint = compute_footprint(
         attributed,
         run_id=run_id,
         zone=policy_zone(loaded),
         pue=spec.pue,
-        source=source if source is not None else build_source(spec.intensity),
+        source=source if source is not None else build_source(settings),
         record_hashes=hashes,
     )
     decision = evaluate(loaded, footprint, as_of=as_of or datetime.now(timezone.utc))

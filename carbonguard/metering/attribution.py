@@ -11,8 +11,10 @@ time on one host (threads, processes, Dask workers) each read the same joules. T
   equally among the windows open on it.
 
 A window alone on a segment keeps exactly its own energy, so records that never overlap come out
-unchanged. Per-process estimates (device `process`) are the process's own and are never shared.
-Different hosts never interact. The function is pure: records in, new records out.
+unchanged. Per-process estimates (device `process`) measure the CPU time of one whole process, so
+windows open at the same time in that process (threads of a thread-pool task runner) all see the
+same CPU seconds: they are shared per (host, pid), never across processes. Different hosts never
+interact. The function is pure: records in, new records out.
 """
 
 from __future__ import annotations
@@ -32,8 +34,15 @@ def is_host_wide(component: ComponentEnergy) -> bool:
     return not (device == "process" or device.startswith("process:"))
 
 
+def _sharing_key(record: StageRecord, component: ComponentEnergy) -> tuple[str, str]:
+    """Which readings see the same joules: host-wide devices per host, process estimates per process."""
+    if is_host_wide(component):
+        return (record.host, component.device)
+    return (record.host, f"{component.device}@pid:{record.pid}")
+
+
 def attribute_shared_devices(records: Sequence[StageRecord]) -> list[StageRecord]:
-    """Apportion overlapping readings of each (host, device); returns records in the input order."""
+    """Apportion overlapping readings of each shared device; returns records in the input order."""
     # (host, device) -> [(record index, component index, start_s, end_s, energy_kwh)]
     groups: dict[tuple[str, str], list[tuple[int, int, float, float, float]]] = defaultdict(list)
     for ri, record in enumerate(records):
@@ -41,9 +50,9 @@ def attribute_shared_devices(records: Sequence[StageRecord]) -> list[StageRecord
         if end_s <= start_s:
             continue  # a zero-length window overlaps nothing and keeps its reading
         for ci, comp in enumerate(record.components):
-            if comp.energy_kwh is None or comp.method == EnergyMethod.UNAVAILABLE or not is_host_wide(comp):
+            if comp.energy_kwh is None or comp.method == EnergyMethod.UNAVAILABLE:
                 continue
-            groups[(record.host, comp.device)].append((ri, ci, start_s, end_s, comp.energy_kwh))
+            groups[_sharing_key(record, comp)].append((ri, ci, start_s, end_s, comp.energy_kwh))
 
     new_energy: dict[tuple[int, int], float] = {}
     for members in groups.values():

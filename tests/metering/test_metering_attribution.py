@@ -30,7 +30,7 @@ def comp(device: str, kwh: float | None, component: str = "gpu") -> ComponentEne
 
 
 def record(
-    stage: str, start_s: int, end_s: int, *components: ComponentEnergy, host: str = "h1"
+    stage: str, start_s: int, end_s: int, *components: ComponentEnergy, host: str = "h1", pid: int = 1
 ) -> StageRecord:
     return StageRecord(
         run_id="r",
@@ -39,7 +39,7 @@ def record(
         start=T0 + timedelta(seconds=start_s),
         end=T0 + timedelta(seconds=end_s),
         host=host,
-        pid=1,
+        pid=pid,
         components=components,
     )
 
@@ -64,8 +64,8 @@ def test_two_threads_reading_one_gpu_split_the_overlap():
 
 
 def test_process_estimates_other_hosts_and_unavailable_are_untouched():
-    a = record("a", 0, 10, comp("process", 5.0, "cpu"), comp("rapl:package-0", 10.0, "cpu"))
-    b = record("b", 0, 10, comp("process", 7.0, "cpu"), comp("rapl:package-0", 10.0, "cpu"))
+    a = record("a", 0, 10, comp("process", 5.0, "cpu"), comp("rapl:package-0", 10.0, "cpu"), pid=11)
+    b = record("b", 0, 10, comp("process", 7.0, "cpu"), comp("rapl:package-0", 10.0, "cpu"), pid=12)
     c = record("c", 0, 10, comp("rapl:package-0", 10.0, "cpu"), host="h2")
     d = record("d", 0, 10, comp("rapl:package-0", None, "cpu"))
     a2, b2, c2, d2 = attribute_shared_devices([a, b, c, d])
@@ -73,6 +73,15 @@ def test_process_estimates_other_hosts_and_unavailable_are_untouched():
     assert energy(a2, "rapl:package-0") == pytest.approx(5.0)
     assert energy(b2, "rapl:package-0") == pytest.approx(5.0)
     assert c2 == c and d2 == d  # another host, and a reading that is unavailable
+
+
+def test_process_estimate_is_shared_by_overlapping_windows_of_one_process():
+    # Two thread-pool tasks in one process: each window's CPU-time estimate covers both threads.
+    a = record("a", 0, 10, comp("process", 8.0, "cpu"), pid=7)
+    b = record("b", 5, 15, comp("process", 8.0, "cpu"), pid=7)
+    a2, b2 = attribute_shared_devices([a, b])
+    assert energy(a2, "process") + energy(b2, "process") == pytest.approx(12.0)  # 4 + 4 alone + 4 shared
+    assert all("apportioned" in c.flags for r in (a2, b2) for c in r.components)
 
 
 def test_disjoint_and_touching_windows_are_unchanged():
@@ -95,7 +104,8 @@ record_specs = st.lists(
 def build(specs) -> list[StageRecord]:
     out = []
     for i, (host, (start, end), comps) in enumerate(specs):
-        out.append(record(f"s{i}", start, end, *(comp(d, e) for d, e in comps), host=host))
+        # One process per record: process estimates are then each record's own and never move.
+        out.append(record(f"s{i}", start, end, *(comp(d, e) for d, e in comps), host=host, pid=i + 1))
     return out
 
 

@@ -1,0 +1,25 @@
+"""Metered tasks used by the task-runner tests; a module of its own so worker processes can load it."""
+
+from __future__ import annotations
+
+import time
+
+from prefect import task
+
+from carbonguard.prefect import metered
+
+
+def burn_cpu(seconds: float) -> int:
+    """Busy-loop for `seconds` of this thread's CPU time."""
+    end = time.thread_time() + seconds
+    n = 0
+    while time.thread_time() < end:
+        n += 1
+    return n
+
+
+@task
+@metered(stage="shard")
+def shard(index: int, seconds: float = 0.3) -> int:
+    burn_cpu(seconds)
+    return index
