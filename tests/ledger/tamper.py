@@ -29,8 +29,9 @@ def raw(url: str):
             conn.execute("ALTER TABLE records DISABLE TRIGGER USER")
 
             def run(sql: str, params: tuple = ()) -> list[tuple]:
-                cur = conn.execute(sql.replace("?", "%s"), params)
-                return cur.fetchall() if cur.description else []
+                with conn.transaction():  # a savepoint: a refused statement leaves the rest usable
+                    cur = conn.execute(sql.replace("?", "%s"), params)
+                    return cur.fetchall() if cur.description else []
 
             yield run
             conn.execute("ALTER TABLE records ENABLE TRIGGER USER")
