@@ -1,0 +1,168 @@
+"""`carbonguard audit`: verify, checkpoint, export and report on the compliance ledger.
+
+Why a distinct exit code per failure kind: an auditor's script must tell "someone edited a
+record" from "the tail was cut off" without parsing messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+VERIFY_EPILOG = """exit codes:
+  0   intact
+  2   usage or input error (bad flag, unreadable ledger, checkpoint or key file)
+  10  edited: a record's content or columns do not match its hash
+  11  deleted: a sequence number is missing or a record does not link to the one before it
+  12  reordered: records were moved to other positions
+  13  bad signature: a checkpoint or key record signature does not verify
+  14  truncated: the ledger holds fewer records than, or diverges from, the --checkpoint file
+  15  untrusted key: signed by a key that is not enrolled, rotated out, or not the pinned --pubkey
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("audit", help="verify, checkpoint, export and report on the ledger",
+                                   description="Work with the hash-chained, signed compliance ledger.")
+    sub = parser.add_subparsers(dest="audit_command", metavar="ACTION", parser_class=type(parser))
+    parser.set_defaults(handler=lambda args: _usage(parser))
+
+    ledger_help = "ledger path or URL (default: $CARBONGUARD_LEDGER, else .carbonguard/ledger.db)"
+
+    verify = sub.add_parser("verify", help="verify the hash chain, signatures and an exported checkpoint",
+                            description="Verify the ledger and exit with a code naming what failed.",
+                            epilog=VERIFY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    verify.add_argument("--ledger", help=ledger_help)
+    verify.add_argument("--checkpoint", type=Path, metavar="FILE",
+                        help="a checkpoint exported earlier with `audit checkpoint`; detects truncation")
+    verify.add_argument("--pubkey", type=Path, action="append", default=[], metavar="FILE",
+                        help="pin the ledger's first signing key (public key file); repeatable")
+    verify.add_argument("--deep", action="store_true",
+                        help="also parse every record and check it is canonical JSON (slower)")
+    verify.add_argument("--progress", action="store_true",
+                        help="show a progress bar on stderr even when it is not a terminal")
+    verify.set_defaults(handler=_verify)
+
+    checkpoint = sub.add_parser("checkpoint", help="sign a checkpoint of the head and export it",
+                                description="Write a signed checkpoint of the ledger's head now and save "
+                                "it to FILE; keep FILE outside the ledger to detect a truncated tail.")
+    checkpoint.add_argument("--ledger", help=ledger_help)
+    checkpoint.add_argument("--out", type=Path, metavar="FILE", help="where to write it (default: stdout)")
+    checkpoint.add_argument("--latest", action="store_true",
+                            help="export the latest existing checkpoint instead of signing a new one")
+    checkpoint.set_defaults(handler=_checkpoint)
+
+    export = sub.add_parser("export", help="export every record as JSON lines or CSV")
+    export.add_argument("--ledger", help=ledger_help)
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--out", type=Path, metavar="FILE", help="where to write it (default: stdout)")
+    export.set_defaults(handler=_export)
+
+    report = sub.add_parser("report", help="compliance report per run and period",
+                            description="Energy (measured vs estimated), compute, Scope 2 location- and "
+                            "market-based CO2e, renewable share and SCI, per run and for the period.")
+    report.add_argument("--ledger", help=ledger_help)
+    report.add_argument("--run", metavar="ID", help="only this run")
+    report.add_argument("--since", metavar="DATE", help="start of the period (ISO date or time, UTC)")
+    report.add_argument("--until", metavar="DATE", help="end of the period, exclusive (ISO date or time)")
+    report.add_argument("--format", choices=("json", "markdown"), default="markdown")
+    report.add_argument("--out", type=Path, metavar="FILE", help="where to write it (default: stdout)")
+    report.set_defaults(handler=_report)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _open(args: argparse.Namespace, *, create: bool = False):
+    from carbonguard.ledger import open_ledger
+
+    return open_ledger(args.ledger, create=create)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from carbonguard.ledger.keys import load_public_key
+    from carbonguard.ledger.verify import load_checkpoint_file
+
+    checkpoint = load_checkpoint_file(args.checkpoint) if args.checkpoint else None
+    pubkeys = [load_public_key(p) for p in args.pubkey]
+    show = args.progress or sys.stderr.isatty()
+    with _open(args) as led:
+        result = led.verify(checkpoint=checkpoint, pubkeys=pubkeys,
+                            progress=_ProgressBar() if show else None, deep=args.deep)
+        where = led.url
+    if result.ok:
+        print(f"{where}: {result.message}; head {result.head_hash}")
+    else:
+        print(f"{where}: {result.failure}: {result.message}", file=sys.stderr)
+    return result.exit_code
+
+
+class _ProgressBar:
+    """A one-line bar on stderr; verification calls it every 65,536 records and at the end."""
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if total:
+            width = 30
+            filled = min(width, int(width * done / total))
+            sys.stderr.write(f"\rverifying [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        else:
+            sys.stderr.write(f"\rverifying {done} records")
+        if total is None or done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _write_out(path: Path | None, text: str) -> None:
+    if path is None:
+        sys.stdout.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+
+
+def _checkpoint(args: argparse.Namespace) -> int:
+    import json
+
+    from carbonguard.errors import InputError
+
+    with _open(args, create=not args.latest) as led:
+        record = led.latest_checkpoint() if args.latest else led.checkpoint()
+        if record is None:
+            raise InputError(f"{led.url}: the ledger holds no checkpoint yet")
+        exported = led.export_checkpoint(record)
+    _write_out(args.out, json.dumps(exported, indent=2, sort_keys=True) + "\n")
+    if args.out is not None:
+        print(f"checkpoint of {exported['size']} records (head {exported['head_hash']}) "
+              f"written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from carbonguard.ledger.export import write_csv, write_jsonl
+
+    with _open(args) as led:
+        out = sys.stdout if args.out is None else args.out.open("w", encoding="utf-8", newline="")
+        try:
+            count = (write_jsonl if args.format == "jsonl" else write_csv)(led, out)
+        finally:
+            if args.out is not None:
+                out.close()
+    if args.out is not None:
+        print(f"{count} records written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from carbonguard.errors import InputError
+    from carbonguard.ledger.report import build_report, parse_period_bound, render_markdown, to_json
+
+    if args.run and (args.since or args.until):
+        raise InputError("--run cannot be combined with --since/--until")
+    since = parse_period_bound(args.since, "--since") if args.since else None
+    until = parse_period_bound(args.until, "--until") if args.until else None
+    with _open(args) as led:
+        report = build_report(led, run_id=args.run, since=since, until=until)
+    _write_out(args.out, to_json(report) if args.format == "json" else render_markdown(report))
+    return 0

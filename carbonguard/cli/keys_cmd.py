@@ -1,0 +1,120 @@
+"""`carbonguard keys`: create, enrol and rotate the Ed25519 keys that sign the ledger.
+
+Why rotation is a ledger record: an auditor replays the chain of key records from the pinned
+first key, so each new key must be vouched for by a key already trusted at that point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("keys", help="create, enrol and rotate ledger signing keys",
+                                   description="Manage the Ed25519 keys that sign ledger checkpoints.")
+    sub = parser.add_subparsers(dest="keys_command", metavar="ACTION", parser_class=type(parser))
+    parser.set_defaults(handler=lambda args: (parser.print_help(sys.stderr), 2)[1])
+    ledger_help = "ledger path or URL (default: $CARBONGUARD_LEDGER, else .carbonguard/ledger.db)"
+
+    generate = sub.add_parser("generate", help="write a new key pair (private PEM 0600, public PEM)")
+    generate.add_argument("--out", type=Path, default=Path(".carbonguard"), metavar="DIR",
+                          help="directory for signing-key.pem and signing-key.pub (default: .carbonguard)")
+    generate.add_argument("--name", default="signing-key", help="file name stem (default: signing-key)")
+    generate.set_defaults(handler=_generate)
+
+    add = sub.add_parser("add", help="enrol another writer's public key, signed by your enrolled key")
+    add.add_argument("--ledger", help=ledger_help)
+    add.add_argument("--pubkey", type=Path, required=True, metavar="FILE", help="the public key to enrol")
+    add.set_defaults(handler=_add)
+
+    rotate = sub.add_parser("rotate", help="replace your signing key; the old key signs the new one")
+    rotate.add_argument("--ledger", help=ledger_help)
+    rotate.add_argument("--new-key", type=Path, metavar="PEM",
+                        help="the new private key (default: generate one in --out)")
+    rotate.add_argument("--out", type=Path, metavar="DIR",
+                        help="where to write a generated new key (default: beside the current key)")
+    rotate.set_defaults(handler=_rotate)
+
+    show = sub.add_parser("list", help="list the keys a ledger trusts")
+    show.add_argument("--ledger", help=ledger_help)
+    show.set_defaults(handler=_list)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from carbonguard.errors import InputError
+    from carbonguard.ledger.keys import Signer, write_key_pair
+
+    signer = Signer.generate()
+    try:
+        private, public = write_key_pair(signer, args.out, args.name)
+    except FileExistsError as exc:
+        raise InputError(f"{args.out / (args.name + '.pem')}: a key already exists; refusing to overwrite "
+                         "it (choose --out or --name)") from exc
+    except OSError as exc:
+        raise InputError(f"{args.out}: cannot write keys: {exc.strerror}") from exc
+    print(f"key id {signer.key_id}\nprivate key {private} (keep secret; mode 0600)\n"
+          f"public key  {public} (give to auditors: audit verify --pubkey {public})")
+    return 0
+
+
+def _add(args: argparse.Namespace) -> int:
+    from carbonguard.ledger import open_ledger
+    from carbonguard.ledger.keys import load_public_key
+
+    public = load_public_key(args.pubkey)
+    with open_ledger(args.ledger) as led:
+        record = led.add_key(public)
+    print(f"enrolled key {record.payload['key_id']} (record seq {record.seq}), "
+          f"signed by {record.payload['signed_by']}")
+    return 0
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    import os
+
+    from carbonguard.ledger import open_ledger
+    from carbonguard.ledger.keys import SIGNING_KEY_ENV, Signer, load_signer, write_key_pair
+
+    with open_ledger(args.ledger) as led:
+        old = led.signer
+        if args.new_key is not None:
+            new = load_signer(args.new_key)
+            new_path = args.new_key
+        else:
+            directory = args.out or (old.path.parent if old.path else Path(".carbonguard"))
+            new = Signer.generate()
+            new_path, _ = write_key_pair(new, directory, f"signing-key-{new.key_id[:8]}")
+        record = led.rotate_key(new)
+        if args.new_key is None and args.out is None and not os.environ.get(SIGNING_KEY_ENV) \
+                and old.path is not None and old.path == led.key_path:
+            new_path = _replace_default_key(old.path, new_path, old.key_id)
+    print(f"rotated {old.key_id} -> {new.key_id} (record seq {record.seq}); key {old.key_id} signs nothing "
+          "from now on")
+    if os.environ.get(SIGNING_KEY_ENV) or old.path != new_path:
+        print(f"set {SIGNING_KEY_ENV}={new_path} for every writer of this ledger", file=sys.stderr)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from carbonguard.ledger import open_ledger
+
+    with open_ledger(args.ledger, create=False) as led:
+        ring = led.keyring()
+    for key_id, public in ring.public.items():
+        state = "retired" if key_id in ring.retired else "active"
+        origin = " (first key)" if key_id == ring.genesis_key_id else ""
+        print(f"{key_id}  {state}{origin}  {public}")
+    return 0
+
+
+def _replace_default_key(default: Path, new_path: Path, old_id: str) -> Path:
+    """Keep the old default key as `*.retired-<id>.pem` and put the new one in its place, so
+    writers that use the default key path pick up the new key without any setting."""
+    for suffix in (".pem", ".pub"):
+        current = default.with_suffix(suffix)
+        if current.exists():
+            current.rename(default.with_name(f"{default.stem}.retired-{old_id[:8]}{suffix}"))
+        new_path.with_suffix(suffix).rename(current)
+    return default

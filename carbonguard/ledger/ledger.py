@@ -1,0 +1,387 @@
+"""The ledger: append records to a hash chain, sign checkpoints, read and verify.
+
+Why appends look like this: each append is one serialised store transaction that reads the head,
+writes the record (and, when due, a signed checkpoint after it) and commits. Nothing else holds
+state between appends, so many processes on many hosts extend one chain, and a writer killed at
+any instant leaves either the whole transaction or none of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from carbonguard import __version__
+from carbonguard.errors import InputError, Problem
+from carbonguard.ledger.canonical import normalise
+from carbonguard.ledger.keyring import KeyRing
+from carbonguard.ledger.keys import (
+    Signer,
+    checkpoint_message,
+    key_id_of,
+    key_message,
+    resolve_signer,
+    unb64,
+)
+from carbonguard.ledger.record import (
+    GENESIS_PREV_HASH,
+    RECORD_TYPES,
+    Header,
+    LedgerRecord,
+    envelope_bytes,
+    format_time,
+    hash_bytes,
+)
+from carbonguard.ledger.store import ClaimConflict, LedgerError, Store
+from carbonguard.ledger.verify import VerifyResult, export_checkpoint, verify_rows
+
+LEDGER_ENV = "CARBONGUARD_LEDGER"
+DEFAULT_LEDGER = Path(".carbonguard") / "ledger.db"
+DEFAULT_CHECKPOINT_EVERY = 100
+PRODUCER = f"carbonguard {__version__}"
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# Written by the ledger itself, with signatures or registry checks, never through `append`.
+_INTERNAL_TYPES = {"key": "rotate_key()/add_key()", "checkpoint": "checkpoint()",
+                   "claim": "claim_certificates()"}
+MAX_CERTIFICATE_ID = 2**63 - 2
+
+
+class KeyNotEnrolled(LedgerError):
+    """The writer's signing key is not trusted by this ledger, so it may not write to it."""
+
+
+class Ledger:
+    """A hash-chained, signed, append-only record of stages, decisions, policies and claims.
+
+    One `Ledger` object is safe to share between threads (appends take a lock); processes and
+    hosts are serialised by the store.
+    """
+
+    def __init__(self, store: Store, *, key_path: Path, signer: Signer | None = None,
+                 checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY) -> None:
+        if checkpoint_every < 1:
+            raise ValueError("checkpoint_every must be at least 1")
+        self.store = store
+        self.key_path = key_path
+        self.checkpoint_every = checkpoint_every
+        self._signer = signer
+        self._ring = KeyRing()
+        self._ring_seq = 0
+        self._lock = threading.Lock()
+
+    # -- context management ---------------------------------------------------------------
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def url(self) -> str:
+        return self.store.description
+
+    @property
+    def signer(self) -> Signer:
+        """The writer's key, resolved on first need (see `keys.resolve_signer`)."""
+        if self._signer is None:
+            self._signer = resolve_signer(self.key_path)
+        return self._signer
+
+    # -- writing ----------------------------------------------------------------------------
+    def append(self, record_type: str, payload: Mapping[str, Any]) -> LedgerRecord:
+        """Append one record; floats become decimal strings; decisions must name policy and inputs."""
+        if record_type in _INTERNAL_TYPES:
+            raise InputError(Problem(f"{record_type!r} records are written by Ledger."
+                                     f"{_INTERNAL_TYPES[record_type]}, not append()",
+                                     field_path="record_type"))
+        if record_type not in RECORD_TYPES:
+            raise InputError(Problem(f"unknown record type {record_type!r}; expected one of "
+                                     + ", ".join(t for t in RECORD_TYPES if t not in _INTERNAL_TYPES),
+                                     field_path="record_type"))
+        value, simple = self._prepare(payload)
+        if record_type == "decision":
+            _check_decision(value)
+        with self._lock, self.store.writing():
+            head = self._prepare_write()
+            if record_type == "decision":
+                missing = self.store.missing_hashes(value["evaluated_record_hashes"])
+                if missing:
+                    raise InputError(Problem(f"names records this ledger does not hold: {', '.join(missing)}",
+                                             field_path="payload.evaluated_record_hashes"))
+            record, head = self._write(head, record_type, value, simple)
+            if record_type == "decision" or record.seq % self.checkpoint_every == 0:
+                self._write_checkpoint(head)
+        return record
+
+    def checkpoint(self) -> LedgerRecord:
+        """Write a signed checkpoint of the current head now (e.g. before exporting it)."""
+        with self._lock, self.store.writing():
+            head = self._prepare_write()
+            record, _ = self._write_checkpoint(head)
+        return record
+
+    def add_key(self, public_key_b64: str) -> LedgerRecord:
+        """Enrol another writer's public key (e.g. a second host), signed by this writer's key."""
+        return self._key_record("add", public_key_b64)
+
+    def rotate_key(self, new_signer: Signer) -> LedgerRecord:
+        """Replace this writer's key: the old key signs the new one and signs nothing afterwards."""
+        record = self._key_record("rotate", new_signer.public_b64)
+        self._signer = new_signer
+        return record
+
+    def claim_certificates(
+        self,
+        registry: str,
+        certificate_range: tuple[int, int] | str,
+        run_id: str,
+        beneficiary: str,
+        hour: datetime | str,
+        zone: str,
+        mwh: float | Decimal | str,
+    ) -> LedgerRecord:
+        """Record that `run_id` claims certificates `first..last` (inclusive) of `registry`.
+
+        Raises `ClaimConflict` naming the holder when any certificate of the range is already
+        claimed, by any run, on any host; the store enforces it inside the serialised transaction.
+        """
+        first, last = parse_certificate_range(certificate_range)
+        for name, text in (("registry", registry), ("run_id", run_id), ("beneficiary", beneficiary),
+                           ("zone", zone)):
+            if not isinstance(text, str) or not text:
+                raise InputError(Problem("must be a non-empty string", field_path=name))
+        payload = {
+            "kind": "claim",
+            "registry": registry,
+            "certificate_first": str(first),
+            "certificate_last": str(last),
+            "certificate_count": str(last - first + 1),
+            "run_id": run_id,
+            "beneficiary": beneficiary,
+            "hour": _hour(hour),
+            "zone": zone,
+            "energy_mwh": _decimal(mwh, "mwh"),
+        }
+        value, simple = self._prepare(payload)
+        with self._lock, self.store.writing():
+            head = self._prepare_write()
+            holder = self.store.claim_overlap(registry, first, last)
+            if holder is not None:
+                raise ClaimConflict(registry, first, last, holder[0], f"{holder[1]}-{holder[2]}")
+            record, _ = self._write(head, "claim", value, simple)
+            self.store.insert_claim(registry, first, last, run_id, record.seq)
+        return record
+
+    # -- reading ----------------------------------------------------------------------------
+    def records(self, run_id: str | None = None, record_type: str | None = None) -> list[LedgerRecord]:
+        """Records in sequence order, parsed from their hashed bytes (not from index columns)."""
+        return [LedgerRecord.from_envelope(bytes(row[9]), row[8])
+                for row in self.store.select(run_id, record_type)]
+
+    def latest_checkpoint(self) -> LedgerRecord | None:
+        rows = self.store.select(None, "checkpoint")
+        return LedgerRecord.from_envelope(bytes(rows[-1][9]), rows[-1][8]) if rows else None
+
+    def keyring(self) -> KeyRing:
+        """The keys this ledger trusts now, replayed from its key records."""
+        ring = KeyRing()
+        for row in self.store.select(None, "key"):
+            env = json.loads(bytes(row[9]))
+            ring.apply(env["payload"], env["key_id"], env["prev_hash"])
+        return ring
+
+    def export_checkpoint(self, record: LedgerRecord) -> dict[str, Any]:
+        """A checkpoint record in the portable form an auditor keeps outside the ledger."""
+        public = self.keyring().public.get(record.payload["key_id"])
+        if public is None:
+            raise LedgerError(f"checkpoint key {record.payload['key_id']} is not enrolled in this ledger")
+        return export_checkpoint(record.payload, public, record.seq, record.record_id)
+
+    def verify(
+        self,
+        *,
+        checkpoint: dict[str, Any] | None = None,
+        pubkeys: Iterable[str] = (),
+        progress: Callable[[int, int | None], None] | None = None,
+        deep: bool = False,
+    ) -> VerifyResult:
+        """Verify the whole ledger (see `carbonguard.ledger.verify` for what is checked).
+
+        `checkpoint` is an exported checkpoint kept elsewhere (detects a truncated tail);
+        `pubkeys` are base64 raw Ed25519 public keys pinned out of band (the first key must be one).
+        """
+        total = self.store.count() if progress is not None else None
+        return verify_rows(self.store.scan(), total=total, checkpoint=checkpoint, pubkeys=pubkeys,
+                           progress=progress, deep=deep, locate_seq=self._locate_seq)
+
+    def _locate_seq(self, seq: int) -> bool:
+        for row in self.store.scan():
+            try:
+                if json.loads(bytes(row[9])).get("seq") == seq:
+                    return True
+            except ValueError:
+                continue
+        return False
+
+    # -- internals --------------------------------------------------------------------------
+    @staticmethod
+    def _prepare(payload: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+        if not isinstance(payload, Mapping):
+            raise InputError(Problem(f"payload must be an object, not {type(payload).__name__}",
+                                     field_path="payload"))
+        value, simple = normalise(payload)
+        run_id = value.get("run_id")
+        if run_id is not None and (not isinstance(run_id, str) or not run_id):
+            raise InputError(Problem("run_id must be a non-empty string", field_path="payload.run_id"))
+        return value, simple
+
+    def _prepare_write(self) -> tuple[int, str]:
+        """Inside the write transaction: read the head, catch up on key records, enrol if new."""
+        head = self.store.head() or (0, GENESIS_PREV_HASH)
+        for row in self.store.rows_of_type("key", self._ring_seq):
+            env = json.loads(bytes(row[9]))
+            problem = self._ring.apply(env["payload"], env["key_id"], env["prev_hash"])
+            if problem is not None:
+                raise LedgerError(f"key record seq {row[0]} does not verify ({problem}); "
+                                  "run `carbonguard audit verify` before writing")
+            self._ring_seq = row[0]
+        signer = self.signer
+        if not self._ring.public:  # first writer of a new ledger: its key is the genesis key
+            prev = head[1]
+            payload = self._signed_key_payload("genesis", signer.key_id, signer.public_b64, prev)
+            _, head = self._write_raw(head, "key", payload, True, signer.key_id)
+            self._ring.apply(payload, signer.key_id, prev)
+            self._ring_seq = head[0]
+        elif not self._ring.active(signer.key_id):
+            state = "was rotated out" if signer.key_id in self._ring.retired else "is not enrolled"
+            raise KeyNotEnrolled(
+                f"signing key {signer.key_id} ({signer.path or 'in memory'}) {state} in ledger "
+                f"{self.store.description}; enrol its public key with `carbonguard keys add --pubkey FILE` "
+                f"using an enrolled key, or set CARBONGUARD_SIGNING_KEY to an enrolled key"
+            )
+        return head
+
+    def _signed_key_payload(self, action: str, key_id: str, public_b64: str, after_hash: str) -> dict:
+        signer = self.signer
+        signature = signer.sign(key_message(action, key_id, public_b64, signer.key_id, after_hash))
+        return {"action": action, "algorithm": "ed25519", "key_id": key_id, "public_key": public_b64,
+                "signed_by": signer.key_id, "signature": signature}
+
+    def _key_record(self, action: str, public_b64: str) -> LedgerRecord:
+        try:
+            raw = unb64(public_b64)
+        except ValueError as exc:
+            raise InputError(Problem("not a base64 public key", field_path="public_key")) from exc
+        if len(raw) != 32:
+            raise InputError(Problem("an Ed25519 public key has 32 bytes", field_path="public_key"))
+        new_id = key_id_of(raw)
+        with self._lock, self.store.writing():
+            head = self._prepare_write()
+            if new_id in self._ring.public:
+                raise LedgerError(f"key {new_id} is already enrolled in this ledger")
+            payload = self._signed_key_payload(action, new_id, public_b64, head[1])
+            record, head = self._write_raw(head, "key", payload, True, self.signer.key_id)
+            self._ring.apply(payload, self.signer.key_id, record.prev_hash)
+            self._ring_seq = record.seq
+        return record
+
+    def _write(self, head: tuple[int, str], record_type: str, value: dict, simple: bool
+               ) -> tuple[LedgerRecord, tuple[int, str]]:
+        return self._write_raw(head, record_type, value, simple, self.signer.key_id)
+
+    def _write_raw(self, head: tuple[int, str], record_type: str, value: dict, simple: bool, key_id: str
+                   ) -> tuple[LedgerRecord, tuple[int, str]]:
+        now = datetime.now(timezone.utc)
+        header = Header(seq=head[0] + 1, record_id=str(uuid.uuid4()), record_type=record_type,
+                        time=format_time(now), producer=PRODUCER, key_id=key_id,
+                        run_id=value.get("run_id"), prev_hash=head[1])
+        env = envelope_bytes(header, value, simple)
+        record_hash = hash_bytes(env)
+        self.store.insert(header, record_hash, env)
+        record = LedgerRecord(seq=header.seq, record_id=header.record_id, record_type=record_type,
+                              time=now, producer=PRODUCER,
+                              prev_hash=header.prev_hash, record_hash=record_hash, key_id=key_id,
+                              payload=value, run_id=header.run_id)
+        return record, (header.seq, record_hash)
+
+    def _write_checkpoint(self, head: tuple[int, str]) -> tuple[LedgerRecord, tuple[int, str]]:
+        signer = self.signer
+        time = format_time(datetime.now(timezone.utc))
+        signature = signer.sign(checkpoint_message(head[0], head[1], time, signer.key_id))
+        payload = {"size": head[0], "head_hash": head[1], "time": time, "key_id": signer.key_id,
+                   "signature": signature}
+        return self._write_raw(head, "checkpoint", payload, True, signer.key_id)
+
+
+def _check_decision(value: dict[str, Any]) -> None:
+    for name in ("policy_hash", "policy_version"):
+        if not isinstance(value.get(name), str) or not value[name]:
+            raise InputError(Problem("a decision record must name the policy's content hash and version",
+                                     field_path=f"payload.{name}"))
+    hashes = value.get("evaluated_record_hashes")
+    if not isinstance(hashes, list):
+        raise InputError(Problem("a decision record must list the hashes of the records it evaluated",
+                                 field_path="payload.evaluated_record_hashes"))
+    for i, h in enumerate(hashes):
+        if not isinstance(h, str) or not _HEX64.match(h):
+            raise InputError(Problem("not a record hash (64 lowercase hex digits)",
+                                     field_path=f"payload.evaluated_record_hashes[{i}]"))
+
+
+def parse_certificate_range(value: tuple[int, int] | list[int] | str) -> tuple[int, int]:
+    """`(first, last)` or `"first-last"` (inclusive) or `"n"`; ids are non-negative integers."""
+    if isinstance(value, str):
+        parts = value.strip().split("-")
+        if len(parts) not in (1, 2) or not all(p.strip().isdigit() for p in parts):
+            raise InputError(Problem(f"{value!r} is not a range like '1000-1999'",
+                                     field_path="certificate_range"))
+        first, last = int(parts[0]), int(parts[-1])
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        first, last = value
+    else:
+        raise InputError(Problem("expected (first, last) integers or 'first-last'",
+                                 field_path="certificate_range"))
+    if first < 0 or last < first or last > MAX_CERTIFICATE_ID:
+        raise InputError(Problem(f"range {first}-{last} must satisfy 0 <= first <= last < 2**63-1",
+                                 field_path="certificate_range"))
+    return first, last
+
+
+def _hour(value: datetime | str) -> str:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise InputError(Problem(f"{value!r} is not an ISO 8601 time", field_path="hour")) from exc
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise InputError(Problem("must be a timezone-aware UTC hour", field_path="hour"))
+    value = value.astimezone(timezone.utc)
+    if value.minute or value.second or value.microsecond:
+        raise InputError(Problem(f"{value.isoformat()} is not the start of an hour", field_path="hour"))
+    return value.strftime("%Y-%m-%dT%H:00:00Z")
+
+
+def _decimal(value: float | Decimal | str, name: str) -> str:
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+    except InvalidOperation as exc:
+        raise InputError(Problem(f"{value!r} is not a number", field_path=name)) from exc
+    if not number.is_finite() or number <= 0:
+        raise InputError(Problem(f"{value!r} must be a positive finite number", field_path=name))
+    return format(number, "f")
+
+
+def resolve_url(url: str | None) -> str:
+    return url or os.environ.get(LEDGER_ENV) or str(DEFAULT_LEDGER)

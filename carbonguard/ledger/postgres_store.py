@@ -1,0 +1,252 @@
+"""PostgreSQL store: one ledger shared by writers on many hosts.
+
+Why an advisory lock: each append reads the head and writes the next record; two hosts must never
+extend the same head. `pg_advisory_xact_lock` taken first inside the transaction makes appends to
+one ledger (one schema) strictly one after another, and is released by COMMIT or ROLLBACK, also
+when a writer dies. The primary key on `seq` is a second line of defence. Triggers refuse UPDATE,
+DELETE and TRUNCATE; certificate claims carry an exclusion constraint (btree_gist) so no range
+can be claimed twice even by a writer that skips the lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from carbonguard.errors import InputError, Problem
+from carbonguard.ledger.record import Header
+from carbonguard.ledger.store import COLUMNS, LedgerError, Row
+
+DEFAULT_SCHEMA = "carbonguard"
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_DDL_LOCK = 0x63617262_6F6E6764 - 2**63  # constant for schema creation, any schema: "carbongd"
+
+_DDL = """
+CREATE SCHEMA IF NOT EXISTS {s};
+CREATE TABLE IF NOT EXISTS {s}.records (
+    seq bigint PRIMARY KEY,
+    record_id text NOT NULL UNIQUE,
+    record_type text NOT NULL,
+    time text NOT NULL,
+    producer text NOT NULL,
+    key_id text NOT NULL,
+    run_id text,
+    prev_hash text NOT NULL,
+    record_hash text NOT NULL UNIQUE,
+    envelope bytea NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_run_id ON {s}.records (run_id);
+CREATE INDEX IF NOT EXISTS records_type ON {s}.records (record_type);
+CREATE OR REPLACE FUNCTION {s}.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'carbonguard ledger is append-only: % refused on %', TG_OP, TG_TABLE_NAME; END $$;
+CREATE OR REPLACE TRIGGER records_append_only BEFORE UPDATE OR DELETE ON {s}.records
+    FOR EACH ROW EXECUTE FUNCTION {s}.refuse_change();
+CREATE OR REPLACE TRIGGER records_no_truncate BEFORE TRUNCATE ON {s}.records
+    FOR EACH STATEMENT EXECUTE FUNCTION {s}.refuse_change();
+"""
+
+_CLAIMS = """
+CREATE TABLE IF NOT EXISTS {s}.claims (
+    registry text NOT NULL,
+    certificates int8range NOT NULL,
+    run_id text NOT NULL,
+    record_seq bigint NOT NULL REFERENCES {s}.records (seq),
+    {constraint}
+);
+CREATE OR REPLACE TRIGGER claims_append_only BEFORE UPDATE OR DELETE ON {s}.claims
+    FOR EACH ROW EXECUTE FUNCTION {s}.refuse_change();
+CREATE OR REPLACE TRIGGER claims_no_truncate BEFORE TRUNCATE ON {s}.claims
+    FOR EACH STATEMENT EXECUTE FUNCTION {s}.refuse_change();
+"""
+_EXCLUSION = "CONSTRAINT claims_no_overlap EXCLUDE USING gist (registry WITH =, certificates WITH &&)"
+_NO_EXCLUSION = "CHECK (NOT isempty(certificates))"
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """Take our `schema=` parameter out of a libpq URL (libpq refuses unknown parameters)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schema = next((v for k, v in query if k == "schema"), DEFAULT_SCHEMA)
+    if not _SCHEMA_NAME.match(schema):
+        raise InputError(Problem(f"schema {schema!r} must be a lowercase SQL identifier",
+                                 field_path="schema"))
+    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    scheme = "postgresql" if parts.scheme == "postgres" else parts.scheme
+    return parts._replace(scheme=scheme, query=rest).geturl(), schema
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+class PostgresStore:
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        try:
+            import psycopg
+        except ImportError as exc:  # pragma: no cover - depends on the installation
+            raise InputError("a PostgreSQL ledger needs psycopg: "
+                             "pip install 'carbonguard[postgres]'") from exc
+        self._psycopg = psycopg
+        dsn, self.schema = split_url(url)
+        self._dsn = dsn
+        self.description = _redact(url)
+        # Per-ledger lock key: appends to different schemas never wait for each other.
+        self._lock_key = int.from_bytes(hashlib.sha256(f"carbonguard:{self.schema}".encode()).digest()[:8],
+                                        "big", signed=True)
+        try:
+            self._db = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise InputError(Problem(f"cannot connect to PostgreSQL: {exc}".strip(),
+                                     source=self.description)) from exc
+        self._in_txn = False
+        self.exclusion_constraint = True
+        try:
+            self._ensure_schema(create)
+        except psycopg.Error as exc:
+            self._db.close()
+            raise InputError(Problem(f"cannot open ledger schema {self.schema}: {exc}".strip(),
+                                     source=self.description)) from exc
+
+    def _ensure_schema(self, create: bool) -> None:
+        s = self.schema
+        have = self._db.execute("SELECT to_regclass(%s), to_regclass(%s)",
+                                (f"{s}.records", f"{s}.claims")).fetchone()
+        if have[0] is not None and have[1] is not None:
+            self.exclusion_constraint = self._has_exclusion()
+            return
+        if not create:
+            raise InputError(Problem(f"no ledger in schema {s}", source=self.description))
+        with self._db.transaction():
+            # Concurrent first opens: one creates, the others wait and find it done.
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+            for statement in _statements(_DDL.format(s=s)):
+                self._db.execute(statement)
+            if self._db.execute("SELECT to_regclass(%s)", (f"{s}.claims",)).fetchone()[0] is None:
+                try:
+                    with self._db.transaction():
+                        self._db.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
+                        constraint = _EXCLUSION
+                except self._psycopg.Error:
+                    # Without the extension the advisory lock plus the check in the transaction
+                    # still keep claims unique among carbonguard writers.
+                    constraint = _NO_EXCLUSION
+                for statement in _statements(_CLAIMS.format(s=s, constraint=constraint)):
+                    self._db.execute(statement)
+        self.exclusion_constraint = self._has_exclusion()
+
+    def _has_exclusion(self) -> bool:
+        return self._db.execute(
+            "SELECT 1 FROM pg_constraint WHERE conname = 'claims_no_overlap' AND connamespace = "
+            "(SELECT oid FROM pg_namespace WHERE nspname = %s)", (self.schema,)).fetchone() is not None
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+            self._in_txn = True
+            try:
+                yield
+            finally:
+                self._in_txn = False
+
+    def _t(self, name: str) -> str:
+        return f"{self.schema}.{name}"
+
+    def head(self) -> tuple[int, str] | None:
+        row = self._db.execute(f"SELECT seq, record_hash FROM {self._t('records')} ORDER BY seq DESC LIMIT 1"
+                               ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def insert(self, header: Header, record_hash: str, envelope: bytes) -> None:
+        self._db.execute(
+            f"INSERT INTO {self._t('records')} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (header.seq, header.record_id, header.record_type, header.time, header.producer,
+             header.key_id, header.run_id, header.prev_hash, record_hash, envelope),
+        )
+
+    def _select(self) -> str:
+        return "SELECT " + ", ".join(COLUMNS) + f" FROM {self._t('records')}"
+
+    def rows_of_type(self, record_type: str, after_seq: int) -> list[Row]:
+        return self._db.execute(self._select() + " WHERE record_type = %s AND seq > %s ORDER BY seq",
+                                (record_type, after_seq)).fetchall()
+
+    def missing_hashes(self, hashes: Sequence[str]) -> list[str]:
+        if not hashes:
+            return []
+        found = {r[0] for r in self._db.execute(
+            f"SELECT record_hash FROM {self._t('records')} WHERE record_hash = ANY(%s)", (list(hashes),))}
+        return [h for h in hashes if h not in found]
+
+    def claim_overlap(self, registry: str, first: int, last: int) -> tuple[str, int, int] | None:
+        row = self._db.execute(
+            f"SELECT run_id, lower(certificates), upper(certificates) - 1 FROM {self._t('claims')} "
+            "WHERE registry = %s AND certificates && int8range(%s, %s, '[]') LIMIT 1",
+            (registry, first, last)).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def insert_claim(self, registry: str, first: int, last: int, run_id: str, seq: int) -> None:
+        try:
+            with self._db.transaction():  # a savepoint, so a violation leaves a clear error
+                self._db.execute(f"INSERT INTO {self._t('claims')} "
+                                 "VALUES (%s, int8range(%s, %s, '[]'), %s, %s)",
+                                 (registry, first, last, run_id, seq))
+        except self._psycopg.errors.ExclusionViolation as exc:
+            raise LedgerError(f"certificate range {first}-{last} of {registry!r} is already claimed "
+                              f"(database constraint): {exc}") from exc
+
+    def select(self, run_id: str | None, record_type: str | None) -> list[Row]:
+        where, params = [], []
+        if run_id is not None:
+            where.append("run_id = %s")
+            params.append(run_id)
+        if record_type is not None:
+            where.append("record_type = %s")
+            params.append(record_type)
+        sql = self._select() + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"
+        return self._db.execute(sql, params).fetchall()
+
+    def scan(self, from_seq: int = 1) -> Iterator[Row]:
+        # A server-side cursor on a separate connection in one REPEATABLE READ snapshot.
+        conn = self._psycopg.connect(self._dsn, autocommit=False)
+        try:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            with conn.cursor(name="carbonguard_scan") as cur:
+                cur.itersize = 8192
+                cur.execute(self._select() + " WHERE seq >= %s ORDER BY seq", (from_seq,))
+                yield from cur
+            conn.rollback()
+        finally:
+            conn.close()
+
+    def count(self) -> int:
+        return self._db.execute(f"SELECT count(*) FROM {self._t('records')}").fetchone()[0]
+
+    def bulk_insert(self, rows: Sequence[Row]) -> None:
+        with self.writing(), self._db.cursor().copy(
+                f"COPY {self._t('records')} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _statements(script: str) -> list[str]:
+    """Split DDL on `;` at line ends, keeping `$$ ... $$` function bodies whole."""
+    out, buf, in_body = [], [], False
+    for line in script.strip().splitlines():
+        buf.append(line)
+        if line.count("$$") % 2 == 1:
+            in_body = not in_body
+        if not in_body and line.rstrip().endswith(";"):
+            out.append("\n".join(buf).strip())
+            buf = []
+    return out

@@ -1,0 +1,136 @@
+"""The ledger record: an envelope around a payload, hash-chained to the record before it.
+
+Why the shape: the hashed bytes are the RFC 8785 form of the envelope (everything but
+`record_hash`). Its keys sort so that the payload comes second and every header field after it,
+which lets the verifier check that the indexed columns of a store match the hashed bytes by
+rebuilding the envelope's fixed prefix and tail, without parsing the payload (see `envelope_frame`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from carbonguard.ledger.canonical import canonical_bytes, encode_string
+
+SCHEMA_VERSION = 1
+GENESIS_PREV_HASH = "0" * 64
+RECORD_TYPES = ("stage", "decision", "policy", "claim", "key", "checkpoint", "footprint")
+
+
+def format_time(value: datetime) -> str:
+    """Fixed-width UTC time with microseconds, e.g. `2026-01-01T00:00:00.000000Z`."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Header:
+    """Envelope fields besides the payload; one store row holds these as columns plus the bytes."""
+
+    seq: int
+    record_id: str
+    record_type: str
+    time: str
+    producer: str
+    key_id: str
+    run_id: str | None
+    prev_hash: str
+
+
+def envelope_bytes(header: Header, payload: Any, simple_keys: bool = True) -> bytes:
+    """Canonical bytes of the whole envelope: what `record_hash` is the SHA-256 of."""
+    env = {
+        "key_id": header.key_id,
+        "payload": payload,
+        "prev_hash": header.prev_hash,
+        "producer": header.producer,
+        "record_id": header.record_id,
+        "record_type": header.record_type,
+        "run_id": header.run_id,
+        "schema": SCHEMA_VERSION,
+        "seq": header.seq,
+        "time": header.time,
+    }
+    return canonical_bytes(env, simple_keys)
+
+
+def envelope_frame(header: Header) -> tuple[bytes, bytes]:
+    """The prefix before and the tail after the payload in `envelope_bytes(header, ...)`.
+
+    Every top-level key is ASCII and sorts the same in UTF-16 and code-point order, and `payload`
+    sorts second, so the canonical envelope is always `prefix + canonical(payload) + tail`.
+    """
+    prefix = '{"key_id":' + encode_string(header.key_id) + ',"payload":'
+    run_id = "null" if header.run_id is None else encode_string(header.run_id)
+    tail = (
+        ',"prev_hash":' + encode_string(header.prev_hash)
+        + ',"producer":' + encode_string(header.producer)
+        + ',"record_id":' + encode_string(header.record_id)
+        + ',"record_type":' + encode_string(header.record_type)
+        + ',"run_id":' + run_id
+        + ',"schema":' + str(SCHEMA_VERSION)
+        + ',"seq":' + str(header.seq)
+        + ',"time":' + encode_string(header.time)
+        + "}"
+    )
+    return prefix.encode("utf-8"), tail.encode("utf-8")
+
+
+def hash_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class LedgerRecord:
+    """One record as read back from the ledger; `payload` holds decimal strings, never floats."""
+
+    seq: int
+    record_id: str
+    record_type: str
+    time: datetime
+    producer: str
+    prev_hash: str
+    record_hash: str
+    key_id: str
+    payload: dict[str, Any] = field(repr=False)
+    run_id: str | None = None
+    schema: int = SCHEMA_VERSION
+
+    @classmethod
+    def from_envelope(cls, envelope: bytes, record_hash: str) -> LedgerRecord:
+        env = json.loads(envelope)
+        return cls(
+            seq=env["seq"],
+            record_id=env["record_id"],
+            record_type=env["record_type"],
+            time=parse_time(env["time"]),
+            producer=env["producer"],
+            prev_hash=env["prev_hash"],
+            record_hash=record_hash,
+            key_id=env["key_id"],
+            payload=env["payload"],
+            run_id=env["run_id"],
+            schema=env["schema"],
+        )
+
+    def envelope(self) -> dict[str, Any]:
+        """The hashed envelope as a JSON object (what the JSONL export writes, plus record_hash)."""
+        return {
+            "key_id": self.key_id,
+            "payload": self.payload,
+            "prev_hash": self.prev_hash,
+            "producer": self.producer,
+            "record_id": self.record_id,
+            "record_type": self.record_type,
+            "run_id": self.run_id,
+            "schema": self.schema,
+            "seq": self.seq,
+            "time": format_time(self.time),
+        }

@@ -1,0 +1,348 @@
+"""Compliance report from the ledger: per run and per period, every figure with unit and provenance.
+
+Why these figures (and only from ledger records, so an auditor can recompute them from an export):
+- EU AI Act (Regulation (EU) 2024/1689) Annex XI, Section 1, point 2: computational resources used
+  for training, training time, and known or estimated energy consumption -> energy with its basis
+  (measured by counter or sampling vs estimated), devices, device-hours, training time.
+- GHG Protocol Scope 2 Guidance (2015): dual reporting of location-based and market-based
+  emissions -> both, and "not computed" when a market-based figure is absent (never 0).
+- ESRS E1 (E1-5, energy consumption and mix): total energy in MWh and the share from renewable
+  sources -> from claimed certificates, else "not claimed".
+- ISO/IEC 21031:2024 (Software Carbon Intensity): SCI = ((E x I) + M) per R -> computed only when
+  the policy names a functional unit R; an absent embodied term M is stated, not assumed zero.
+Quantities are decimal strings, computed with `Decimal` from the ledger's decimal strings.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, time, timezone
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from carbonguard.errors import InputError, Problem
+
+if TYPE_CHECKING:
+    from carbonguard.ledger.ledger import Ledger
+    from carbonguard.ledger.record import LedgerRecord
+
+MEASURED_METHODS = ("counter", "sampled")
+STANDARDS = {
+    "energy_and_compute": "EU AI Act (Regulation (EU) 2024/1689), Annex XI, Section 1, point 2",
+    "scope2": "GHG Protocol Scope 2 Guidance (2015): location-based and market-based dual reporting",
+    "energy_mix": "ESRS E1 (E1-5): total energy consumption in MWh and share from renewable sources",
+    "sci": "ISO/IEC 21031:2024 Software Carbon Intensity: SCI = ((E x I) + M) per R",
+}
+
+
+def parse_period_bound(text: str, flag: str) -> datetime:
+    """An ISO date (midnight UTC) or an ISO time with an explicit offset or Z."""
+    try:
+        if len(text) == 10:
+            return datetime.combine(datetime.strptime(text, "%Y-%m-%d").date(), time(), timezone.utc)
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InputError(Problem(f"{text!r} is not an ISO date (2026-01-31) or time (2026-01-31T12:00Z)",
+                                 field_path=flag)) from exc
+    if value.tzinfo is None:
+        raise InputError(Problem(f"{text!r} has no UTC offset; add Z or +hh:mm", field_path=flag))
+    return value.astimezone(timezone.utc)
+
+
+def _d(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def _s(value: Decimal | None, places: int | None = None) -> str | None:
+    if value is None:
+        return None
+    if places is not None:
+        value = value.quantize(Decimal(1).scaleb(-places))
+    return format(value, "f")
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+@dataclass
+class _Run:
+    run_id: str
+    stages: list[LedgerRecord] = field(default_factory=list)
+    footprints: list[LedgerRecord] = field(default_factory=list)
+    decisions: list[LedgerRecord] = field(default_factory=list)
+    claims: list[LedgerRecord] = field(default_factory=list)
+
+    def start(self) -> datetime | None:
+        starts = [_time(r.payload["start"]) for r in self.stages if "start" in r.payload]
+        starts += [_time(r.payload["start"]) for r in self.footprints if r.payload.get("start")]
+        return min(starts) if starts else (min(r.time for r in self.all()) if self.all() else None)
+
+    def all(self) -> list[LedgerRecord]:
+        return self.stages + self.footprints + self.decisions + self.claims
+
+
+def build_report(ledger: Ledger, *, run_id: str | None = None, since: datetime | None = None,
+                 until: datetime | None = None) -> dict[str, Any]:
+    """The report as a JSON-ready dict: ledger state, one entry per run, and the period totals."""
+    runs: dict[str, _Run] = {}
+    kinds = {"stage": "stages", "footprint": "footprints", "decision": "decisions", "claim": "claims"}
+    for rec in ledger.records(run_id=run_id):
+        if rec.record_type in kinds and rec.run_id:
+            getattr(runs.setdefault(rec.run_id, _Run(rec.run_id)), kinds[rec.record_type]).append(rec)
+    if run_id is not None and run_id not in runs:
+        raise InputError(Problem(f"the ledger holds no records of run {run_id!r}", field_path="--run"))
+    selected = []
+    for run in runs.values():
+        start = run.start()
+        if (since is None or (start and start >= since)) and (until is None or (start and start < until)):
+            selected.append(run)
+    selected.sort(key=lambda r: (r.start() or datetime.min.replace(tzinfo=timezone.utc), r.run_id))
+    verified = ledger.verify()
+    run_reports = [_run_report(run) for run in selected]
+    return {
+        "report": "carbonguard compliance report",
+        "generated_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "standards": STANDARDS,
+        "ledger": {"url": ledger.url, "head_seq": verified.head_seq, "head_hash": verified.head_hash,
+                   "verified": verified.ok, "verification": verified.message},
+        "selection": {"run_id": run_id, "since": since.isoformat() if since else None,
+                      "until": until.isoformat() if until else None,
+                      "rule": "a run belongs to the period in which its first stage started"},
+        "runs": run_reports,
+        "period": _period(run_reports),
+    }
+
+
+def _run_report(run: _Run) -> dict[str, Any]:
+    measured = estimated = Decimal(0)
+    unavailable = 0
+    devices: set[tuple[str, str, str]] = set()
+    gpu_hours = stage_seconds = Decimal(0)
+    starts, ends = [], []
+    for rec in run.stages:
+        p = rec.payload
+        start, end = _time(p["start"]), _time(p["end"])
+        starts.append(start)
+        ends.append(end)
+        seconds = Decimal(str((end - start).total_seconds()))
+        stage_seconds += seconds
+        gpus = set()
+        for c in p.get("components", []):
+            devices.add((p.get("host", ""), c["component"], c["device"]))
+            if c["component"] == "gpu":
+                gpus.add(c["device"])
+            energy = _d(c.get("energy_kwh"))
+            if c["method"] == "unavailable" or energy is None:
+                unavailable += 1
+            elif c["method"] in MEASURED_METHODS:
+                measured += energy
+            else:
+                estimated += energy
+        gpu_hours += seconds / 3600 * len(gpus)
+    it_energy = measured + estimated
+    basis = ("no stage records" if not run.stages else "unavailable" if not it_energy and unavailable
+             else "measured" if not estimated and not unavailable
+             else "estimated" if not measured else "mixed")
+    footprint = run.footprints[-1] if run.footprints else None
+    fp = footprint.payload if footprint else {}
+    decision = run.decisions[-1] if run.decisions else None
+    dp = decision.payload if decision else {}
+    facility = _d(fp.get("energy_kwh"))
+
+    location, location_source = _d(fp.get("co2e_kg")), None
+    if location is not None:
+        location_source = f"footprint record seq {footprint.seq} ({footprint.record_hash})"
+    elif _d(dp.get("co2e_kg")) is not None:
+        location = _d(dp.get("co2e_kg"))
+        location_source = f"decision record seq {decision.seq} ({decision.record_hash})"
+    market = _d(fp.get("market_co2e_kg"))
+
+    claimed = sum((_d(c.payload.get("energy_mwh")) or Decimal(0) for c in run.claims), Decimal(0))
+    energy_mwh = (facility if facility is not None else it_energy) / 1000
+    share = None
+    if run.claims and energy_mwh > 0:
+        share = min(claimed / energy_mwh * 100, Decimal(100))
+
+    return {
+        "run_id": run.run_id,
+        "start": min(starts).isoformat() if starts else None,
+        "end": max(ends).isoformat() if ends else None,
+        "energy": {
+            "it_energy_kwh": _s(it_energy) if run.stages else None,
+            "measured_energy_kwh": _s(measured), "estimated_energy_kwh": _s(estimated),
+            "unavailable_readings": unavailable, "basis": basis,
+            "measured_methods": list(MEASURED_METHODS),
+            "facility_energy_kwh": _s(facility), "pue": fp.get("pue"),
+            "facility_energy_status": "computed" if facility is not None
+            else "not computed: no footprint record for this run",
+        },
+        "compute": {
+            "devices": [{"host": h, "component": c, "device": d} for h, c, d in sorted(devices)],
+            "gpu_count": len({(h, d) for h, c, d in devices if c == "gpu"}),
+            "gpu_device_hours": _s(gpu_hours, 6), "stages": len(run.stages),
+            "stage_time_h": _s(stage_seconds / 3600, 6),
+            "training_wall_time_h": _s(Decimal(str((max(ends) - min(starts)).total_seconds())) / 3600, 6)
+            if starts else None,
+        },
+        "scope2": {
+            "location_based_co2e_kg": _s(location),
+            "location_based_source": location_source or "not computed: no footprint or decision figure",
+            "market_based_co2e_kg": _s(market),
+            "market_based_source": f"footprint record seq {footprint.seq}" if market is not None
+            else "not computed: no market-based figure (no certificate matching) for this run",
+        },
+        "renewable": {
+            "claimed_energy_mwh": _s(claimed) if run.claims else None,
+            "renewable_share_percent": _s(share, 2),
+            "status": ("claimed" if share is not None else
+                       "claimed, but the run's energy is unknown" if run.claims else "not claimed"),
+            "claims": [_claim(c) for c in run.claims],
+        },
+        "sci": _sci(location, fp, dp),
+        "decisions": [_decision(r) for r in run.decisions],
+        "provenance": {"record_hashes": [r.record_hash for r in sorted(run.all(), key=lambda r: r.seq)]},
+    }
+
+
+def _claim(c: LedgerRecord) -> dict[str, Any]:
+    p = c.payload
+    return {"seq": c.seq, "registry": p.get("registry"),
+            "certificates": f"{p.get('certificate_first')}-{p.get('certificate_last')}",
+            "hour": p.get("hour"), "zone": p.get("zone"), "energy_mwh": p.get("energy_mwh")}
+
+
+def _decision(r: LedgerRecord) -> dict[str, Any]:
+    p = r.payload
+    return {"seq": r.seq, "outcome": p.get("outcome"), "policy_name": p.get("policy_name"),
+            "policy_version": p.get("policy_version"), "policy_hash": p.get("policy_hash"),
+            "record_hash": r.record_hash}
+
+
+def _sci(location_kg: Decimal | None, fp: dict, dp: dict) -> dict[str, Any]:
+    """SCI = ((E x I) + M) per R; E x I is the location-based figure (SCI excludes market instruments)."""
+    unit = dp.get("functional_unit") or fp.get("functional_unit")
+    units = _d(dp.get("functional_units")) if dp.get("functional_units") is not None \
+        else _d(fp.get("functional_units"))
+    embodied = _d(dp.get("embodied_co2e_kg")) if dp.get("embodied_co2e_kg") is not None \
+        else _d(fp.get("embodied_co2e_kg"))
+    out: dict[str, Any] = {
+        "functional_unit": unit, "functional_units": _s(units),
+        "operational_co2e_g": _s(location_kg * 1000) if location_kg is not None else None,
+        "embodied_co2e_g": _s(embodied * 1000) if embodied is not None else None,
+        "embodied_status": "included" if embodied is not None
+        else "not provided: M (embodied emissions) is absent, so the score covers operational emissions only",
+        "sci_g_per_unit": None,
+    }
+    if not unit or units is None:
+        out["status"] = "not computed: the policy names no functional unit (R)"
+    elif units <= 0:
+        out["status"] = "not computed: the number of functional units is not positive"
+    elif location_kg is None:
+        out["status"] = "not computed: no location-based emissions (E x I)"
+    else:
+        total_g = location_kg * 1000 + (embodied * 1000 if embodied is not None else 0)
+        out["sci_g_per_unit"] = _s(total_g / units, 9)
+        out["status"] = "computed" if embodied is not None else "computed without M"
+    return out
+
+
+def _period(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    def total(path: tuple[str, str]) -> tuple[Decimal | None, list[str]]:
+        values, missing = [], []
+        for r in runs:
+            v = _d(r[path[0]][path[1]])
+            (values.append(v) if v is not None else missing.append(r["run_id"]))
+        return (sum(values, Decimal(0)) if values and not missing else None), missing
+
+    it_kwh, it_missing = total(("energy", "it_energy_kwh"))
+    facility_kwh, facility_missing = total(("energy", "facility_energy_kwh"))
+    location, location_missing = total(("scope2", "location_based_co2e_kg"))
+    market, market_missing = total(("scope2", "market_based_co2e_kg"))
+    measured = sum((_d(r["energy"]["measured_energy_kwh"]) for r in runs), Decimal(0))
+    estimated = sum((_d(r["energy"]["estimated_energy_kwh"]) for r in runs), Decimal(0))
+    energy_kwh = facility_kwh if facility_kwh is not None else it_kwh
+    claimed = [_d(r["renewable"]["claimed_energy_mwh"]) for r in runs
+               if r["renewable"]["claimed_energy_mwh"] is not None]
+    claimed_mwh = sum(claimed, Decimal(0)) if claimed else None
+    share = None
+    if claimed_mwh is not None and energy_kwh:
+        share = min(claimed_mwh / (energy_kwh / 1000) * 100, Decimal(100))
+    return {
+        "runs": len(runs),
+        "total_energy_mwh": _s(energy_kwh / 1000) if energy_kwh is not None else None,
+        "total_energy_scope": ("facility (IT x PUE, from footprints)" if facility_kwh is not None
+                               else "IT equipment only (not every run has a footprint: "
+                               + ", ".join(facility_missing) + ")" if it_kwh is not None
+                               else "not computed: runs without stage records: " + ", ".join(it_missing)),
+        "measured_energy_mwh": _s(measured / 1000), "estimated_energy_mwh": _s(estimated / 1000),
+        "location_based_co2e_kg": _s(location),
+        "location_based_status": "computed" if location is not None
+        else "not computed for runs: " + ", ".join(location_missing) if runs else "no runs",
+        "market_based_co2e_kg": _s(market),
+        "market_based_status": "computed" if market is not None
+        else "not computed for runs: " + ", ".join(market_missing) if runs else "no runs",
+        "renewable_energy_mwh": _s(claimed_mwh),
+        "renewable_share_percent": _s(share, 2),
+        "renewable_status": "claimed" if share is not None else "not claimed" if claimed_mwh is None
+        else "claimed, but total energy is unknown",
+        "gpu_device_hours": _s(sum((_d(r["compute"]["gpu_device_hours"]) for r in runs), Decimal(0)), 6),
+    }
+
+
+def to_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+
+
+def _cell(value: Any) -> str:
+    return "—" if value is None else str(value).replace("|", "\\|")
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """A human-readable report: the period summary, then one section per run."""
+    led, period = report["ledger"], report["period"]
+    lines = [
+        "# carbonguard compliance report", "",
+        f"Generated {report['generated_at']} from `{led['url']}` — ledger "
+        f"{'verified' if led['verified'] else 'FAILED VERIFICATION'} ({led['verification']}); "
+        f"head seq {led['head_seq']}, hash `{led['head_hash']}`.", "",
+        "## Period", "",
+        "| figure | value |", "| --- | --- |",
+    ]
+    for key, value in period.items():
+        lines.append(f"| {key} | {_cell(value)} |")
+    for run in report["runs"]:
+        e, c, s, rn, sci = run["energy"], run["compute"], run["scope2"], run["renewable"], run["sci"]
+        lines += [
+            "", f"## Run `{run['run_id']}`", "", f"{_cell(run['start'])} to {_cell(run['end'])}", "",
+            "| figure | value | provenance |", "| --- | --- | --- |",
+            f"| IT energy (kWh) | {_cell(e['it_energy_kwh'])} | basis: {e['basis']}; measured "
+            f"{e['measured_energy_kwh']}, estimated {e['estimated_energy_kwh']}, "
+            f"{e['unavailable_readings']} unavailable readings |",
+            f"| facility energy (kWh) | {_cell(e['facility_energy_kwh'])} | PUE {_cell(e['pue'])}; "
+            f"{e['facility_energy_status']} |",
+            f"| GPUs / GPU device-hours | {c['gpu_count']} / {c['gpu_device_hours']} | {len(c['devices'])} "
+            f"devices metered |",
+            f"| training wall time (h) | {_cell(c['training_wall_time_h'])} | {c['stages']} stages, "
+            f"{c['stage_time_h']} stage-hours |",
+            f"| Scope 2 location-based (kg CO2e) | {_cell(s['location_based_co2e_kg'])} | "
+            f"{_cell(s['location_based_source'])} |",
+            f"| Scope 2 market-based (kg CO2e) | {_cell(s['market_based_co2e_kg'])} | "
+            f"{_cell(s['market_based_source'])} |",
+            f"| renewable share (%) | {_cell(rn['renewable_share_percent'])} | {rn['status']}; "
+            f"{len(rn['claims'])} claims |",
+            f"| SCI (g CO2e per {_cell(sci['functional_unit'])}) | {_cell(sci['sci_g_per_unit'])} | "
+            f"{sci['status']}; {sci['embodied_status']} |",
+        ]
+        for d in run["decisions"]:
+            lines.append(f"| decision seq {d['seq']} | {d['outcome']} | policy {d['policy_name']} "
+                         f"v{d['policy_version']} `{d['policy_hash']}` |")
+    lines += ["", "Standards: " + "; ".join(report["standards"].values()) + ".", ""]
+    return "\n".join(lines)

@@ -1,0 +1,173 @@
+"""SQLite store: the default, one file, safe for many processes on one host.
+
+Why these settings: WAL lets readers run beside the writer; `synchronous=FULL` makes each commit
+durable before `append` returns; `BEGIN IMMEDIATE` takes the write lock before the head is read,
+so two processes can never both extend the same head. Triggers refuse UPDATE and DELETE; a user
+with write access to the file can still bypass them, which is what hashes and signatures catch.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from carbonguard.errors import InputError, Problem
+from carbonguard.ledger.record import Header
+from carbonguard.ledger.store import COLUMNS, Row
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY,
+    record_id TEXT NOT NULL UNIQUE,
+    record_type TEXT NOT NULL,
+    time TEXT NOT NULL,
+    producer TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    run_id TEXT,
+    prev_hash TEXT NOT NULL,
+    record_hash TEXT NOT NULL UNIQUE,
+    envelope BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_run_id ON records (run_id);
+CREATE INDEX IF NOT EXISTS records_type ON records (record_type);
+CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records
+BEGIN SELECT RAISE(ABORT, 'carbonguard ledger is append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
+BEGIN SELECT RAISE(ABORT, 'carbonguard ledger is append-only: DELETE refused'); END;
+CREATE TABLE IF NOT EXISTS claims (
+    registry TEXT NOT NULL,
+    first INTEGER NOT NULL,
+    last INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    record_seq INTEGER NOT NULL REFERENCES records (seq),
+    CHECK (first <= last)
+);
+CREATE INDEX IF NOT EXISTS claims_registry ON claims (registry, first);
+CREATE TRIGGER IF NOT EXISTS claims_no_overlap BEFORE INSERT ON claims
+WHEN EXISTS (SELECT 1 FROM claims WHERE registry = NEW.registry AND first <= NEW.last AND last >= NEW.first)
+BEGIN SELECT RAISE(ABORT, 'certificate range already claimed'); END;
+CREATE TRIGGER IF NOT EXISTS claims_no_update BEFORE UPDATE ON claims
+BEGIN SELECT RAISE(ABORT, 'carbonguard claims are append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS claims_no_delete BEFORE DELETE ON claims
+BEGIN SELECT RAISE(ABORT, 'carbonguard claims are append-only: DELETE refused'); END;
+"""
+
+_SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM records"
+
+
+class SQLiteStore:
+    def __init__(self, path: Path, *, create: bool = True, synchronous: str = "FULL") -> None:
+        self.path = path
+        self.description = f"sqlite:///{path}"
+        if not create and not path.exists():
+            raise InputError(Problem("no ledger here", source=str(path)))
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(str(path), isolation_level=None, timeout=60.0,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA busy_timeout = 60000")
+            if create:
+                self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute(f"PRAGMA synchronous = {synchronous}")
+            if create:
+                self._db.execute("BEGIN IMMEDIATE")
+                for statement in _split(_SCHEMA):
+                    self._db.execute(statement)
+                self._db.execute("COMMIT")
+            else:
+                self._db.execute("SELECT 1 FROM records LIMIT 1")
+        except sqlite3.DatabaseError as exc:
+            raise InputError(Problem(f"not a carbonguard ledger: {exc}", source=str(path))) from exc
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def head(self) -> tuple[int, str] | None:
+        row = self._db.execute("SELECT seq, record_hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def insert(self, header: Header, record_hash: str, envelope: bytes) -> None:
+        self._db.execute(
+            "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (header.seq, header.record_id, header.record_type, header.time, header.producer,
+             header.key_id, header.run_id, header.prev_hash, record_hash, envelope),
+        )
+
+    def rows_of_type(self, record_type: str, after_seq: int) -> list[Row]:
+        return self._db.execute(_SELECT + " WHERE record_type = ? AND seq > ? ORDER BY seq",
+                                (record_type, after_seq)).fetchall()
+
+    def missing_hashes(self, hashes: Sequence[str]) -> list[str]:
+        missing = []
+        for h in hashes:
+            if self._db.execute("SELECT 1 FROM records WHERE record_hash = ?", (h,)).fetchone() is None:
+                missing.append(h)
+        return missing
+
+    def claim_overlap(self, registry: str, first: int, last: int) -> tuple[str, int, int] | None:
+        row = self._db.execute(
+            "SELECT run_id, first, last FROM claims WHERE registry = ? AND first <= ? AND last >= ? LIMIT 1",
+            (registry, last, first),
+        ).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def insert_claim(self, registry: str, first: int, last: int, run_id: str, seq: int) -> None:
+        self._db.execute("INSERT INTO claims VALUES (?, ?, ?, ?, ?)", (registry, first, last, run_id, seq))
+
+    def select(self, run_id: str | None, record_type: str | None) -> list[Row]:
+        where, params = [], []
+        if run_id is not None:
+            where.append("run_id = ?")
+            params.append(run_id)
+        if record_type is not None:
+            where.append("record_type = ?")
+            params.append(record_type)
+        sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"
+        return self._db.execute(sql, params).fetchall()
+
+    def scan(self, from_seq: int = 1) -> Iterator[Row]:
+        # A separate connection, so a long scan never holds this one's transaction state.
+        reader = sqlite3.connect(str(self.path), isolation_level=None, timeout=60.0)
+        try:
+            reader.execute("BEGIN")  # one consistent snapshot for the whole scan
+            cursor = reader.execute(_SELECT + " WHERE seq >= ? ORDER BY seq", (from_seq,))
+            while True:
+                batch = cursor.fetchmany(4096)
+                if not batch:
+                    break
+                yield from batch
+            reader.execute("COMMIT")
+        finally:
+            reader.close()
+
+    def count(self) -> int:
+        return self._db.execute("SELECT count(*) FROM records").fetchone()[0]
+
+    def bulk_insert(self, rows: Sequence[Row]) -> None:
+        with self.writing():
+            self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _split(script: str) -> list[str]:
+    """Split the schema into statements (triggers hold `;` inside BEGIN ... END)."""
+    out, buf = [], []
+    for line in script.strip().splitlines():
+        buf.append(line)
+        text = "\n".join(buf).strip()
+        if text.endswith(";") and (not text.upper().startswith("CREATE TRIGGER") or text.endswith("END;")):
+            out.append(text)
+            buf = []
+    return out

@@ -1,0 +1,251 @@
+"""Verify a ledger: hash chain, header columns, key records, checkpoint signatures, pinned keys.
+
+Why it is shaped like this: an attacker with write access to the store can change any byte and
+any column. Changing a record's bytes breaks its hash or, if re-hashed, the next record's link;
+re-linking everything after it breaks every later checkpoint signature, which needs the private
+key; deleting the tail is caught only against a checkpoint kept elsewhere. Columns outside the
+hashed bytes are checked against them by rebuilding the envelope's prefix and tail, so the hot
+loop hashes each record once and never parses its payload (unless `deep`).
+
+Exit codes, one per failure kind (documented in docs/ledger.md and `audit verify --help`):
+0 intact, 2 usage or input error, 10 edited, 11 deleted or chain broken, 12 reordered,
+13 bad signature, 14 truncated or diverged against a checkpoint, 15 untrusted key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from carbonguard.errors import InputError, Problem
+from carbonguard.ledger.canonical import canonical_bytes, encode_string
+from carbonguard.ledger.keyring import KeyRing
+from carbonguard.ledger.keys import checkpoint_message, key_id_of, unb64, verify_signature
+from carbonguard.ledger.record import GENESIS_PREV_HASH, SCHEMA_VERSION
+
+EXIT_INTACT = 0
+EXIT_EDITED = 10
+EXIT_DELETED = 11
+EXIT_REORDERED = 12
+EXIT_BAD_SIGNATURE = 13
+EXIT_TRUNCATED = 14
+EXIT_UNTRUSTED_KEY = 15
+
+FAILURE_KINDS = {
+    EXIT_EDITED: "edited",
+    EXIT_DELETED: "deleted",
+    EXIT_REORDERED: "reordered",
+    EXIT_BAD_SIGNATURE: "bad-signature",
+    EXIT_TRUNCATED: "truncated",
+    EXIT_UNTRUSTED_KEY: "untrusted-key",
+}
+
+CHECKPOINT_FORMAT = "carbonguard-checkpoint/1"
+PROGRESS_EVERY = 65536
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of a verification; `exit_code` is what `carbonguard audit verify` returns."""
+
+    ok: bool
+    exit_code: int
+    message: str
+    failure: str | None = None  # one of FAILURE_KINDS' values
+    seq: int | None = None
+    record_id: str | None = None
+    records: int = 0  # records checked
+    checkpoints: int = 0  # signed checkpoints verified inside the ledger
+    head_seq: int = 0
+    head_hash: str = GENESIS_PREV_HASH
+    unsigned_tail: int = 0  # records after the last signed checkpoint
+    key_ids: tuple[str, ...] = field(default=())
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def load_checkpoint_file(path: Path) -> dict[str, Any]:
+    """Read an exported checkpoint; anything malformed is an input error naming the field."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(Problem(f"cannot read checkpoint: {exc.strerror}", source=str(path))) from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(Problem(f"not JSON: {exc.msg}", source=str(path), line=exc.lineno,
+                                 column=exc.colno)) from exc
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise InputError(Problem(f"not a carbonguard checkpoint (format must be {CHECKPOINT_FORMAT!r})",
+                                 source=str(path), field_path="format"))
+    for name, kind in (("size", int), ("head_hash", str), ("time", str), ("key_id", str),
+                       ("signature", str), ("public_key", str)):
+        if not isinstance(data.get(name), kind) or isinstance(data.get(name), bool):
+            raise InputError(Problem(f"missing or not a {kind.__name__}", source=str(path), field_path=name))
+    return data
+
+
+def export_checkpoint(payload: dict[str, Any], public_key: str, seq: int, record_id: str) -> dict[str, Any]:
+    """The portable form of a checkpoint record, to keep outside the ledger."""
+    return {"format": CHECKPOINT_FORMAT, "size": payload["size"], "head_hash": payload["head_hash"],
+            "time": payload["time"], "key_id": payload["key_id"], "signature": payload["signature"],
+            "public_key": public_key, "checkpoint_seq": seq, "checkpoint_record_id": record_id}
+
+
+def verify_rows(
+    rows: Iterable[tuple],
+    *,
+    total: int | None = None,
+    checkpoint: dict[str, Any] | None = None,
+    pubkeys: Iterable[str] = (),
+    progress: Callable[[int, int | None], None] | None = None,
+    deep: bool = False,
+    locate_seq: Callable[[int], bool] | None = None,
+) -> VerifyResult:
+    """Check rows `(seq, record_id, record_type, time, producer, key_id, run_id, prev_hash,
+    record_hash, envelope)` in sequence order. `locate_seq(n)` says whether some row's hashed
+    envelope claims sequence number n (used only to tell a reordering from a deletion)."""
+    pins = {key_id_of(unb64(p)): p for p in pubkeys}
+    ring = KeyRing()
+    expected, last_hash, checkpoints, last_cp_seq = 1, GENESIS_PREV_HASH, 0, 0
+    cp_size = checkpoint["size"] if checkpoint else None
+    hash_at_cp_size = None
+    sha256 = hashlib.sha256
+    schema_part = ',"schema":' + str(SCHEMA_VERSION) + ',"seq":'
+
+    def fail(code: int, message: str, seq: int | None, rid: str | None) -> VerifyResult:
+        where = f"record seq {seq} (id {rid}): " if seq is not None else ""
+        return VerifyResult(False, code, where + message, FAILURE_KINDS[code], seq, rid, expected - 1,
+                            checkpoints, expected - 1, last_hash, expected - 1 - last_cp_seq,
+                            tuple(ring.public))
+
+    for row in rows:
+        seq, rid, rtype, time, producer, key_id, run_id, prev_hash, rhash, env = row
+        if seq != expected:
+            return fail(EXIT_DELETED, f"missing; the next record present is seq {seq} (id {rid})",
+                        expected, None)
+        env = bytes(env)
+        if sha256(env).hexdigest() != rhash:
+            return fail(EXIT_EDITED, "its content does not match its record_hash", seq, rid)
+        # Rebuild the envelope's frame from the columns. Raw concatenation is unambiguous: a
+        # canonical string value never holds an unescaped quote, and every separator starts with one.
+        try:
+            prefix = '{"key_id":' + encode_string(key_id) + ',"payload":'
+            tail = (',"prev_hash":"' + prev_hash + '","producer":' + encode_string(producer)
+                    + ',"record_id":"' + rid + '","record_type":"' + rtype + '","run_id":'
+                    + ("null" if run_id is None else encode_string(run_id))
+                    + schema_part + str(seq) + ',"time":"' + time + '"}')
+        except TypeError:
+            prefix = tail = "\x00"  # a NULL column: never matches, diagnosed below
+        if not (env.startswith(prefix.encode()) and env.endswith(tail.encode())):
+            code, message = _diagnose(row, env, locate_seq)
+            return fail(code, message, seq, rid)
+        if prev_hash != last_hash:
+            return fail(EXIT_DELETED, "does not link to the record before it (prev_hash differs): a record "
+                        "was removed, or the one before was rewritten", seq, rid)
+        payload = None
+        if deep or rtype == "key" or rtype == "checkpoint":
+            try:
+                parsed = json.loads(env)
+            except ValueError:
+                return fail(EXIT_EDITED, "its content is not JSON", seq, rid)
+            payload = parsed.get("payload")
+            if not isinstance(payload, dict):
+                return fail(EXIT_EDITED, "its payload is not an object", seq, rid)
+            if deep:
+                if canonical_bytes(parsed, simple_keys=False) != env:
+                    return fail(EXIT_EDITED, "its bytes are not canonical JSON (RFC 8785)", seq, rid)
+                if "run_id" in payload and payload["run_id"] != run_id:
+                    return fail(EXIT_EDITED, "its run_id differs from its payload's run_id", seq, rid)
+        if rtype == "key":
+            problem = ring.apply(payload, key_id, prev_hash)
+            if problem is not None:
+                code = EXIT_UNTRUSTED_KEY if "not trusted" in problem else EXIT_BAD_SIGNATURE
+                return fail(code, problem, seq, rid)
+            if pins and payload.get("action") == "genesis" and payload["key_id"] not in pins:
+                return fail(EXIT_UNTRUSTED_KEY, f"the ledger's first key {payload['key_id']} is not a pinned "
+                            "public key (--pubkey)", seq, rid)
+        elif not ring.active(key_id):
+            return fail(EXIT_UNTRUSTED_KEY, f"written under key {key_id}, which is not enrolled and active "
+                        "at this point of the chain", seq, rid)
+        if rtype == "checkpoint":
+            problem = _check_checkpoint(payload, seq, prev_hash, key_id, ring)
+            if problem is not None:
+                return fail(EXIT_BAD_SIGNATURE, problem, seq, rid)
+            checkpoints += 1
+            last_cp_seq = seq
+        if seq == cp_size:
+            hash_at_cp_size = rhash
+        last_hash = rhash
+        expected += 1
+        if progress is not None and seq % PROGRESS_EVERY == 0:
+            progress(seq, total)
+    head = expected - 1
+    if progress is not None:
+        progress(head, total)
+    if checkpoint is not None:
+        result = _against_checkpoint(checkpoint, pins, ring, head, hash_at_cp_size)
+        if result is not None:
+            code, message = result
+            return fail(code, message, None, None)
+    return VerifyResult(True, EXIT_INTACT, f"intact: {head} records, {checkpoints} signed checkpoints, "
+                        f"{head - last_cp_seq} records after the last checkpoint", None, None, None, head,
+                        checkpoints, head, last_hash, head - last_cp_seq, tuple(ring.public))
+
+
+def _check_checkpoint(payload: dict, seq: int, prev_hash: str, key_id: str, ring: KeyRing) -> str | None:
+    try:
+        size, head_hash, time = payload["size"], payload["head_hash"], payload["time"]
+        cp_key, signature = payload["key_id"], payload["signature"]
+    except KeyError as exc:
+        return f"checkpoint lacks {exc.args[0]}"
+    if size != seq - 1 or head_hash != prev_hash:
+        return "checkpoint does not describe the records before it"
+    if cp_key != key_id:
+        return "checkpoint's key differs from its envelope key id"
+    if not ring.active(cp_key):
+        return f"checkpoint signed by key {cp_key}, which is not active here"
+    message = checkpoint_message(size, head_hash, time, cp_key)
+    if not verify_signature(ring.public[cp_key], signature, message):
+        return "checkpoint signature does not verify"
+    return None
+
+
+def _against_checkpoint(cp: dict, pins: dict[str, str], ring: KeyRing, head: int,
+                        hash_at_size: str | None) -> tuple[int, str] | None:
+    public = pins.get(cp["key_id"]) if pins else ring.public.get(cp["key_id"])
+    if public is None:
+        return EXIT_UNTRUSTED_KEY, (f"the checkpoint file is signed by key {cp['key_id']}, which is "
+                                    + ("not pinned" if pins else "not enrolled in this ledger"))
+    message = checkpoint_message(cp["size"], cp["head_hash"], cp["time"], cp["key_id"])
+    if not verify_signature(public, cp["signature"], message):
+        return EXIT_BAD_SIGNATURE, "the checkpoint file's signature does not verify"
+    if head < cp["size"]:
+        return EXIT_TRUNCATED, (f"truncated: the checkpoint of {cp['time']} covers {cp['size']} records, "
+                                f"the ledger holds {head}")
+    if hash_at_size != cp["head_hash"]:
+        return EXIT_TRUNCATED, (f"diverged: record seq {cp['size']} is not the one the checkpoint signed "
+                                "(the ledger was cut back and rewritten)")
+    return None
+
+
+def _diagnose(row: tuple, env: bytes, locate_seq: Callable[[int], bool] | None) -> tuple[int, str]:
+    """A row's columns disagree with its hashed bytes: say which, and whether it moved."""
+    seq = row[0]
+    try:
+        parsed = json.loads(env)
+    except ValueError:
+        return EXIT_EDITED, "its content is not JSON"
+    names = ("seq", "record_id", "record_type", "time", "producer", "key_id", "run_id", "prev_hash")
+    if isinstance(parsed, dict) and isinstance(parsed.get("seq"), int) and parsed["seq"] != seq:
+        if locate_seq is not None and locate_seq(seq):
+            return EXIT_REORDERED, (f"holds the record hashed as seq {parsed['seq']}; the record hashed as "
+                                    f"seq {seq} sits elsewhere (records were reordered)")
+        return EXIT_DELETED, f"holds the record hashed as seq {parsed['seq']}; seq {seq} is gone"
+    for i, name in enumerate(names):
+        if not isinstance(parsed, dict) or parsed.get(name) != row[i]:
+            return EXIT_EDITED, f"its {name} column does not match its hashed content"
+    return EXIT_EDITED, "its hashed content is not a well-formed envelope"

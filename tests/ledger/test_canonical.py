@@ -1,0 +1,69 @@
+"""Canonical JSON matches RFC 8785 (checked against the reference `rfc8785` package) and the
+float rule round-trips every finite float."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from carbonguard.errors import InputError
+from carbonguard.ledger.canonical import canonical_bytes, decimal_string, normalise
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (1e-7, "0.0000001"), (3.0, "3.0"), (1e22, "10000000000000000000000.0"), (0.1, "0.1"),
+    (-0.0, "-0.0"), (1.2345, "1.2345"), (5e-324, "0." + "0" * 323 + "5"),
+])
+def test_decimal_string_rule(value: float, text: str) -> None:
+    assert decimal_string(value) == text
+    assert float(text) == value
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_decimal_string_round_trips(x: float) -> None:
+    text = decimal_string(x)
+    assert "e" not in text.lower()
+    assert float(text) == x and math.copysign(1, float(text)) == math.copysign(1, x)
+
+
+json_leaf = st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text()
+json_value = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=4)
+                          | st.dictionaries(st.text(), inner, max_size=4), max_leaves=20)
+
+
+@settings(max_examples=300)
+@given(json_value)
+def test_canonical_matches_reference_rfc8785(value: object) -> None:
+    try:
+        reference = rfc8785.dumps(value)
+    except Exception:  # lone surrogates: refused by both
+        with pytest.raises(InputError):
+            normalise({"v": value})
+        return
+    normalised, simple = normalise({"v": value})
+    assert canonical_bytes(normalised, simple) == rfc8785.dumps(normalised)
+    assert canonical_bytes(value, False) == reference
+
+
+def test_keys_sorted_by_utf16_code_units() -> None:
+    value = {"\U0001f600": 1, "\ufb01": 2, "a": 3}  # code point order differs from UTF-16 order
+    normalised, simple = normalise(value)
+    assert simple is False
+    assert canonical_bytes(normalised, simple) == rfc8785.dumps(value)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_nan_and_infinity_refused(bad: float) -> None:
+    with pytest.raises(InputError, match="energy_kwh"):
+        normalise({"components": [{"energy_kwh": bad}]})
+
+
+def test_unsafe_integer_and_unknown_type_refused() -> None:
+    with pytest.raises(InputError, match=r"payload\.n"):
+        normalise({"n": 2**53})
+    with pytest.raises(InputError, match="set"):
+        normalise({"s": {1, 2}})

@@ -1,0 +1,101 @@
+"""The compliance report: basis of energy, compute, dual Scope 2, renewable share, SCI, and
+explicit statements wherever a figure is absent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from carbonguard.cli.main import main
+from carbonguard.ledger import open_ledger
+from carbonguard.models import ComponentEnergy, EnergyMethod, RunFootprint
+
+from .conftest import stage_record
+
+
+@pytest.fixture
+def ledger(tmp_path: Path, key_file: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("CARBONGUARD_SIGNING_KEY", str(key_file))
+    url = str(tmp_path / "ledger.db")
+    with open_ledger(url) as led:
+        a1 = led.append("stage", stage_record("run-a", "fit", 2.0, hour=0).model_dump(mode="json"))
+        a2 = led.append("stage", stage_record("run-a", "eval", 1.0, hour=1).model_dump(mode="json"))
+        fp = RunFootprint(run_id="run-a", zone="DE", pue=1.2, it_energy_kwh=3.2, energy_kwh=3.84,
+                          energy_upper_kwh=3.96, co2e_kg=1.5, market_co2e_kg=0.3,
+                          record_hashes=(a1.record_hash, a2.record_hash)).model_dump(mode="json")
+        fp.update(functional_unit="training run", functional_units=1)
+        led.append("footprint", fp)
+        decision = {"kind": "decision", "outcome": "allow", "run_id": "run-a", "policy_name": "team",
+                    "policy_version": "2", "policy_hash": "c" * 64, "evaluated_at": "2026-03-01T02:00:00Z",
+                    "energy_kwh": 3.84, "co2e_kg": 1.5, "findings": [],
+                    "evaluated_record_hashes": [a1.record_hash, a2.record_hash]}
+        led.append("decision", decision)
+        led.claim_certificates("fea", (1, 1000), "run-a", "acme", "2026-03-01T00:00:00Z", "DE", "0.00192")
+        est = stage_record("run-b", "fit", 0.5, hour=3).model_dump(mode="json")
+        est["components"] = [ComponentEnergy(component="cpu", device="process", method=EnergyMethod.ESTIMATED,
+                                             energy_kwh=0.5, source="process").model_dump(mode="json"),
+                             ComponentEnergy(component="gpu", device="GPU-1", method=EnergyMethod.UNAVAILABLE,
+                                             source="nvml:error").model_dump(mode="json")]
+        led.append("stage", est)
+        april = stage_record("run-c", "fit", 1.0).model_dump(mode="json")
+        april["start"], april["end"] = "2026-04-02T00:00:00Z", "2026-04-02T01:00:00Z"
+        led.append("stage", april)
+    return url
+
+
+def _report(url: str, capsys: pytest.CaptureFixture, *args: str) -> dict:
+    assert main(["audit", "report", "--ledger", url, "--format", "json", *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_run_report_figures_and_provenance(ledger: str, capsys: pytest.CaptureFixture) -> None:
+    report = _report(ledger, capsys, "--run", "run-a")
+    assert report["ledger"]["verified"] is True
+    (run,) = report["runs"]
+    assert run["energy"]["it_energy_kwh"] == "3.2" and run["energy"]["basis"] == "mixed"
+    assert run["energy"]["measured_energy_kwh"] == "3.0" and run["energy"]["estimated_energy_kwh"] == "0.2"
+    assert run["energy"]["facility_energy_kwh"] == "3.84"
+    assert run["compute"]["gpu_count"] == 1 and run["compute"]["gpu_device_hours"] == "1.000000"
+    assert run["compute"]["training_wall_time_h"] == "1.500000"
+    assert run["scope2"]["location_based_co2e_kg"] == "1.5"
+    assert run["scope2"]["market_based_co2e_kg"] == "0.3"
+    assert run["renewable"]["renewable_share_percent"] == "50.00"  # 1.92 kWh of 3.84 kWh
+    assert run["sci"]["sci_g_per_unit"] == "1500.000000000" and run["sci"]["status"] == "computed without M"
+    assert run["decisions"][0]["policy_hash"] == "c" * 64
+    assert len(run["provenance"]["record_hashes"]) == 5
+
+
+def test_absent_figures_are_stated_never_zero(ledger: str, capsys: pytest.CaptureFixture) -> None:
+    (run,) = _report(ledger, capsys, "--run", "run-b")["runs"]
+    assert run["energy"]["basis"] == "estimated" and run["energy"]["unavailable_readings"] == 1
+    assert run["energy"]["facility_energy_kwh"] is None
+    assert run["energy"]["facility_energy_status"].startswith("not computed")
+    assert run["scope2"]["location_based_co2e_kg"] is None
+    assert run["scope2"]["market_based_co2e_kg"] is None
+    assert run["scope2"]["market_based_source"].startswith("not computed")
+    assert run["renewable"]["status"] == "not claimed" and run["renewable"]["renewable_share_percent"] is None
+    assert run["sci"]["sci_g_per_unit"] is None and "functional unit" in run["sci"]["status"]
+
+
+def test_period_totals_and_markdown(ledger: str, capsys: pytest.CaptureFixture) -> None:
+    report = _report(ledger, capsys, "--since", "2026-03-01", "--until", "2026-04-01")
+    assert [r["run_id"] for r in report["runs"]] == ["run-a", "run-b"]
+    period = report["period"]
+    assert period["total_energy_mwh"] == "0.0037"  # IT energy: run-b has no footprint
+    assert period["total_energy_scope"].startswith("IT equipment only")
+    assert period["location_based_co2e_kg"] is None and "run-b" in period["location_based_status"]
+    assert period["market_based_co2e_kg"] is None
+    assert period["renewable_energy_mwh"] == "0.00192"
+    assert main(["audit", "report", "--ledger", ledger]) == 0
+    markdown = capsys.readouterr().out
+    assert "## Run `run-c`" in markdown and "Scope 2 market-based (kg CO2e)" in markdown
+    assert "not claimed" in markdown
+
+
+def test_report_input_errors(ledger: str, capsys: pytest.CaptureFixture) -> None:
+    assert main(["audit", "report", "--ledger", ledger, "--run", "nope"]) == 2
+    assert main(["audit", "report", "--ledger", ledger, "--since", "2026-03-01T00:00"]) == 2
+    assert "--since" in capsys.readouterr().err
+    assert main(["audit", "report", "--ledger", ledger, "--run", "run-a", "--since", "2026-03-01"]) == 2

@@ -1,0 +1,118 @@
+"""Every kind of tampering is caught by `carbonguard audit verify`, with its own exit code and a
+message naming the record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from carbonguard.cli.main import main
+from carbonguard.ledger import (
+    EXIT_BAD_SIGNATURE,
+    EXIT_DELETED,
+    EXIT_EDITED,
+    EXIT_REORDERED,
+    EXIT_TRUNCATED,
+    EXIT_UNTRUSTED_KEY,
+    Signer,
+    open_ledger,
+)
+from carbonguard.ledger.keys import write_key_pair
+
+from .conftest import stage_record
+from .tamper import raw, rewrite_from, rows
+
+
+@pytest.fixture
+def filled(ledger_url: str, key_file: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("CARBONGUARD_SIGNING_KEY", str(key_file))  # the key the CLI writes with
+    with open_ledger(ledger_url, signing_key=key_file, checkpoint_every=5) as led:
+        for i in range(12):
+            led.append("stage", stage_record(run_id=f"run-{i % 3}").model_dump(mode="json"))
+    return ledger_url
+
+
+def verify(url: str, *extra: str) -> int:
+    return main(["audit", "verify", "--ledger", url, *extra])
+
+
+def test_intact(filled: str, capsys: pytest.CaptureFixture) -> None:
+    assert verify(filled) == 0
+    assert "intact: 16 records, 3 signed checkpoints" in capsys.readouterr().out
+    assert verify(filled, "--deep") == 0
+
+
+def test_edited_payload(filled: str, capsys: pytest.CaptureFixture) -> None:
+    row = rows(filled)[2]
+    assert b'"energy_kwh":"1.25"' in bytes(row[9])
+    with raw(filled) as run:
+        run("UPDATE records SET envelope = ? WHERE seq = 3",
+            (bytes(row[9]).replace(b'"energy_kwh":"1.25"', b'"energy_kwh":"0.25"'),))
+    assert verify(filled) == EXIT_EDITED
+    err = capsys.readouterr().err
+    assert f"record seq 3 (id {row[1]})" in err and "edited" in err
+
+
+def test_edited_index_column(filled: str, capsys: pytest.CaptureFixture) -> None:
+    with raw(filled) as run:
+        run("UPDATE records SET run_id = 'someone-else' WHERE seq = 4")
+    assert verify(filled) == EXIT_EDITED
+    assert "run_id column does not match" in capsys.readouterr().err
+
+
+def test_deleted_record(filled: str, capsys: pytest.CaptureFixture) -> None:
+    with raw(filled) as run:
+        run("DELETE FROM records WHERE seq = 5")
+    assert verify(filled) == EXIT_DELETED
+    assert "record seq 5" in capsys.readouterr().err
+
+
+def test_swapped_records(filled: str, capsys: pytest.CaptureFixture) -> None:
+    with raw(filled) as run:
+        run("UPDATE records SET seq = -1 WHERE seq = 3")
+        run("UPDATE records SET seq = 3 WHERE seq = 4")
+        run("UPDATE records SET seq = 4 WHERE seq = -1")
+    assert verify(filled) == EXIT_REORDERED
+    assert "record seq 3" in capsys.readouterr().err
+
+
+def test_truncated_tail_against_exported_checkpoint(filled: str, key_file: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    cp = tmp_path / "checkpoint.json"
+    assert main(["audit", "checkpoint", "--ledger", filled, "--out", str(cp)]) == 0
+    with open_ledger(filled, signing_key=key_file) as led:  # appends after the export are fine
+        led.append("stage", stage_record().model_dump(mode="json"))
+    assert verify(filled, "--checkpoint", str(cp)) == 0
+    with raw(filled) as run:
+        run("DELETE FROM records WHERE seq > 10")
+    capsys.readouterr()
+    assert verify(filled) == 0  # without the kept checkpoint a clean cut is invisible
+    assert verify(filled, "--checkpoint", str(cp)) == EXIT_TRUNCATED
+    assert "truncated" in capsys.readouterr().err
+
+
+def test_forged_signature_after_rewriting_history(filled: str, capsys: pytest.CaptureFixture) -> None:
+    def lower(payload: dict) -> None:
+        payload["components"][0]["energy_kwh"] = "0.01"
+
+    rewrite_from(filled, 3, lower, Signer.generate())
+    assert verify(filled) == EXIT_BAD_SIGNATURE
+    assert "record seq 6" in capsys.readouterr().err  # the first checkpoint after the rewrite
+
+
+def test_pinned_public_key(filled: str, key_file: Path, tmp_path: Path) -> None:
+    assert verify(filled, "--pubkey", str(key_file.with_suffix(".pub"))) == 0
+    _, other = write_key_pair(Signer.generate(), tmp_path / "other")
+    assert verify(filled, "--pubkey", str(other)) == EXIT_UNTRUSTED_KEY
+
+
+def test_bad_inputs_exit_2(filled: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bad = tmp_path / "cp.json"
+    bad.write_text("{not json")
+    assert verify(filled, "--checkpoint", str(bad)) == 2
+    assert "cp.json:1" in capsys.readouterr().err
+    assert verify(str(tmp_path / "missing.db")) == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["audit", "verify", "--bogus"])
+    assert exc.value.code == 2
