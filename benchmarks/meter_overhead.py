@@ -213,8 +213,9 @@ def bench_sampler(pairs: int, loop_n: int) -> dict[str, float]:
 def bench_prefect_task(runs: int = 10) -> dict[str, float] | None:
     """@metered Prefect task vs a plain one, where carbonguard.prefect is present."""
     try:
-        from carbonguard.prefect.metered import metered
         from prefect import flow, task
+
+        from carbonguard.prefect.metered import metered
     except ImportError as exc:
         print(f"Prefect @metered task vs plain task: skipped ({exc})")
         return None

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import cloudpickle
 import pytest
+import workloads
 from prefect import flow
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from carbonguard.ledger import open_ledger
 from carbonguard.metering.attribution import attribute_shared_devices
 from carbonguard.models import StageRecord
-
-import workloads  # noqa: I001  (tests/prefect is on sys.path under pytest)
 
 cloudpickle.register_pickle_by_value(workloads)
 
