@@ -34,17 +34,20 @@ def is_host_wide(component: ComponentEnergy) -> bool:
     return not (device == "process" or device.startswith("process:"))
 
 
-def _sharing_key(record: StageRecord, component: ComponentEnergy) -> tuple[str, str]:
-    """Which readings see the same joules: host-wide devices per host, process estimates per process."""
-    if is_host_wide(component):
-        return (record.host, component.device)
-    return (record.host, f"{component.device}@pid:{record.pid}")
+def _sharing_key(record: StageRecord, component: ComponentEnergy) -> tuple[str, str, str]:
+    """Which readings see the same joules: host-wide devices per host, process estimates per process.
+
+    The component kind is part of the key: a process's CPU and DRAM estimates share the device name
+    `process` but measure different things.
+    """
+    device = component.device if is_host_wide(component) else f"{component.device}@pid:{record.pid}"
+    return (record.host, component.component, device)
 
 
 def attribute_shared_devices(records: Sequence[StageRecord]) -> list[StageRecord]:
     """Apportion overlapping readings of each shared device; returns records in the input order."""
     # (host, device) -> [(record index, component index, start_s, end_s, energy_kwh)]
-    groups: dict[tuple[str, str], list[tuple[int, int, float, float, float]]] = defaultdict(list)
+    groups: dict[tuple[str, str, str], list[tuple[int, int, float, float, float]]] = defaultdict(list)
     for ri, record in enumerate(records):
         start_s, end_s = record.start.timestamp(), record.end.timestamp()
         if end_s <= start_s:

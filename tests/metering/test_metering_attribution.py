@@ -84,6 +84,11 @@ def test_process_estimate_is_shared_by_overlapping_windows_of_one_process():
     assert all("apportioned" in c.flags for r in (a2, b2) for c in r.components)
 
 
+def test_cpu_and_dram_estimates_of_one_record_are_not_split_against_each_other():
+    a = record("a", 0, 10, comp("process", 8.0, "cpu"), comp("process", 2.0, "dram"), pid=7)
+    assert attribute_shared_devices([a]) == [a]
+
+
 def test_disjoint_and_touching_windows_are_unchanged():
     recs = [record("a", 0, 10, comp("GPU-1", 1.0)), record("b", 10, 20, comp("GPU-1", 2.0))]
     assert attribute_shared_devices(recs) == recs
