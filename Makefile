@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(PY) examples/train_flow.py
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(PY) examples/train_flow.py
 	$(VENV)/bin/carbonguard audit verify
 
 test: setup

@@ -17,6 +17,10 @@ import os
 import sys
 from pathlib import Path
 
+# The local ephemeral Prefect API's first start races its own telemetry write on a fresh machine and
+# prints a harmless "database is locked" traceback; the example needs no telemetry.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
 import numpy as np
 from prefect import flow, task
 
@@ -30,7 +34,7 @@ DEFAULT_POLICY = HERE.parent / "policies" / "example-train.yaml"
 
 @task
 @metered(stage="prepare")
-def prepare(n_samples: int = 20_000, n_features: int = 40, seed: int = 7) -> dict:
+def prepare(n_samples: int = 200_000, n_features: int = 64, seed: int = 7) -> dict:
     """Two Gaussian classes with a known linear separator plus label noise."""
     rng = np.random.default_rng(seed)
     true_w = rng.normal(size=n_features)
@@ -106,8 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         print("verify it with: carbonguard audit verify")
         return 1
     from carbonguard.formats import render
+    from carbonguard.ledger import open_ledger
+    from carbonguard.models import RunFootprint
 
-    print(render("text", decision))
+    with open_ledger() as led:  # the footprint the gate judged, as recorded
+        recorded = led.records(run_id=decision.run_id, record_type="footprint")
+    footprint = RunFootprint.model_validate(recorded[-1].payload) if recorded else None
+    print(render("text", decision, footprint))
     print(f"records and decision are in the ledger {ledger}; run id {decision.run_id}")
     print("verify it with: carbonguard audit verify")
     if decision.outcome in (Outcome.ALLOW, Outcome.WARN):
