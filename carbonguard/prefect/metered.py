@@ -52,47 +52,74 @@ def _record(stage: str, measurement: Any, *, zone: str | None, ledger_url: str |
         log.exception("carbonguard: could not write the stage record of %r to the ledger", stage)
 
 
-def _wrap(fn: F, stage: str, zone: str | None, ledger_url: str | None) -> F:
+@functools.lru_cache(maxsize=32)
+def _apply_policy(policy_path: str) -> str | None:
+    """Apply a policy's metering settings to this process's meter once; returns its zone, if given.
+
+    `spec.measurement.cpu_power_w_per_core` overrides the CPU power table for estimates, so a team
+    that knows its hardware's draw says so once, in the policy, for every stage.
+    """
+    from carbonguard.metering import get_meter
+    from carbonguard.policy import load_policy
+
+    spec = load_policy(policy_path).policy.spec
+    if spec.measurement.cpu_power_w_per_core is not None:
+        get_meter().set_cpu_w_per_core(spec.measurement.cpu_power_w_per_core)
+    return spec.location.zone
+
+
+def _wrap(fn: F, stage: str, zone: str | None, ledger_url: str | None, policy: str | None = None) -> F:
     """Meter each call; a failed attempt is recorded too (flagged `failed`), then re-raised."""
     from carbonguard.metering import measure
 
-    def finish(window: Any, failed: bool) -> None:
-        if getattr(window, "result", None) is not None:
-            _record(stage, window.result, zone=zone, ledger_url=ledger_url, failed=failed)
+    def start() -> tuple[measure, str | None]:
+        # The policy is applied where the task runs (a thread, a process-pool or Dask worker).
+        stage_zone = zone if policy is None else (zone or _apply_policy(policy))
+        return measure(stage), stage_zone
+
+    def finish(window: measure, stage_zone: str | None, failed: bool) -> None:
+        if window.result is not None:
+            _record(stage, window.result, zone=stage_zone, ledger_url=ledger_url, failed=failed)
 
     if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            window, stage_zone = start()
             failed = True
-            window = measure(stage)
             try:
                 with window:
                     result = await fn(*args, **kwargs)
                 failed = False
                 return result
             finally:
-                finish(window, failed)
+                finish(window, stage_zone, failed)
 
         return async_wrapper  # type: ignore[return-value]
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        window, stage_zone = start()
         failed = True
-        window = measure(stage)
         try:
             with window:
                 result = fn(*args, **kwargs)
             failed = False
             return result
         finally:
-            finish(window, failed)
+            finish(window, stage_zone, failed)
 
     return wrapper  # type: ignore[return-value]
 
 
-def metered(stage: str | None = None, *, zone: str | None = None, ledger: str | None = None) -> Callable[[F], F]:
-    """Meter every run of a Prefect task (or plain function) as stage `stage` (default: its name)."""
+def metered(
+    stage: str | None = None, *, zone: str | None = None, ledger: str | None = None, policy: str | None = None
+) -> Callable[[F], F]:
+    """Meter every run of a Prefect task (or plain function) as stage `stage` (default: its name).
+
+    `policy` (a policy file) applies its metering settings (CPU W/core override, zone) where the task
+    runs; `ledger` overrides `$CARBONGUARD_LEDGER`.
+    """
 
     def decorate(obj: F) -> F:
         from prefect import Task
@@ -100,8 +127,8 @@ def metered(stage: str | None = None, *, zone: str | None = None, ledger: str | 
         if isinstance(obj, Task):
             name = stage or obj.name
             task = obj.with_options()
-            task.fn = _wrap(obj.fn, name, zone, ledger)
+            task.fn = _wrap(obj.fn, name, zone, ledger, policy)
             return task  # type: ignore[return-value]
-        return _wrap(obj, stage or obj.__name__, zone, ledger)
+        return _wrap(obj, stage or obj.__name__, zone, ledger, policy)
 
     return decorate

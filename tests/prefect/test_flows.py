@@ -198,3 +198,29 @@ def test_the_example_flow_trains_gates_and_records(tmp_path: Path, monkeypatch: 
         stages = ledger.records(run_id=decision.run_id, record_type="stage")
         assert [r.payload["stage"] for r in stages] == ["prepare", "train", "evaluate"]
         assert ledger.verify().ok
+
+
+def test_policy_cpu_power_override_and_zone_reach_the_stage_record(tmp_path: Path) -> None:
+    policy = tmp_path / "watts.yaml"
+    policy.write_text(POLICY.format(limit=1000).replace("  measurement: {estimated: allow, unavailable: block}",
+                                                        "  measurement: {cpu_power_w_per_core: 42.5}"))
+
+    @task
+    @metered(stage="policy-watts", policy=str(policy))
+    def watts_stage() -> int:
+        return _burn(0.05)
+
+    @flow
+    def watts_flow() -> str:
+        from prefect.runtime import flow_run
+
+        watts_stage()
+        return flow_run.id
+
+    run_id = watts_flow()
+    with open_ledger() as ledger:
+        (entry,) = ledger.records(run_id=run_id, record_type="stage")
+    record = StageRecord.model_validate(entry.payload)
+    assert record.zone == "DE"
+    cpu = next(c for c in record.components if c.component == "cpu")
+    assert "42.5 W/core" in cpu.source
