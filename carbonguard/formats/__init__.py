@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from carbonguard.models import Decision, RunFootprint
+if TYPE_CHECKING:  # the CLI lists FORMATS at start-up; pydantic models load only when rendering
+    from carbonguard.models import Decision, RunFootprint
 
-Renderer = Callable[[Decision, "RunFootprint | None"], str]
+Renderer = Callable[["Decision", "RunFootprint | None"], str]
 
 
 def _renderers() -> dict[str, Renderer]:
