@@ -158,4 +158,6 @@ def evaluate(loaded: LoadedPolicy, footprint: RunFootprint, *, as_of: datetime) 
         co2e_kg=footprint.co2e_kg,
         findings=tuple(findings),
         evaluated_record_hashes=footprint.record_hashes,
+        functional_unit=loaded.policy.spec.reporting.functional_unit,
+        functional_units=loaded.policy.spec.reporting.units_per_run,
     )

@@ -240,6 +240,8 @@ class Decision(Model):
     co2e_kg: float | None = None
     findings: tuple[Finding, ...] = ()
     evaluated_record_hashes: tuple[str, ...] = ()
+    functional_unit: str | None = Field(default=None, description="R of the SCI score, named by the policy.")
+    functional_units: float | None = Field(default=None, gt=0, description="How many R this run produced.")
 
     _utc = field_validator("evaluated_at")(lambda v: to_utc(v))
 

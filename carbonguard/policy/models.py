@@ -125,6 +125,7 @@ class Scheduling(Section):
 
 class Reporting(Section):
     functional_unit: str = Field(default="training run", min_length=1, description="R in the SCI score.")
+    units_per_run: float = Field(default=1.0, gt=0, description="How many functional units one run produces.")
 
 
 class Spec(Section):

@@ -143,3 +143,9 @@ def test_gate_is_deterministic() -> None:
     first = evaluate(loaded, fp, as_of=AS_OF)
     assert all(evaluate(loaded, fp, as_of=AS_OF) == first for _ in range(5))
     assert first.model_dump_json() == evaluate(loaded, fp, as_of=AS_OF).model_dump_json()
+
+
+def test_decision_names_the_sci_functional_unit() -> None:
+    decision = evaluate(policy(), footprint(), as_of=AS_OF)
+    assert decision.functional_unit == "training run"
+    assert decision.functional_units == 1.0
