@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
 from prefect import flow, task
 from prefect.cache_policies import INPUTS
+from workloads import burn_cpu as _burn  # tests/prefect is on sys.path under pytest
 
 from carbonguard.errors import GateBlocked
 from carbonguard.ledger import open_ledger
@@ -26,14 +26,6 @@ spec:
     - {{id: run-co2e, metric: co2e_kg, limit: {limit}, action: block}}
   measurement: {{estimated: allow, unavailable: block}}
 """
-
-
-def _burn(seconds: float) -> int:
-    end = time.process_time() + seconds
-    n = 0
-    while time.process_time() < end:
-        n += 1
-    return n
 
 
 @pytest.fixture
