@@ -84,7 +84,13 @@ def open_ledger(
     target = resolve_url(None if url is None else os.fspath(url))
     scheme = urlsplit(target).scheme.lower()
     if scheme in ("postgresql", "postgres"):
-        from carbonguard.ledger.postgres_store import PostgresStore
+        try:
+            from carbonguard.ledger.postgres_store import PostgresStore
+        except ImportError as exc:
+            from carbonguard.errors import InputError
+
+            raise InputError(f"a PostgreSQL ledger needs psycopg 3: pip install 'carbonguard[postgres]' "
+                             f"({exc})") from exc
 
         store = PostgresStore(target, create=create)
         key_path = DEFAULT_LEDGER.parent / "signing-key.pem"

@@ -40,7 +40,7 @@ from carbonguard.ledger.record import (
     format_time,
     hash_bytes,
 )
-from carbonguard.ledger.store import ClaimConflict, LedgerError, Store
+from carbonguard.ledger.store import ENVELOPE, RECORD_HASH, SEQ, ClaimConflict, LedgerError, Store
 from carbonguard.ledger.verify import VerifyResult, export_checkpoint, verify_rows
 
 LEDGER_ENV = "CARBONGUARD_LEDGER"
@@ -186,18 +186,18 @@ class Ledger:
     # -- reading ----------------------------------------------------------------------------
     def records(self, run_id: str | None = None, record_type: str | None = None) -> list[LedgerRecord]:
         """Records in sequence order, parsed from their hashed bytes (not from index columns)."""
-        return [LedgerRecord.from_envelope(bytes(row[9]), row[8])
+        return [LedgerRecord.from_envelope(bytes(row[ENVELOPE]), row[RECORD_HASH])
                 for row in self.store.select(run_id, record_type)]
 
     def latest_checkpoint(self) -> LedgerRecord | None:
         rows = self.store.select(None, "checkpoint")
-        return LedgerRecord.from_envelope(bytes(rows[-1][9]), rows[-1][8]) if rows else None
+        return LedgerRecord.from_envelope(bytes(rows[-1][ENVELOPE]), rows[-1][RECORD_HASH]) if rows else None
 
     def keyring(self) -> KeyRing:
         """The keys this ledger trusts now, replayed from its key records."""
         ring = KeyRing()
         for row in self.store.select(None, "key"):
-            env = json.loads(bytes(row[9]))
+            env = json.loads(bytes(row[ENVELOPE]))
             ring.apply(env["payload"], env["key_id"], env["prev_hash"])
         return ring
 
@@ -222,13 +222,13 @@ class Ledger:
         `pubkeys` are base64 raw Ed25519 public keys pinned out of band (the first key must be one).
         """
         total = self.store.count() if progress is not None else None
-        return verify_rows(self.store.scan(), total=total, checkpoint=checkpoint, pubkeys=pubkeys,
+        return verify_rows(self.store.scan_batches(), total=total, checkpoint=checkpoint, pubkeys=pubkeys,
                            progress=progress, deep=deep, locate_seq=self._locate_seq)
 
     def _locate_seq(self, seq: int) -> bool:
         for row in self.store.scan():
             try:
-                if json.loads(bytes(row[9])).get("seq") == seq:
+                if json.loads(bytes(row[ENVELOPE])).get("seq") == seq:
                     return True
             except ValueError:
                 continue
@@ -248,14 +248,16 @@ class Ledger:
 
     def _prepare_write(self) -> tuple[int, str]:
         """Inside the write transaction: read the head, catch up on key records, enrol if new."""
-        head = self.store.head() or (0, GENESIS_PREV_HASH)
-        for row in self.store.rows_of_type("key", self._ring_seq):
-            env = json.loads(bytes(row[9]))
-            problem = self._ring.apply(env["payload"], env["key_id"], env["prev_hash"])
-            if problem is not None:
-                raise LedgerError(f"key record seq {row[0]} does not verify ({problem}); "
-                                  "run `carbonguard audit verify` before writing")
-            self._ring_seq = row[0]
+        seq, head_hash, last_key_seq = self.store.head() or (0, GENESIS_PREV_HASH, 0)
+        head = (seq, head_hash)
+        if last_key_seq > self._ring_seq:  # another writer changed the keys since we last looked
+            for row in self.store.rows_of_type("key", self._ring_seq):
+                env = json.loads(bytes(row[ENVELOPE]))
+                problem = self._ring.apply(env["payload"], env["key_id"], env["prev_hash"])
+                if problem is not None:
+                    raise LedgerError(f"key record seq {row[SEQ]} does not verify ({problem}); "
+                                      "run `carbonguard audit verify` before writing")
+                self._ring_seq = row[SEQ]
         signer = self.signer
         if not self._ring.public:  # first writer of a new ledger: its key is the genesis key
             prev = head[1]

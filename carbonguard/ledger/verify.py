@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,9 @@ FAILURE_KINDS = {
 
 CHECKPOINT_FORMAT = "carbonguard-checkpoint/1"
 PROGRESS_EVERY = 65536
+_TIME_TAIL = len('2026-01-01T00:00:00.000000Z"}')  # fixed width: see record.format_time
+_KEY_OPEN = b'{"key_id":"'
+_PAYLOAD_OPEN = b'","payload":{'
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ def export_checkpoint(payload: dict[str, Any], public_key: str, seq: int, record
 
 
 def verify_rows(
-    rows: Iterable[tuple],
+    batches: Iterable[Sequence[tuple]],
     *,
     total: int | None = None,
     checkpoint: dict[str, Any] | None = None,
@@ -105,84 +108,100 @@ def verify_rows(
     deep: bool = False,
     locate_seq: Callable[[int], bool] | None = None,
 ) -> VerifyResult:
-    """Check rows `(seq, record_id, record_type, time, producer, key_id, run_id, prev_hash,
-    record_hash, envelope)` in sequence order. `locate_seq(n)` says whether some row's hashed
-    envelope claims sequence number n (used only to tell a reordering from a deletion)."""
+    """Check batches of rows `(seq, record_type, run_id, record_hash, envelope)` in sequence order.
+
+    `locate_seq(n)` says whether some row's hashed envelope claims sequence number n (used only to
+    tell a reordering from a deletion)."""
     pins = {key_id_of(unb64(p)): p for p in pubkeys}
     ring = KeyRing()
+    active: set[bytes] = set()  # the ring's active key ids, refreshed at every key record
     expected, last_hash, checkpoints, last_cp_seq = 1, GENESIS_PREV_HASH, 0, 0
     cp_size = checkpoint["size"] if checkpoint else None
     hash_at_cp_size = None
     sha256 = hashlib.sha256
-    schema_part = ',"schema":' + str(SCHEMA_VERSION) + ',"seq":'
+    special = frozenset(("key", "checkpoint"))
+    quoted: dict[str | None, str] = {None: "null"}  # canonical encodings of repeating column values
+    key_open, current_key = b"\x00", b""  # `{"key_id":"<id>","payload":{` of the previous record
 
-    def fail(code: int, message: str, seq: int | None, rid: str | None) -> VerifyResult:
+    def fail(code: int, message: str, seq: int | None, env: bytes | None) -> VerifyResult:
+        rid = _record_id(env) if env is not None else None
         where = f"record seq {seq} (id {rid}): " if seq is not None else ""
         return VerifyResult(False, code, where + message, FAILURE_KINDS[code], seq, rid, expected - 1,
                             checkpoints, expected - 1, last_hash, expected - 1 - last_cp_seq,
                             tuple(ring.public))
 
-    for row in rows:
-        seq, rid, rtype, time, producer, key_id, run_id, prev_hash, rhash, env = row
-        if seq != expected:
-            return fail(EXIT_DELETED, f"missing; the next record present is seq {seq} (id {rid})",
-                        expected, None)
-        env = bytes(env)
-        if sha256(env).hexdigest() != rhash:
-            return fail(EXIT_EDITED, "its content does not match its record_hash", seq, rid)
-        # Rebuild the envelope's frame from the columns. Raw concatenation is unambiguous: a
-        # canonical string value never holds an unescaped quote, and every separator starts with one.
-        try:
-            prefix = '{"key_id":' + encode_string(key_id) + ',"payload":'
-            tail = (',"prev_hash":"' + prev_hash + '","producer":' + encode_string(producer)
-                    + ',"record_id":"' + rid + '","record_type":"' + rtype + '","run_id":'
-                    + ("null" if run_id is None else encode_string(run_id))
-                    + schema_part + str(seq) + ',"time":"' + time + '"}')
-        except TypeError:
-            prefix = tail = "\x00"  # a NULL column: never matches, diagnosed below
-        if not (env.startswith(prefix.encode()) and env.endswith(tail.encode())):
-            code, message = _diagnose(row, env, locate_seq)
-            return fail(code, message, seq, rid)
-        if prev_hash != last_hash:
-            return fail(EXIT_DELETED, "does not link to the record before it (prev_hash differs): a record "
-                        "was removed, or the one before was rewritten", seq, rid)
-        payload = None
-        if deep or rtype == "key" or rtype == "checkpoint":
-            try:
-                parsed = json.loads(env)
-            except ValueError:
-                return fail(EXIT_EDITED, "its content is not JSON", seq, rid)
-            payload = parsed.get("payload")
-            if not isinstance(payload, dict):
-                return fail(EXIT_EDITED, "its payload is not an object", seq, rid)
-            if deep:
-                if canonical_bytes(parsed, simple_keys=False) != env:
-                    return fail(EXIT_EDITED, "its bytes are not canonical JSON (RFC 8785)", seq, rid)
-                if "run_id" in payload and payload["run_id"] != run_id:
-                    return fail(EXIT_EDITED, "its run_id differs from its payload's run_id", seq, rid)
-        if rtype == "key":
-            problem = ring.apply(payload, key_id, prev_hash)
-            if problem is not None:
-                code = EXIT_UNTRUSTED_KEY if "not trusted" in problem else EXIT_BAD_SIGNATURE
-                return fail(code, problem, seq, rid)
-            if pins and payload.get("action") == "genesis" and payload["key_id"] not in pins:
-                return fail(EXIT_UNTRUSTED_KEY, f"the ledger's first key {payload['key_id']} is not a pinned "
-                            "public key (--pubkey)", seq, rid)
-        elif not ring.active(key_id):
-            return fail(EXIT_UNTRUSTED_KEY, f"written under key {key_id}, which is not enrolled and active "
-                        "at this point of the chain", seq, rid)
-        if rtype == "checkpoint":
-            problem = _check_checkpoint(payload, seq, prev_hash, key_id, ring)
-            if problem is not None:
-                return fail(EXIT_BAD_SIGNATURE, problem, seq, rid)
-            checkpoints += 1
-            last_cp_seq = seq
-        if seq == cp_size:
-            hash_at_cp_size = rhash
-        last_hash = rhash
-        expected += 1
-        if progress is not None and seq % PROGRESS_EVERY == 0:
-            progress(seq, total)
+    for batch in batches:
+        for row in batch:
+            seq, rtype, run_id, rhash, env = row
+            if seq != expected:
+                return fail(EXIT_DELETED, f"missing; the next record present is seq {seq} "
+                            f"(id {_record_id(env)})", expected, None)
+            if sha256(env).hexdigest() != rhash:
+                return fail(EXIT_EDITED, "its content does not match its record_hash", seq, env)
+            # The envelope ends `,"record_type":T,"run_id":R,"schema":1,"seq":N,"time":"<27 chars>"}` and
+            # starts `{"key_id":"<32 hex>","payload":{`: check the columns and read the key id and link
+            # there, without parsing the payload. Canonical values never hold a bare quote, so a match
+            # at these fixed offsets is a match of the fields themselves.
+            rtype_q = quoted.get(rtype)
+            if rtype_q is None:
+                rtype_q = quoted[rtype] = encode_string(rtype) if isinstance(rtype, str) else "\x00"
+            run_q = quoted.get(run_id)
+            if run_q is None:
+                run_q = quoted[run_id] = encode_string(run_id) if isinstance(run_id, str) else "\x00"
+            mid = (f',"record_type":{rtype_q},"run_id":{run_q},"schema":{SCHEMA_VERSION},"seq":{seq},'
+                   '"time":"').encode()
+            end = len(env) - _TIME_TAIL
+            if not env.endswith(mid, 0, end):
+                code, message = _diagnose(row, env, locate_seq)
+                return fail(code, message, seq, env)
+            if not env.startswith(key_open):  # not the key of the record before: look at it properly
+                if env[:11] != _KEY_OPEN or env[43:56] != _PAYLOAD_OPEN:
+                    code, message = _diagnose(row, env, locate_seq)
+                    return fail(code, message, seq, env)
+                key_open = env[:56]
+                current_key = env[11:43]
+            if rtype != "key" and current_key not in active:
+                return fail(EXIT_UNTRUSTED_KEY, f"written under key {current_key.decode()}, which is not "
+                            "enrolled and active at this point of the chain", seq, env)
+            link = env.rfind(b',"prev_hash":"', 56, end - len(mid))
+            if link < 0 or not env.startswith(last_hash.encode(), link + 14):
+                return fail(EXIT_DELETED, "does not link to the record before it (prev_hash differs): "
+                            "a record was removed, or the one before was rewritten", seq, env)
+            if deep or rtype in special:
+                try:
+                    parsed = json.loads(env)
+                except ValueError:
+                    return fail(EXIT_EDITED, "its content is not JSON", seq, env)
+                payload = parsed.get("payload")
+                if not isinstance(payload, dict):
+                    return fail(EXIT_EDITED, "its payload is not an object", seq, env)
+                if deep:
+                    if canonical_bytes(parsed, simple_keys=False) != env:
+                        return fail(EXIT_EDITED, "its bytes are not canonical JSON (RFC 8785)", seq, env)
+                    if "run_id" in payload and payload["run_id"] != run_id:
+                        return fail(EXIT_EDITED, "its run_id differs from its payload's run_id", seq, env)
+                key_id = parsed["key_id"]
+                if rtype == "key":
+                    problem = ring.apply(payload, key_id, last_hash)
+                    if problem is not None:
+                        code = EXIT_UNTRUSTED_KEY if "not trusted" in problem else EXIT_BAD_SIGNATURE
+                        return fail(code, problem, seq, env)
+                    if pins and payload.get("action") == "genesis" and payload["key_id"] not in pins:
+                        return fail(EXIT_UNTRUSTED_KEY, f"the ledger's first key {payload['key_id']} is "
+                                    "not a pinned public key (--pubkey)", seq, env)
+                    active = {k.encode() for k in ring.public if k not in ring.retired}
+                elif rtype == "checkpoint":
+                    problem = _check_checkpoint(payload, seq, last_hash, key_id, ring)
+                    if problem is not None:
+                        return fail(EXIT_BAD_SIGNATURE, problem, seq, env)
+                    checkpoints += 1
+                    last_cp_seq = seq
+            if seq == cp_size:
+                hash_at_cp_size = rhash
+            last_hash = rhash
+            expected += 1
+            if progress is not None and not seq & (PROGRESS_EVERY - 1):
+                progress(seq, total)
     head = expected - 1
     if progress is not None:
         progress(head, total)
@@ -232,6 +251,13 @@ def _against_checkpoint(cp: dict, pins: dict[str, str], ring: KeyRing, head: int
     return None
 
 
+def _record_id(env: bytes | None) -> str | None:
+    try:
+        return json.loads(env)["record_id"]  # type: ignore[arg-type]
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
 def _diagnose(row: tuple, env: bytes, locate_seq: Callable[[int], bool] | None) -> tuple[int, str]:
     """A row's columns disagree with its hashed bytes: say which, and whether it moved."""
     seq = row[0]
@@ -239,13 +265,14 @@ def _diagnose(row: tuple, env: bytes, locate_seq: Callable[[int], bool] | None) 
         parsed = json.loads(env)
     except ValueError:
         return EXIT_EDITED, "its content is not JSON"
-    names = ("seq", "record_id", "record_type", "time", "producer", "key_id", "run_id", "prev_hash")
-    if isinstance(parsed, dict) and isinstance(parsed.get("seq"), int) and parsed["seq"] != seq:
+    if not isinstance(parsed, dict):
+        return EXIT_EDITED, "its content is not an envelope"
+    if isinstance(parsed.get("seq"), int) and parsed["seq"] != seq:
         if locate_seq is not None and locate_seq(seq):
             return EXIT_REORDERED, (f"holds the record hashed as seq {parsed['seq']}; the record hashed as "
                                     f"seq {seq} sits elsewhere (records were reordered)")
         return EXIT_DELETED, f"holds the record hashed as seq {parsed['seq']}; seq {seq} is gone"
-    for i, name in enumerate(names):
-        if not isinstance(parsed, dict) or parsed.get(name) != row[i]:
+    for i, name in ((1, "record_type"), (2, "run_id")):
+        if parsed.get(name) != row[i]:
             return EXIT_EDITED, f"its {name} column does not match its hashed content"
     return EXIT_EDITED, "its hashed content is not a well-formed envelope"

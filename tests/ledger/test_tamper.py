@@ -3,6 +3,7 @@ message naming the record."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -41,17 +42,20 @@ def test_intact(filled: str, capsys: pytest.CaptureFixture) -> None:
     assert verify(filled) == 0
     assert "intact: 16 records, 3 signed checkpoints" in capsys.readouterr().out
     assert verify(filled, "--deep") == 0
+    assert verify(filled, "--progress") == 0
+    assert "verifying [" in capsys.readouterr().err  # a bar on stderr, forced off a terminal
 
 
 def test_edited_payload(filled: str, capsys: pytest.CaptureFixture) -> None:
     row = rows(filled)[2]
-    assert b'"energy_kwh":"1.25"' in bytes(row[9])
+    env = bytes(row[4])
+    assert b'"energy_kwh":"1.25"' in env
     with raw(filled) as run:
         run("UPDATE records SET envelope = ? WHERE seq = 3",
-            (bytes(row[9]).replace(b'"energy_kwh":"1.25"', b'"energy_kwh":"0.25"'),))
+            (env.replace(b'"energy_kwh":"1.25"', b'"energy_kwh":"0.25"'),))
     assert verify(filled) == EXIT_EDITED
     err = capsys.readouterr().err
-    assert f"record seq 3 (id {row[1]})" in err and "edited" in err
+    assert f"record seq 3 (id {json.loads(env)['record_id']})" in err and "edited" in err
 
 
 def test_edited_index_column(filled: str, capsys: pytest.CaptureFixture) -> None:
