@@ -23,12 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from carbonguard.ledger import Signer, open_ledger  # noqa: E402
-from carbonguard.ledger.canonical import normalise  # noqa: E402
-from carbonguard.ledger.keys import checkpoint_message, key_message  # noqa: E402
-from carbonguard.ledger.ledger import PRODUCER  # noqa: E402
-from carbonguard.ledger.record import GENESIS_PREV_HASH, Header, envelope_bytes, format_time, hash_bytes  # noqa: E402
-from carbonguard.models import ComponentEnergy, EnergyMethod, StageRecord  # noqa: E402
+from carbonguard.ledger import Signer, open_ledger
+from carbonguard.ledger.canonical import normalise
+from carbonguard.ledger.keys import checkpoint_message, key_message
+from carbonguard.ledger.ledger import PARALLEL_MIN_RECORDS, PRODUCER
+from carbonguard.ledger.record import GENESIS_PREV_HASH, Header, envelope_bytes, format_time, hash_bytes
+from carbonguard.models import ComponentEnergy, EnergyMethod, StageRecord
 
 APPEND_TARGET = 2000.0
 VERIFY_TARGET = 200_000.0
@@ -96,12 +96,12 @@ def generate(url: str, count: int, signer: Signer, every: int = 100) -> None:
             led.store.bulk_insert(rows)
 
 
-def bench_verify(url: str, repeats: int) -> list[float]:
+def bench_verify(url: str, repeats: int, workers: int | None) -> list[float]:
     rates = []
     with open_ledger(url, create=False) as led:
         for _ in range(repeats):
             began = time.perf_counter()
-            result = led.verify()
+            result = led.verify(workers=workers)
             elapsed = time.perf_counter() - began
             assert result.ok, result.message
             rates.append(result.records / elapsed)
@@ -133,6 +133,7 @@ def main() -> int:
     ap.add_argument("--postgres", default=DEFAULT_PG, help="PostgreSQL URL ('' to skip)")
     args = ap.parse_args()
     signer = Signer.generate()
+    auto_workers = min(os.cpu_count() or 1, 4) if args.records >= PARALLEL_MIN_RECORDS else 1
     results: list[tuple[str, float, float]] = []
     pg_problem = pg_reachable(args.postgres) if args.postgres else "skipped by --postgres ''"
     with tempfile.TemporaryDirectory() as tmp:
@@ -141,7 +142,7 @@ def main() -> int:
         results.append(("appends/s, SQLite (synchronous=FULL)", statistics.median(rates), APPEND_TARGET))
         if pg_problem is None:
             rates = []
-            for r in range(args.repeats):
+            for _ in range(args.repeats):
                 schema = f"cg_bench_{uuid.uuid4().hex[:8]}"
                 try:
                     rates.append(bench_appends(f"{args.postgres}?schema={schema}", args.appends, signer))
@@ -154,20 +155,22 @@ def main() -> int:
         generate(path, args.records, signer)
         print(f"generated {args.records:,} records in {time.perf_counter() - began:.1f} s "
               f"({os.path.getsize(path) / 2**20:.0f} MiB)", file=sys.stderr)
-        rates = bench_verify(path, args.repeats)
-        results.append((f"records verified/s, SQLite, {args.records:,} records", statistics.median(rates),
-                        VERIFY_TARGET))
+        for workers, label in ((1, "1 process"), (None, f"{auto_workers} processes")):
+            rates = bench_verify(path, args.repeats, workers)
+            results.append((f"records verified/s, SQLite, {label}", statistics.median(rates), VERIFY_TARGET))
         if pg_problem is None:
             schema = f"cg_bench_{uuid.uuid4().hex[:8]}"
             url = f"{args.postgres}?schema={schema}"
             try:
                 generate(url, args.records, signer)
-                rates = bench_verify(url, args.repeats)
-                results.append((f"records verified/s, PostgreSQL, {args.records:,} records",
-                                statistics.median(rates), VERIFY_TARGET))
+                for workers, label in ((1, "1 process"), (None, f"{auto_workers} processes")):
+                    rates = bench_verify(url, args.repeats, workers)
+                    results.append((f"records verified/s, PostgreSQL, {label}", statistics.median(rates),
+                                    VERIFY_TARGET))
             finally:
                 drop_schema(args.postgres, schema)
-    print(f"median of {args.repeats} runs; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
+    print(f"median of {args.repeats} runs; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}; "
+          f"{args.appends:,} appends per run; verified ledger of {args.records:,} records")
     print(f"{'measure':<50} {'median':>12} {'target':>10} {'ratio':>7}")
     for name, value, target in results:
         print(f"{name:<50} {value:>12,.0f} {target:>10,.0f} {value / target:>6.2f}x")

@@ -102,4 +102,4 @@ def open_ledger(
         key_path = path.parent / "signing-key.pem"
     signer = signing_key if isinstance(signing_key, Signer) else (
         load_signer(Path(signing_key)) if signing_key is not None else None)
-    return Ledger(store, key_path=key_path, signer=signer, checkpoint_every=checkpoint_every)
+    return Ledger(store, key_path=key_path, signer=signer, checkpoint_every=checkpoint_every, source=target)

@@ -240,13 +240,14 @@ class PostgresStore:
         for batch in self.scan_batches(from_seq):
             yield from batch
 
-    def scan_batches(self, from_seq: int = 1) -> Iterator[list[Row]]:
+    def scan_batches(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[list[Row]]:
         # A server-side cursor on a separate connection in one REPEATABLE READ snapshot.
         conn = self._psycopg.connect(self._dsn, autocommit=False)
         try:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             with conn.cursor(name="carbonguard_scan", binary=True) as cur:  # bytea as raw bytes
-                cur.execute(self._select() + " WHERE seq >= %s ORDER BY seq", (from_seq,))
+                cur.execute(self._select() + " WHERE seq >= %s AND seq <= %s ORDER BY seq",
+                            (from_seq, 2**63 - 1 if to_seq is None else to_seq))
                 while True:
                     batch = cur.fetchmany(8192)
                     if not batch:

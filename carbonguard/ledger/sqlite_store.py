@@ -135,13 +135,14 @@ class SQLiteStore:
         for batch in self.scan_batches(from_seq):
             yield from batch
 
-    def scan_batches(self, from_seq: int = 1) -> Iterator[list[Row]]:
+    def scan_batches(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[list[Row]]:
         # A separate connection, so a long scan never holds this one's transaction state.
         reader = sqlite3.connect(str(self.path), isolation_level=None, timeout=60.0)
         reader.execute("PRAGMA mmap_size = 2147418112")  # read through the page cache, not read()
         try:
             reader.execute("BEGIN")  # one consistent snapshot for the whole scan
-            cursor = reader.execute(_SELECT + " WHERE seq >= ? ORDER BY seq", (from_seq,))
+            cursor = reader.execute(_SELECT + " WHERE seq >= ? AND seq <= ? ORDER BY seq",
+                                    (from_seq, 2**63 - 1 if to_seq is None else to_seq))
             while True:
                 batch = cursor.fetchmany(4096)
                 if not batch:

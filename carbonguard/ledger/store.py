@@ -64,8 +64,8 @@ class Store(Protocol):
 
     def scan(self, from_seq: int = 1) -> Iterator[Row]: ...
 
-    def scan_batches(self, from_seq: int = 1) -> Iterator[list[Row]]:
-        """Rows in sequence order, in batches, from one consistent snapshot."""
+    def scan_batches(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[list[Row]]:
+        """Rows `from_seq <= seq <= to_seq` in sequence order, in batches, from one snapshot."""
 
     def count(self) -> int: ...
 

@@ -98,50 +98,60 @@ def export_checkpoint(payload: dict[str, Any], public_key: str, seq: int, record
             "public_key": public_key, "checkpoint_seq": seq, "checkpoint_record_id": record_id}
 
 
-def verify_rows(
+@dataclass
+class Segment:
+    """What a scan of records `first_seq..` found, for `combine` to judge in sequence order.
+
+    Per-record checks (hash, columns, links inside the segment, `deep`) need no state and run
+    here, possibly in another process; key trust and signatures need the chain's history and are
+    left as `events` for `combine`: key records, checkpoints, and each first use of a signing key
+    (where the key changes, and right after every key record).
+    """
+
+    first_seq: int
+    last_seq: int = 0  # last record that passed the per-record checks (first_seq - 1 if none)
+    first_link: str | None = None  # the prev_hash named by the segment's first record
+    last_hash: str | None = None
+    events: list[tuple] = field(default_factory=list)  # (seq, kind, key_id, payload, prev_hash, record_id)
+    failure: tuple[int, str, int, bytes | None] | None = None  # (code, message, seq, env)
+    hash_at: dict[int, str] = field(default_factory=dict)  # record hashes at requested seqs
+
+
+def check_segment(
     batches: Iterable[Sequence[tuple]],
+    first_seq: int = 1,
     *,
-    total: int | None = None,
-    checkpoint: dict[str, Any] | None = None,
-    pubkeys: Iterable[str] = (),
-    progress: Callable[[int, int | None], None] | None = None,
     deep: bool = False,
     locate_seq: Callable[[int], bool] | None = None,
-) -> VerifyResult:
-    """Check batches of rows `(seq, record_type, run_id, record_hash, envelope)` in sequence order.
-
-    `locate_seq(n)` says whether some row's hashed envelope claims sequence number n (used only to
-    tell a reordering from a deletion)."""
-    pins = {key_id_of(unb64(p)): p for p in pubkeys}
-    ring = KeyRing()
-    active: set[bytes] = set()  # the ring's active key ids, refreshed at every key record
-    expected, last_hash, checkpoints, last_cp_seq = 1, GENESIS_PREV_HASH, 0, 0
-    cp_size = checkpoint["size"] if checkpoint else None
-    hash_at_cp_size = None
+    want_hash_at: int | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+    total: int | None = None,
+) -> Segment:
+    """Check rows `(seq, record_type, run_id, record_hash, envelope)` from `first_seq` on."""
+    seg = Segment(first_seq, first_seq - 1)
+    expected, last_hash = first_seq, None
     sha256 = hashlib.sha256
     special = frozenset(("key", "checkpoint"))
     quoted: dict[str | None, str] = {None: "null"}  # canonical encodings of repeating column values
-    key_open, current_key = b"\x00", b""  # `{"key_id":"<id>","payload":{` of the previous record
+    key_open, current_key, after_key = b"\x00", b"", True
 
-    def fail(code: int, message: str, seq: int | None, env: bytes | None) -> VerifyResult:
-        rid = _record_id(env) if env is not None else None
-        where = f"record seq {seq} (id {rid}): " if seq is not None else ""
-        return VerifyResult(False, code, where + message, FAILURE_KINDS[code], seq, rid, expected - 1,
-                            checkpoints, expected - 1, last_hash, expected - 1 - last_cp_seq,
-                            tuple(ring.public))
+    def stop(code: int, message: str, seq: int, env: bytes | None) -> Segment:
+        seg.failure = (code, message, seq, env)
+        seg.last_seq, seg.last_hash = expected - 1, last_hash
+        return seg
 
     for batch in batches:
         for row in batch:
             seq, rtype, run_id, rhash, env = row
             if seq != expected:
-                return fail(EXIT_DELETED, f"missing; the next record present is seq {seq} "
+                return stop(EXIT_DELETED, f"missing; the next record present is seq {seq} "
                             f"(id {_record_id(env)})", expected, None)
             if sha256(env).hexdigest() != rhash:
-                return fail(EXIT_EDITED, "its content does not match its record_hash", seq, env)
-            # The envelope ends `,"record_type":T,"run_id":R,"schema":1,"seq":N,"time":"<27 chars>"}` and
-            # starts `{"key_id":"<32 hex>","payload":{`: check the columns and read the key id and link
-            # there, without parsing the payload. Canonical values never hold a bare quote, so a match
-            # at these fixed offsets is a match of the fields themselves.
+                return stop(EXIT_EDITED, "its content does not match its record_hash", seq, env)
+            # The envelope ends `,"record_type":T,"run_id":R,"schema":1,"seq":N,"time":"<27 chars>"}`
+            # and starts `{"key_id":"<32 hex>","payload":{`: check the columns, read the key id and
+            # the link there, without parsing the payload. Canonical values never hold a bare
+            # quote, so a match at these fixed offsets is a match of the fields themselves.
             rtype_q = quoted.get(rtype)
             if rtype_q is None:
                 rtype_q = quoted[rtype] = encode_string(rtype) if isinstance(rtype, str) else "\x00"
@@ -153,66 +163,124 @@ def verify_rows(
             end = len(env) - _TIME_TAIL
             if not env.endswith(mid, 0, end):
                 code, message = _diagnose(row, env, locate_seq)
-                return fail(code, message, seq, env)
-            if not env.startswith(key_open):  # not the key of the record before: look at it properly
+                return stop(code, message, seq, env)
+            if not env.startswith(key_open):  # another key than the record before
                 if env[:11] != _KEY_OPEN or env[43:56] != _PAYLOAD_OPEN:
                     code, message = _diagnose(row, env, locate_seq)
-                    return fail(code, message, seq, env)
-                key_open = env[:56]
-                current_key = env[11:43]
-            if rtype != "key" and current_key not in active:
-                return fail(EXIT_UNTRUSTED_KEY, f"written under key {current_key.decode()}, which is not "
-                            "enrolled and active at this point of the chain", seq, env)
+                    return stop(code, message, seq, env)
+                key_open, current_key, after_key = env[:56], env[11:43], True
             link = env.rfind(b',"prev_hash":"', 56, end - len(mid))
-            if link < 0 or not env.startswith(last_hash.encode(), link + 14):
-                return fail(EXIT_DELETED, "does not link to the record before it (prev_hash differs): "
+            if last_hash is None:
+                seg.first_link = env[link + 14:link + 78].decode("ascii", "replace") if link >= 0 else ""
+            elif link < 0 or not env.startswith(last_hash.encode(), link + 14):
+                return stop(EXIT_DELETED, "does not link to the record before it (prev_hash differs): "
                             "a record was removed, or the one before was rewritten", seq, env)
             if deep or rtype in special:
                 try:
                     parsed = json.loads(env)
                 except ValueError:
-                    return fail(EXIT_EDITED, "its content is not JSON", seq, env)
+                    return stop(EXIT_EDITED, "its content is not JSON", seq, env)
                 payload = parsed.get("payload")
                 if not isinstance(payload, dict):
-                    return fail(EXIT_EDITED, "its payload is not an object", seq, env)
+                    return stop(EXIT_EDITED, "its payload is not an object", seq, env)
                 if deep:
                     if canonical_bytes(parsed, simple_keys=False) != env:
-                        return fail(EXIT_EDITED, "its bytes are not canonical JSON (RFC 8785)", seq, env)
+                        return stop(EXIT_EDITED, "its bytes are not canonical JSON (RFC 8785)", seq, env)
                     if "run_id" in payload and payload["run_id"] != run_id:
-                        return fail(EXIT_EDITED, "its run_id differs from its payload's run_id", seq, env)
-                key_id = parsed["key_id"]
-                if rtype == "key":
-                    problem = ring.apply(payload, key_id, last_hash)
-                    if problem is not None:
-                        code = EXIT_UNTRUSTED_KEY if "not trusted" in problem else EXIT_BAD_SIGNATURE
-                        return fail(code, problem, seq, env)
-                    if pins and payload.get("action") == "genesis" and payload["key_id"] not in pins:
-                        return fail(EXIT_UNTRUSTED_KEY, f"the ledger's first key {payload['key_id']} is "
-                                    "not a pinned public key (--pubkey)", seq, env)
-                    active = {k.encode() for k in ring.public if k not in ring.retired}
-                elif rtype == "checkpoint":
-                    problem = _check_checkpoint(payload, seq, last_hash, key_id, ring)
-                    if problem is not None:
-                        return fail(EXIT_BAD_SIGNATURE, problem, seq, env)
-                    checkpoints += 1
-                    last_cp_seq = seq
-            if seq == cp_size:
-                hash_at_cp_size = rhash
+                        return stop(EXIT_EDITED, "its run_id differs from its payload's run_id", seq, env)
+                if rtype in special:
+                    seg.events.append((seq, rtype, parsed["key_id"], payload, parsed.get("prev_hash"),
+                                       parsed.get("record_id")))
+                    if rtype == "key":  # the ring may change here: check the next key use again
+                        after_key = True
+            if after_key and rtype != "key":
+                seg.events.append((seq, "uses", current_key.decode("ascii", "replace"), None, None,
+                                   _record_id(env)))
+                after_key = False
+            if seq == want_hash_at:
+                seg.hash_at[seq] = rhash
             last_hash = rhash
             expected += 1
             if progress is not None and not seq & (PROGRESS_EVERY - 1):
                 progress(seq, total)
-    head = expected - 1
-    if progress is not None:
-        progress(head, total)
+    seg.last_seq, seg.last_hash = expected - 1, last_hash
+    return seg
+
+
+def combine(
+    segments: Iterable[Segment],
+    *,
+    checkpoint: dict[str, Any] | None = None,
+    pubkeys: Iterable[str] = (),
+) -> VerifyResult:
+    """Judge segments in sequence order: links between them, key trust, signatures, checkpoint."""
+    pins = {key_id_of(unb64(p)): p for p in pubkeys}
+    ring = KeyRing()
+    active: set[str] = set()
+    head, last_hash, checkpoints, last_cp_seq = 0, GENESIS_PREV_HASH, 0, 0
+    hash_at: dict[int, str] = {}
+
+    def fail(code: int, message: str, seq: int | None, rid: str | None, upto: int) -> VerifyResult:
+        where = f"record seq {seq} (id {rid}): " if seq is not None else ""
+        return VerifyResult(False, code, where + message, FAILURE_KINDS[code], seq, rid, upto, checkpoints,
+                            upto, last_hash, upto - last_cp_seq, tuple(ring.public))
+
+    for seg in segments:
+        if seg.last_seq >= seg.first_seq and seg.first_link != last_hash:
+            return fail(EXIT_DELETED, "does not link to the record before it (prev_hash differs): a record "
+                        "was removed, or the one before was rewritten", seg.first_seq, None, head)
+        for seq, kind, key_id, payload, prev, rid in seg.events:
+            if kind == "uses":
+                if key_id not in active:
+                    return fail(EXIT_UNTRUSTED_KEY, f"written under key {key_id}, which is not enrolled and "
+                                "active at this point of the chain", seq, rid, seq - 1)
+                continue
+            if kind == "key":
+                problem = ring.apply(payload, key_id, prev)
+                if problem is not None:
+                    code = EXIT_UNTRUSTED_KEY if "not trusted" in problem else EXIT_BAD_SIGNATURE
+                    return fail(code, problem, seq, rid, seq - 1)
+                if pins and payload.get("action") == "genesis" and payload["key_id"] not in pins:
+                    return fail(EXIT_UNTRUSTED_KEY, f"the ledger's first key {payload['key_id']} is not a "
+                                "pinned public key (--pubkey)", seq, rid, seq - 1)
+                active = {k for k in ring.public if k not in ring.retired}
+            else:
+                problem = _check_checkpoint(payload, seq, prev, key_id, ring)
+                if problem is not None:
+                    return fail(EXIT_BAD_SIGNATURE, problem, seq, rid, seq - 1)
+                checkpoints += 1
+                last_cp_seq = seq
+        hash_at.update(seg.hash_at)
+        if seg.last_seq >= seg.first_seq:
+            head, last_hash = seg.last_seq, seg.last_hash or last_hash
+        if seg.failure is not None:
+            code, message, seq, env = seg.failure
+            return fail(code, message, seq, _record_id(env), head)
     if checkpoint is not None:
-        result = _against_checkpoint(checkpoint, pins, ring, head, hash_at_cp_size)
+        result = _against_checkpoint(checkpoint, pins, ring, head, hash_at.get(checkpoint["size"]))
         if result is not None:
-            code, message = result
-            return fail(code, message, None, None)
+            return fail(result[0], result[1], None, None, head)
     return VerifyResult(True, EXIT_INTACT, f"intact: {head} records, {checkpoints} signed checkpoints, "
                         f"{head - last_cp_seq} records after the last checkpoint", None, None, None, head,
                         checkpoints, head, last_hash, head - last_cp_seq, tuple(ring.public))
+
+
+def verify_rows(
+    batches: Iterable[Sequence[tuple]],
+    *,
+    total: int | None = None,
+    checkpoint: dict[str, Any] | None = None,
+    pubkeys: Iterable[str] = (),
+    progress: Callable[[int, int | None], None] | None = None,
+    deep: bool = False,
+    locate_seq: Callable[[int], bool] | None = None,
+) -> VerifyResult:
+    """Verify a whole ledger given as batches of rows, in one process."""
+    seg = check_segment(batches, 1, deep=deep, locate_seq=locate_seq, progress=progress, total=total,
+                        want_hash_at=checkpoint["size"] if checkpoint else None)
+    if progress is not None:
+        progress(seg.last_seq, total)
+    return combine([seg], checkpoint=checkpoint, pubkeys=pubkeys)
 
 
 def _check_checkpoint(payload: dict, seq: int, prev_hash: str, key_id: str, ring: KeyRing) -> str | None:

@@ -120,3 +120,36 @@ def test_bad_inputs_exit_2(filled: str, tmp_path: Path, capsys: pytest.CaptureFi
     with pytest.raises(SystemExit) as exc:
         main(["audit", "verify", "--bogus"])
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("tamper", ["intact", "edit", "delete-at-boundary", "swap-across-boundary", "forge",
+                                    "truncate"])
+def test_parallel_verification_agrees(tamper: str, ledger_url: str, key_file: Path, tmp_path: Path) -> None:
+    """Three worker processes (ranges 1-5, 6-10, 11-16) reach the same verdict as one process."""
+    with open_ledger(ledger_url, signing_key=key_file, checkpoint_every=5) as led:
+        for i in range(12):
+            led.append("stage", stage_record(run_id=f"run-{i % 3}").model_dump(mode="json"))
+        cp = led.export_checkpoint(led.latest_checkpoint())
+    with raw(ledger_url) as run:
+        if tamper == "edit":
+            env = run("SELECT envelope FROM records WHERE seq = 8")[0][0]
+            run("UPDATE records SET envelope = ? WHERE seq = 8", (bytes(env).replace(b"host-a", b"host-b"),))
+        elif tamper == "delete-at-boundary":
+            run("DELETE FROM records WHERE seq = 6")
+        elif tamper == "swap-across-boundary":
+            run("UPDATE records SET seq = -1 WHERE seq = 10")
+            run("UPDATE records SET seq = 10 WHERE seq = 11")
+            run("UPDATE records SET seq = 11 WHERE seq = -1")
+        elif tamper == "truncate":
+            run("DELETE FROM records WHERE seq > 9")
+    if tamper == "forge":
+        rewrite_from(ledger_url, 4, lambda p: p.update(host="elsewhere"), Signer.generate())
+    with open_ledger(ledger_url, create=False) as led:
+        one = led.verify(workers=1, checkpoint=cp)
+        three = led.verify(workers=3, checkpoint=cp)
+    assert (three.exit_code, three.seq, three.record_id, three.records) == \
+        (one.exit_code, one.seq, one.record_id, one.records)
+    expected = {"intact": 0, "edit": EXIT_EDITED, "delete-at-boundary": EXIT_DELETED,
+                "forge": EXIT_BAD_SIGNATURE, "swap-across-boundary": EXIT_REORDERED,
+                "truncate": EXIT_TRUNCATED}[tamper]
+    assert one.exit_code == expected, one.message
