@@ -42,7 +42,7 @@ def test_intact(filled: str, capsys: pytest.CaptureFixture) -> None:
     assert verify(filled) == 0
     assert "intact: 16 records, 3 signed checkpoints" in capsys.readouterr().out
     assert verify(filled, "--deep") == 0
-    assert verify(filled, "--progress") == 0
+    assert verify(filled, "--progress", "--workers", "2") == 0
     assert "verifying [" in capsys.readouterr().err  # a bar on stderr, forced off a terminal
 
 
@@ -117,6 +117,7 @@ def test_bad_inputs_exit_2(filled: str, tmp_path: Path, capsys: pytest.CaptureFi
     assert verify(filled, "--checkpoint", str(bad)) == 2
     assert "cp.json:1" in capsys.readouterr().err
     assert verify(str(tmp_path / "missing.db")) == 2
+    assert verify(filled, "--workers", "0") == 2
     with pytest.raises(SystemExit) as exc:
         main(["audit", "verify", "--bogus"])
     assert exc.value.code == 2
