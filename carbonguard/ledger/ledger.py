@@ -77,7 +77,7 @@ class Ledger:
         self._signer = signer
         self._ring = KeyRing()
         self._ring_seq = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # one store connection: one thread at a time uses it
 
     # -- context management ---------------------------------------------------------------
     def __enter__(self) -> Ledger:
@@ -188,17 +188,21 @@ class Ledger:
     # -- reading ----------------------------------------------------------------------------
     def records(self, run_id: str | None = None, record_type: str | None = None) -> list[LedgerRecord]:
         """Records in sequence order, parsed from their hashed bytes (not from index columns)."""
-        return [LedgerRecord.from_envelope(bytes(row[ENVELOPE]), row[RECORD_HASH])
-                for row in self.store.select(run_id, record_type)]
+        with self._lock:
+            rows = self.store.select(run_id, record_type)
+        return [LedgerRecord.from_envelope(bytes(row[ENVELOPE]), row[RECORD_HASH]) for row in rows]
 
     def latest_checkpoint(self) -> LedgerRecord | None:
-        rows = self.store.select(None, "checkpoint")
+        with self._lock:
+            rows = self.store.select(None, "checkpoint")
         return LedgerRecord.from_envelope(bytes(rows[-1][ENVELOPE]), rows[-1][RECORD_HASH]) if rows else None
 
     def keyring(self) -> KeyRing:
         """The keys this ledger trusts now, replayed from its key records."""
         ring = KeyRing()
-        for row in self.store.select(None, "key"):
+        with self._lock:
+            rows = self.store.select(None, "key")
+        for row in rows:
             env = json.loads(bytes(row[ENVELOPE]))
             ring.apply(env["payload"], env["key_id"], env["prev_hash"])
         return ring
@@ -226,13 +230,14 @@ class Ledger:
         `workers`: processes that check ranges of records side by side (hashing is the cost);
         None means one per CPU, up to 4, for ledgers of `PARALLEL_MIN_RECORDS` or more.
         """
-        head = self.store.head()
+        with self._lock:
+            head = self.store.head()
+            total = self.store.count() if progress is not None else None
         last = head[0] if head else 0
         if workers is None:
             workers = min(os.cpu_count() or 1, 4) if last >= PARALLEL_MIN_RECORDS else 1
         workers = max(1, min(workers, last))
         if workers == 1 or self.source is None:
-            total = self.store.count() if progress is not None else None
             return verify_rows(self.store.scan_batches(), total=total, checkpoint=checkpoint,
                                pubkeys=pubkeys, progress=progress, deep=deep, locate_seq=self._locate_seq)
         return self._verify_parallel(last, workers, checkpoint, pubkeys, progress, deep)

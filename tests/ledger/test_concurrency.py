@@ -120,3 +120,18 @@ def test_claim_input_errors(tmp_path: Path, key_file: Path, kwargs: dict, field:
             led.claim_certificates(**args)
         assert exc.value.problems[0].field_path == field
         assert led.records(record_type="claim") == []
+
+
+def test_threads_share_one_ledger(ledger_url: str, key_file: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with open_ledger(ledger_url, signing_key=key_file) as led:
+        def work(t: int) -> None:
+            for i in range(50):
+                led.append("stage", {"run_id": f"thread-{t}", "i": i})
+                led.records(run_id=f"thread-{t}")
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(work, range(4)))
+        assert len(led.records(record_type="stage")) == 200
+        assert led.verify().ok
