@@ -84,7 +84,13 @@ def open_ledger(
     target = resolve_url(None if url is None else os.fspath(url))
     scheme = urlsplit(target).scheme.lower()
     if scheme in ("postgresql", "postgres"):
-        from carbonguard.ledger.postgres_store import PostgresStore
+        try:
+            from carbonguard.ledger.postgres_store import PostgresStore
+        except ImportError as exc:
+            from carbonguard.errors import InputError
+
+            raise InputError(f"a PostgreSQL ledger needs psycopg 3: pip install 'carbonguard[postgres]' "
+                             f"({exc})") from exc
 
         store = PostgresStore(target, create=create)
         key_path = DEFAULT_LEDGER.parent / "signing-key.pem"
@@ -96,4 +102,4 @@ def open_ledger(
         key_path = path.parent / "signing-key.pem"
     signer = signing_key if isinstance(signing_key, Signer) else (
         load_signer(Path(signing_key)) if signing_key is not None else None)
-    return Ledger(store, key_path=key_path, signer=signer, checkpoint_every=checkpoint_every)
+    return Ledger(store, key_path=key_path, signer=signer, checkpoint_every=checkpoint_every, source=target)

@@ -12,7 +12,6 @@ integers in plain decimal.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -36,7 +35,7 @@ def decimal_string(value: float) -> str:
     `1e-07` becomes `"0.0000001"`, `3.0` stays `"3.0"`, `1e+22` becomes `"10000000000000000000000"`.
     `float(decimal_string(x)) == x` for every finite float.
     """
-    if not math.isfinite(value):
+    if value - value != 0.0:  # NaN or infinity
         raise ValueError(f"{value!r} is not a finite number")
     text = format(Decimal(repr(value)), "f")
     if "." not in text:
@@ -48,61 +47,79 @@ def normalise(value: Any, path: str = "payload") -> tuple[Any, bool]:
     """Convert a payload into the JSON subset the ledger stores; return it and `simple_keys`.
 
     `simple_keys` is False when some object key holds a character at or above U+D800, where the
-    UTF-16 key order of RFC 8785 differs from Python's code-point order.
+    UTF-16 key order of RFC 8785 differs from Python's code-point order. The walk is on every
+    append's hot path, so the field path of an error is only built when there is an error.
     """
     simple = True
 
-    def walk(v: Any, where: str) -> Any:
+    def where(trail: tuple) -> str:
+        text = path
+        for step in trail:
+            text += f"[{step}]" if isinstance(step, int) else f".{step}"
+        return text
+
+    def walk(v: Any, trail: tuple) -> Any:
         nonlocal simple
-        if v is None or isinstance(v, (bool, str)):
-            if isinstance(v, str):
-                _check_string(v, where)
+        kind = type(v)
+        if kind is str:
+            if not v.isascii():
+                _check_string(v, trail, where)
             return v
-        if isinstance(v, int):
+        if kind is float:
+            if v - v != 0.0:  # NaN or infinity
+                raise InputError(Problem(f"{v!r} is not a number the ledger can record (NaN and "
+                                         "infinity are refused)", field_path=where(trail)))
+            return decimal_string(v)
+        if kind is dict or isinstance(v, Mapping):
+            out = {}
+            for k, item in v.items():
+                if type(k) is not str:
+                    raise InputError(Problem(f"object key {k!r} is not a string", field_path=where(trail)))
+                if not k.isascii():
+                    _check_string(k, trail, where)
+                    if simple and any(ord(c) >= 0xD800 for c in k):
+                        simple = False
+                out[k] = walk(item, (*trail, k))
+            return out
+        if kind is list or kind is tuple:
+            return [walk(item, (*trail, i)) for i, item in enumerate(v)]
+        if v is None or kind is bool:
+            return v
+        if isinstance(v, int) and not isinstance(v, bool):
             if abs(v) > MAX_SAFE_INT:
                 raise InputError(Problem(f"integer {v} is outside the exactly representable range "
-                                         f"(|n| <= 2**53-1); pass it as a decimal string", field_path=where))
+                                         f"(|n| <= 2**53-1); pass it as a decimal string",
+                                         field_path=where(trail)))
             return int(v)
+        if isinstance(v, str):
+            return walk(str(v), trail)
         if isinstance(v, float):
-            if not math.isfinite(v):
-                raise InputError(Problem(f"{v!r} is not a number the ledger can record (NaN and "
-                                         "infinity are refused)", field_path=where))
-            return decimal_string(v)
+            return walk(float(v), trail)
         if isinstance(v, Decimal):
             if not v.is_finite():
-                raise InputError(Problem(f"{v} is not finite", field_path=where))
+                raise InputError(Problem(f"{v} is not finite", field_path=where(trail)))
             return format(v, "f")
         if isinstance(v, Enum):
-            return walk(v.value, where)
+            return walk(v.value, trail)
         if isinstance(v, datetime):
             if v.tzinfo is None:
                 raise InputError(Problem("naive datetime; the ledger records UTC-aware times",
-                                         field_path=where))
+                                         field_path=where(trail)))
             return v.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-        if isinstance(v, Mapping):
-            out = {}
-            for k, item in v.items():
-                if not isinstance(k, str):
-                    raise InputError(Problem(f"object key {k!r} is not a string", field_path=where))
-                _check_string(k, where)
-                if simple and any(ord(c) >= 0xD800 for c in k):
-                    simple = False
-                out[k] = walk(item, f"{where}.{k}")
-            return out
         if isinstance(v, (list, tuple)):
-            return [walk(item, f"{where}[{i}]") for i, item in enumerate(v)]
+            return [walk(item, (*trail, i)) for i, item in enumerate(v)]
         raise InputError(Problem(f"value of type {type(v).__name__} cannot be recorded; "
-                                 "pass model.model_dump(mode='json')", field_path=where))
+                                 "pass model.model_dump(mode='json')", field_path=where(trail)))
 
-    return walk(value, path), simple
+    return walk(value, ()), simple
 
 
-def _check_string(s: str, where: str) -> None:
+def _check_string(s: str, trail: tuple, where: Any) -> None:
     try:
         s.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InputError(Problem("string holds a lone surrogate, which JSON cannot carry",
-                                 field_path=where)) from exc
+                                 field_path=where(trail))) from exc
 
 
 def canonical_bytes(value: Any, simple_keys: bool = True) -> bytes:

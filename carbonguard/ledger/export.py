@@ -12,6 +12,7 @@ import json
 from typing import TYPE_CHECKING, TextIO
 
 from carbonguard.ledger.canonical import canonical_bytes
+from carbonguard.ledger.store import ENVELOPE, RECORD_HASH
 
 if TYPE_CHECKING:
     from carbonguard.ledger.ledger import Ledger
@@ -24,8 +25,8 @@ def write_jsonl(ledger: Ledger, out: TextIO) -> int:
     """One canonical JSON object per line, in sequence order; returns the number of records."""
     count = 0
     for row in ledger.store.scan():
-        env = json.loads(bytes(row[9]))
-        env["record_hash"] = row[8]
+        env = json.loads(bytes(row[ENVELOPE]))
+        env["record_hash"] = row[RECORD_HASH]
         out.write(canonical_bytes(env, simple_keys=False).decode("utf-8") + "\n")
         count += 1
     return count
@@ -37,9 +38,9 @@ def write_csv(ledger: Ledger, out: TextIO) -> int:
     writer.writerow(CSV_COLUMNS)
     count = 0
     for row in ledger.store.scan():
-        env = json.loads(bytes(row[9]))
+        env = json.loads(bytes(row[ENVELOPE]))
         payload = canonical_bytes(env["payload"], simple_keys=False).decode("utf-8")
         writer.writerow([env["seq"], env["record_id"], env["record_type"], env["time"], env["producer"],
-                         env["key_id"], env["run_id"] or "", env["prev_hash"], row[8], payload])
+                         env["key_id"], env["run_id"] or "", env["prev_hash"], row[RECORD_HASH], payload])
         count += 1
     return count

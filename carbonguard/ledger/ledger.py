@@ -40,8 +40,8 @@ from carbonguard.ledger.record import (
     format_time,
     hash_bytes,
 )
-from carbonguard.ledger.store import ClaimConflict, LedgerError, Store
-from carbonguard.ledger.verify import VerifyResult, export_checkpoint, verify_rows
+from carbonguard.ledger.store import ENVELOPE, RECORD_HASH, SEQ, ClaimConflict, LedgerError, Store
+from carbonguard.ledger.verify import VerifyResult, combine, export_checkpoint, verify_rows
 
 LEDGER_ENV = "CARBONGUARD_LEDGER"
 DEFAULT_LEDGER = Path(".carbonguard") / "ledger.db"
@@ -52,6 +52,7 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _INTERNAL_TYPES = {"key": "rotate_key()/add_key()", "checkpoint": "checkpoint()",
                    "claim": "claim_certificates()"}
 MAX_CERTIFICATE_ID = 2**63 - 2
+PARALLEL_MIN_RECORDS = 200_000  # below this, starting worker processes costs more than it saves
 
 
 class KeyNotEnrolled(LedgerError):
@@ -66,16 +67,17 @@ class Ledger:
     """
 
     def __init__(self, store: Store, *, key_path: Path, signer: Signer | None = None,
-                 checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY) -> None:
+                 checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, source: str | None = None) -> None:
         if checkpoint_every < 1:
             raise ValueError("checkpoint_every must be at least 1")
         self.store = store
+        self.source = source  # the URL it was opened with; verification workers reopen it
         self.key_path = key_path
         self.checkpoint_every = checkpoint_every
         self._signer = signer
         self._ring = KeyRing()
         self._ring_seq = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # one store connection: one thread at a time uses it
 
     # -- context management ---------------------------------------------------------------
     def __enter__(self) -> Ledger:
@@ -186,18 +188,22 @@ class Ledger:
     # -- reading ----------------------------------------------------------------------------
     def records(self, run_id: str | None = None, record_type: str | None = None) -> list[LedgerRecord]:
         """Records in sequence order, parsed from their hashed bytes (not from index columns)."""
-        return [LedgerRecord.from_envelope(bytes(row[9]), row[8])
-                for row in self.store.select(run_id, record_type)]
+        with self._lock:
+            rows = self.store.select(run_id, record_type)
+        return [LedgerRecord.from_envelope(bytes(row[ENVELOPE]), row[RECORD_HASH]) for row in rows]
 
     def latest_checkpoint(self) -> LedgerRecord | None:
-        rows = self.store.select(None, "checkpoint")
-        return LedgerRecord.from_envelope(bytes(rows[-1][9]), rows[-1][8]) if rows else None
+        with self._lock:
+            rows = self.store.select(None, "checkpoint")
+        return LedgerRecord.from_envelope(bytes(rows[-1][ENVELOPE]), rows[-1][RECORD_HASH]) if rows else None
 
     def keyring(self) -> KeyRing:
         """The keys this ledger trusts now, replayed from its key records."""
         ring = KeyRing()
-        for row in self.store.select(None, "key"):
-            env = json.loads(bytes(row[9]))
+        with self._lock:
+            rows = self.store.select(None, "key")
+        for row in rows:
+            env = json.loads(bytes(row[ENVELOPE]))
             ring.apply(env["payload"], env["key_id"], env["prev_hash"])
         return ring
 
@@ -215,20 +221,77 @@ class Ledger:
         pubkeys: Iterable[str] = (),
         progress: Callable[[int, int | None], None] | None = None,
         deep: bool = False,
+        workers: int | None = None,
     ) -> VerifyResult:
         """Verify the whole ledger (see `carbonguard.ledger.verify` for what is checked).
 
         `checkpoint` is an exported checkpoint kept elsewhere (detects a truncated tail);
         `pubkeys` are base64 raw Ed25519 public keys pinned out of band (the first key must be one).
+        `workers`: processes that check ranges of records side by side (hashing is the cost);
+        None means one per CPU, up to 4, for ledgers of `PARALLEL_MIN_RECORDS` or more.
         """
-        total = self.store.count() if progress is not None else None
-        return verify_rows(self.store.scan(), total=total, checkpoint=checkpoint, pubkeys=pubkeys,
-                           progress=progress, deep=deep, locate_seq=self._locate_seq)
+        with self._lock:
+            head = self.store.head()
+            total = self.store.count() if progress is not None else None
+        last = head[0] if head else 0
+        if workers is None:
+            workers = min(os.cpu_count() or 1, 4) if last >= PARALLEL_MIN_RECORDS else 1
+        workers = max(1, min(workers, last))
+        if workers == 1 or self.source is None:
+            return verify_rows(self.store.scan_batches(), total=total, checkpoint=checkpoint,
+                               pubkeys=pubkeys, progress=progress, deep=deep, locate_seq=self._locate_seq)
+        return self._verify_parallel(last, workers, checkpoint, pubkeys, progress, deep)
+
+    def _verify_parallel(self, last: int, workers: int, checkpoint: dict[str, Any] | None,
+                         pubkeys: Iterable[str], progress: Callable[[int, int | None], None] | None,
+                         deep: bool) -> VerifyResult:
+        """Split 1..last into contiguous ranges (the last one open-ended, for records appended
+        meanwhile), check each in its own process, then judge them in order with `combine`."""
+        import pickle
+        import subprocess
+        import sys
+
+        import carbonguard
+
+        starts = [1 + last * i // workers for i in range(workers)]
+        ranges = [(a, starts[i + 1] - 1 if i + 1 < workers else None) for i, a in enumerate(starts)]
+        want = checkpoint["size"] if checkpoint else None
+        root = str(Path(carbonguard.__file__).resolve().parents[1])
+        env = {**os.environ,
+               "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        procs = []
+        try:
+            for a, b in ranges:
+                proc = subprocess.Popen([sys.executable, "-m", "carbonguard.ledger.worker"], env=env,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                procs.append(proc)
+                assert proc.stdin is not None
+                proc.stdin.write(pickle.dumps((self.source, a, b, deep, want)))
+                proc.stdin.close()
+            segments = []
+            for proc in procs:
+                assert proc.stdout is not None and proc.stderr is not None
+                out = proc.stdout.read()  # workers run side by side; their output is read in order
+                err = proc.stderr.read()
+                proc.wait()
+                if proc.returncode != 0:
+                    lines = err.decode("utf-8", "replace").strip().splitlines()
+                    raise LedgerError(f"a verification worker failed (exit code {proc.returncode}): "
+                                      + (lines[-1] if lines else "no message"))
+                segments.append(pickle.loads(out))  # our own child's output
+                if progress is not None:
+                    progress(segments[-1].last_seq, last)
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        return combine(segments, checkpoint=checkpoint, pubkeys=pubkeys)
 
     def _locate_seq(self, seq: int) -> bool:
         for row in self.store.scan():
             try:
-                if json.loads(bytes(row[9])).get("seq") == seq:
+                if json.loads(bytes(row[ENVELOPE])).get("seq") == seq:
                     return True
             except ValueError:
                 continue
@@ -248,14 +311,16 @@ class Ledger:
 
     def _prepare_write(self) -> tuple[int, str]:
         """Inside the write transaction: read the head, catch up on key records, enrol if new."""
-        head = self.store.head() or (0, GENESIS_PREV_HASH)
-        for row in self.store.rows_of_type("key", self._ring_seq):
-            env = json.loads(bytes(row[9]))
-            problem = self._ring.apply(env["payload"], env["key_id"], env["prev_hash"])
-            if problem is not None:
-                raise LedgerError(f"key record seq {row[0]} does not verify ({problem}); "
-                                  "run `carbonguard audit verify` before writing")
-            self._ring_seq = row[0]
+        seq, head_hash, last_key_seq = self.store.head() or (0, GENESIS_PREV_HASH, 0)
+        head = (seq, head_hash)
+        if last_key_seq > self._ring_seq:  # another writer changed the keys since we last looked
+            for row in self.store.rows_of_type("key", self._ring_seq):
+                env = json.loads(bytes(row[ENVELOPE]))
+                problem = self._ring.apply(env["payload"], env["key_id"], env["prev_hash"])
+                if problem is not None:
+                    raise LedgerError(f"key record seq {row[SEQ]} does not verify ({problem}); "
+                                      "run `carbonguard audit verify` before writing")
+                self._ring_seq = row[SEQ]
         signer = self.signer
         if not self._ring.public:  # first writer of a new ledger: its key is the genesis key
             prev = head[1]

@@ -14,7 +14,11 @@ import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import psycopg
+from psycopg import sql
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.ledger.record import Header
@@ -28,13 +32,8 @@ _DDL = """
 CREATE SCHEMA IF NOT EXISTS {s};
 CREATE TABLE IF NOT EXISTS {s}.records (
     seq bigint PRIMARY KEY,
-    record_id text NOT NULL UNIQUE,
     record_type text NOT NULL,
-    time text NOT NULL,
-    producer text NOT NULL,
-    key_id text NOT NULL,
     run_id text,
-    prev_hash text NOT NULL,
     record_hash text NOT NULL UNIQUE,
     envelope bytea NOT NULL
 );
@@ -88,11 +87,6 @@ def _redact(url: str) -> str:
 
 class PostgresStore:
     def __init__(self, url: str, *, create: bool = True) -> None:
-        try:
-            import psycopg
-        except ImportError as exc:  # pragma: no cover - depends on the installation
-            raise InputError("a PostgreSQL ledger needs psycopg: "
-                             "pip install 'carbonguard[postgres]'") from exc
         self._psycopg = psycopg
         dsn, self.schema = split_url(url)
         self._dsn = dsn
@@ -105,7 +99,8 @@ class PostgresStore:
         except psycopg.Error as exc:
             raise InputError(Problem(f"cannot connect to PostgreSQL: {exc}".strip(),
                                      source=self.description)) from exc
-        self._in_txn = False
+        self._pending: list[sql.Composable] | None = None  # inserts buffered until COMMIT
+        self._begun = False
         self.exclusion_constraint = True
         try:
             self._ensure_schema(create)
@@ -148,44 +143,70 @@ class PostgresStore:
 
     @contextmanager
     def writing(self) -> Iterator[None]:
-        with self._db.transaction():
-            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
-            self._in_txn = True
-            try:
-                yield
-            finally:
-                self._in_txn = False
+        # Two round trips per append: `BEGIN; lock; head` travel together (the server runs them in
+        # order, so the head is read while the lock is held), and the buffered inserts travel with
+        # COMMIT. Both use the simple query protocol with values rendered as SQL literals.
+        self._pending = []
+        self._begun = False
+        try:
+            yield
+            self._begin()
+            self._pending.append(sql.SQL("COMMIT"))
+            self._db.execute(sql.SQL("; ").join(self._pending))
+        except BaseException as exc:
+            if self._db.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:
+                self._db.execute("ROLLBACK")
+            if isinstance(exc, self._psycopg.errors.ExclusionViolation):
+                raise LedgerError(f"certificate range already claimed (database constraint): {exc}") from exc
+            raise
+        finally:
+            self._pending, self._begun = None, False
+
+    def _begin(self, then: str | None = None) -> Any:
+        """Send BEGIN and take the ledger's lock, with `then` in the same round trip."""
+        if self._begun:
+            return self._db.execute(then) if then else None
+        self._begun = True
+        cur = self._db.execute(f"BEGIN; SELECT pg_advisory_xact_lock({self._lock_key})"
+                               + (f"; {then}" if then else ""))
+        while cur.nextset():
+            pass
+        return cur
 
     def _t(self, name: str) -> str:
         return f"{self.schema}.{name}"
 
-    def head(self) -> tuple[int, str] | None:
-        row = self._db.execute(f"SELECT seq, record_hash FROM {self._t('records')} ORDER BY seq DESC LIMIT 1"
-                               ).fetchone()
-        return None if row is None else (row[0], row[1])
+    def head(self) -> tuple[int, str, int] | None:
+        records = self._t("records")
+        query = (f"SELECT seq, record_hash, (SELECT coalesce(max(seq), 0) FROM {records} "
+                 f"WHERE record_type = 'key') FROM {records} ORDER BY seq DESC LIMIT 1")
+        cur = self._begin(query) if self._writing else self._db.execute(query)
+        row = cur.fetchone()
+        return None if row is None else (row[0], row[1], row[2])
 
     def insert(self, header: Header, record_hash: str, envelope: bytes) -> None:
-        self._db.execute(
-            f"INSERT INTO {self._t('records')} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (header.seq, header.record_id, header.record_type, header.time, header.producer,
-             header.key_id, header.run_id, header.prev_hash, record_hash, envelope),
-        )
+        self._pending.append(sql.SQL("INSERT INTO {} VALUES ({}, {}, {}, {}, {})").format(
+            sql.Identifier(self.schema, "records"), header.seq, header.record_type, header.run_id,
+            record_hash, envelope))
 
     def _select(self) -> str:
         return "SELECT " + ", ".join(COLUMNS) + f" FROM {self._t('records')}"
 
     def rows_of_type(self, record_type: str, after_seq: int) -> list[Row]:
+        self._begin_if_writing()
         return self._db.execute(self._select() + " WHERE record_type = %s AND seq > %s ORDER BY seq",
                                 (record_type, after_seq)).fetchall()
 
     def missing_hashes(self, hashes: Sequence[str]) -> list[str]:
         if not hashes:
             return []
+        self._begin_if_writing()
         found = {r[0] for r in self._db.execute(
             f"SELECT record_hash FROM {self._t('records')} WHERE record_hash = ANY(%s)", (list(hashes),))}
         return [h for h in hashes if h not in found]
 
     def claim_overlap(self, registry: str, first: int, last: int) -> tuple[str, int, int] | None:
+        self._begin_if_writing()
         row = self._db.execute(
             f"SELECT run_id, lower(certificates), upper(certificates) - 1 FROM {self._t('claims')} "
             "WHERE registry = %s AND certificates && int8range(%s, %s, '[]') LIMIT 1",
@@ -193,14 +214,16 @@ class PostgresStore:
         return None if row is None else (row[0], row[1], row[2])
 
     def insert_claim(self, registry: str, first: int, last: int, run_id: str, seq: int) -> None:
-        try:
-            with self._db.transaction():  # a savepoint, so a violation leaves a clear error
-                self._db.execute(f"INSERT INTO {self._t('claims')} "
-                                 "VALUES (%s, int8range(%s, %s, '[]'), %s, %s)",
-                                 (registry, first, last, run_id, seq))
-        except self._psycopg.errors.ExclusionViolation as exc:
-            raise LedgerError(f"certificate range {first}-{last} of {registry!r} is already claimed "
-                              f"(database constraint): {exc}") from exc
+        self._pending.append(sql.SQL("INSERT INTO {} VALUES ({}, int8range({}, {}, '[]'), {}, {})").format(
+            sql.Identifier(self.schema, "claims"), registry, first, last, run_id, seq))
+
+    def _begin_if_writing(self) -> None:
+        if self._writing and not self._begun:
+            self._begin()
+
+    @property
+    def _writing(self) -> bool:
+        return self._pending is not None
 
     def select(self, run_id: str | None, record_type: str | None) -> list[Row]:
         where, params = [], []
@@ -214,14 +237,22 @@ class PostgresStore:
         return self._db.execute(sql, params).fetchall()
 
     def scan(self, from_seq: int = 1) -> Iterator[Row]:
+        for batch in self.scan_batches(from_seq):
+            yield from batch
+
+    def scan_batches(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[list[Row]]:
         # A server-side cursor on a separate connection in one REPEATABLE READ snapshot.
         conn = self._psycopg.connect(self._dsn, autocommit=False)
         try:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            with conn.cursor(name="carbonguard_scan") as cur:
-                cur.itersize = 8192
-                cur.execute(self._select() + " WHERE seq >= %s ORDER BY seq", (from_seq,))
-                yield from cur
+            with conn.cursor(name="carbonguard_scan", binary=True) as cur:  # bytea as raw bytes
+                cur.execute(self._select() + " WHERE seq >= %s AND seq <= %s ORDER BY seq",
+                            (from_seq, 2**63 - 1 if to_seq is None else to_seq))
+                while True:
+                    batch = cur.fetchmany(8192)
+                    if not batch:
+                        break
+                    yield batch
             conn.rollback()
         finally:
             conn.close()

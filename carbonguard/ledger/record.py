@@ -32,7 +32,7 @@ def parse_time(text: str) -> datetime:
 
 @dataclass(frozen=True)
 class Header:
-    """Envelope fields besides the payload; one store row holds these as columns plus the bytes."""
+    """Envelope fields besides the payload."""
 
     seq: int
     record_id: str

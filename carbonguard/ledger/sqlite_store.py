@@ -20,13 +20,8 @@ from carbonguard.ledger.store import COLUMNS, Row
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY,
-    record_id TEXT NOT NULL UNIQUE,
     record_type TEXT NOT NULL,
-    time TEXT NOT NULL,
-    producer TEXT NOT NULL,
-    key_id TEXT NOT NULL,
     run_id TEXT,
-    prev_hash TEXT NOT NULL,
     record_hash TEXT NOT NULL UNIQUE,
     envelope BLOB NOT NULL
 );
@@ -92,15 +87,16 @@ class SQLiteStore:
             raise
         self._db.execute("COMMIT")
 
-    def head(self) -> tuple[int, str] | None:
-        row = self._db.execute("SELECT seq, record_hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
-        return None if row is None else (row[0], row[1])
+    def head(self) -> tuple[int, str, int] | None:
+        row = self._db.execute(
+            "SELECT seq, record_hash, (SELECT coalesce(max(seq), 0) FROM records WHERE record_type = 'key') "
+            "FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else (row[0], row[1], row[2])
 
     def insert(self, header: Header, record_hash: str, envelope: bytes) -> None:
         self._db.execute(
-            "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (header.seq, header.record_id, header.record_type, header.time, header.producer,
-             header.key_id, header.run_id, header.prev_hash, record_hash, envelope),
+            "INSERT INTO records VALUES (?, ?, ?, ?, ?)",
+            (header.seq, header.record_type, header.run_id, record_hash, envelope),
         )
 
     def rows_of_type(self, record_type: str, after_seq: int) -> list[Row]:
@@ -136,16 +132,22 @@ class SQLiteStore:
         return self._db.execute(sql, params).fetchall()
 
     def scan(self, from_seq: int = 1) -> Iterator[Row]:
+        for batch in self.scan_batches(from_seq):
+            yield from batch
+
+    def scan_batches(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[list[Row]]:
         # A separate connection, so a long scan never holds this one's transaction state.
         reader = sqlite3.connect(str(self.path), isolation_level=None, timeout=60.0)
+        reader.execute("PRAGMA mmap_size = 2147418112")  # read through the page cache, not read()
         try:
             reader.execute("BEGIN")  # one consistent snapshot for the whole scan
-            cursor = reader.execute(_SELECT + " WHERE seq >= ? ORDER BY seq", (from_seq,))
+            cursor = reader.execute(_SELECT + " WHERE seq >= ? AND seq <= ? ORDER BY seq",
+                                    (from_seq, 2**63 - 1 if to_seq is None else to_seq))
             while True:
                 batch = cursor.fetchmany(4096)
                 if not batch:
                     break
-                yield from batch
+                yield batch
             reader.execute("COMMIT")
         finally:
             reader.close()
@@ -155,7 +157,7 @@ class SQLiteStore:
 
     def bulk_insert(self, rows: Sequence[Row]) -> None:
         with self.writing():
-            self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", rows)
 
     def close(self) -> None:
         self._db.close()

@@ -2,8 +2,9 @@
 
 Why a store is so small: every rule about records lives in `Ledger` and `verify`, so a store only
 serialises writers, keeps rows append-only and hands rows back in sequence order. A row is the
-hashed envelope bytes plus the header fields as indexed columns; the columns are for queries and
-are themselves checked against the bytes by the verifier.
+hashed envelope bytes plus the few header fields that queries need, as indexed columns; the
+verifier checks those columns against the bytes. Every other field lives only in the bytes, so
+there is nothing else to keep in step (and verification reads less).
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from carbonguard.errors import CarbonguardError
 from carbonguard.ledger.record import Header
 
 # Row layout shared by every store, in this order.
-COLUMNS = ("seq", "record_id", "record_type", "time", "producer", "key_id", "run_id",
-           "prev_hash", "record_hash", "envelope")
-Row = tuple[int, str, str, str, str, str, "str | None", str, str, bytes]
+COLUMNS = ("seq", "record_type", "run_id", "record_hash", "envelope")
+Row = tuple[int, str, "str | None", str, bytes]
+SEQ, RECORD_TYPE, RUN_ID, RECORD_HASH, ENVELOPE = range(5)
 
 
 class LedgerError(CarbonguardError):
@@ -46,7 +47,8 @@ class Store(Protocol):
     def writing(self) -> AbstractContextManager[None]:
         """One transaction that no other writer, on any host, runs at the same time."""
 
-    def head(self) -> tuple[int, str] | None: ...
+    def head(self) -> tuple[int, str, int] | None:
+        """(seq, record_hash) of the last record, and the seq of the last key record (0 if none)."""
 
     def insert(self, header: Header, record_hash: str, envelope: bytes) -> None: ...
 
@@ -61,6 +63,9 @@ class Store(Protocol):
     def select(self, run_id: str | None, record_type: str | None) -> list[Row]: ...
 
     def scan(self, from_seq: int = 1) -> Iterator[Row]: ...
+
+    def scan_batches(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[list[Row]]:
+        """Rows `from_seq <= seq <= to_seq` in sequence order, in batches, from one snapshot."""
 
     def count(self) -> int: ...
 

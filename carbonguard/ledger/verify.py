@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,9 @@ FAILURE_KINDS = {
 
 CHECKPOINT_FORMAT = "carbonguard-checkpoint/1"
 PROGRESS_EVERY = 65536
+_TIME_TAIL = len('2026-01-01T00:00:00.000000Z"}')  # fixed width: see record.format_time
+_KEY_OPEN = b'{"key_id":"'
+_PAYLOAD_OPEN = b'","payload":{'
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,175 @@ def export_checkpoint(payload: dict[str, Any], public_key: str, seq: int, record
             "public_key": public_key, "checkpoint_seq": seq, "checkpoint_record_id": record_id}
 
 
+@dataclass
+class Segment:
+    """What a scan of records `first_seq..` found, for `combine` to judge in sequence order.
+
+    Per-record checks (hash, columns, links inside the segment, `deep`) need no state and run
+    here, possibly in another process; key trust and signatures need the chain's history and are
+    left as `events` for `combine`: key records, checkpoints, and each first use of a signing key
+    (where the key changes, and right after every key record).
+    """
+
+    first_seq: int
+    last_seq: int = 0  # last record that passed the per-record checks (first_seq - 1 if none)
+    first_link: str | None = None  # the prev_hash named by the segment's first record
+    last_hash: str | None = None
+    events: list[tuple] = field(default_factory=list)  # (seq, kind, key_id, payload, prev_hash, record_id)
+    failure: tuple[int, str, int, bytes | None] | None = None  # (code, message, seq, env)
+    hash_at: dict[int, str] = field(default_factory=dict)  # record hashes at requested seqs
+
+
+def check_segment(
+    batches: Iterable[Sequence[tuple]],
+    first_seq: int = 1,
+    *,
+    deep: bool = False,
+    locate_seq: Callable[[int], bool] | None = None,
+    want_hash_at: int | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+    total: int | None = None,
+) -> Segment:
+    """Check rows `(seq, record_type, run_id, record_hash, envelope)` from `first_seq` on."""
+    seg = Segment(first_seq, first_seq - 1)
+    expected, last_hash = first_seq, None
+    sha256 = hashlib.sha256
+    special = frozenset(("key", "checkpoint"))
+    quoted: dict[str | None, str] = {None: "null"}  # canonical encodings of repeating column values
+    key_open, current_key, after_key = b"\x00", b"", True
+
+    def stop(code: int, message: str, seq: int, env: bytes | None) -> Segment:
+        seg.failure = (code, message, seq, env)
+        seg.last_seq, seg.last_hash = expected - 1, last_hash
+        return seg
+
+    for batch in batches:
+        for row in batch:
+            seq, rtype, run_id, rhash, env = row
+            if seq != expected:
+                return stop(EXIT_DELETED, f"missing; the next record present is seq {seq} "
+                            f"(id {_record_id(env)})", expected, None)
+            if sha256(env).hexdigest() != rhash:
+                return stop(EXIT_EDITED, "its content does not match its record_hash", seq, env)
+            # The envelope ends `,"record_type":T,"run_id":R,"schema":1,"seq":N,"time":"<27 chars>"}`
+            # and starts `{"key_id":"<32 hex>","payload":{`: check the columns, read the key id and
+            # the link there, without parsing the payload. Canonical values never hold a bare
+            # quote, so a match at these fixed offsets is a match of the fields themselves.
+            rtype_q = quoted.get(rtype)
+            if rtype_q is None:
+                rtype_q = quoted[rtype] = encode_string(rtype) if isinstance(rtype, str) else "\x00"
+            run_q = quoted.get(run_id)
+            if run_q is None:
+                run_q = quoted[run_id] = encode_string(run_id) if isinstance(run_id, str) else "\x00"
+            mid = (f',"record_type":{rtype_q},"run_id":{run_q},"schema":{SCHEMA_VERSION},"seq":{seq},'
+                   '"time":"').encode()
+            end = len(env) - _TIME_TAIL
+            if not env.endswith(mid, 0, end):
+                code, message = _diagnose(row, env, locate_seq)
+                return stop(code, message, seq, env)
+            if not env.startswith(key_open):  # another key than the record before
+                if env[:11] != _KEY_OPEN or env[43:56] != _PAYLOAD_OPEN:
+                    code, message = _diagnose(row, env, locate_seq)
+                    return stop(code, message, seq, env)
+                key_open, current_key, after_key = env[:56], env[11:43], True
+            link = env.rfind(b',"prev_hash":"', 56, end - len(mid))
+            if last_hash is None:
+                seg.first_link = env[link + 14:link + 78].decode("ascii", "replace") if link >= 0 else ""
+            elif link < 0 or not env.startswith(last_hash.encode(), link + 14):
+                return stop(EXIT_DELETED, "does not link to the record before it (prev_hash differs): "
+                            "a record was removed, or the one before was rewritten", seq, env)
+            if deep or rtype in special:
+                try:
+                    parsed = json.loads(env)
+                except ValueError:
+                    return stop(EXIT_EDITED, "its content is not JSON", seq, env)
+                payload = parsed.get("payload")
+                if not isinstance(payload, dict):
+                    return stop(EXIT_EDITED, "its payload is not an object", seq, env)
+                if deep:
+                    if canonical_bytes(parsed, simple_keys=False) != env:
+                        return stop(EXIT_EDITED, "its bytes are not canonical JSON (RFC 8785)", seq, env)
+                    if "run_id" in payload and payload["run_id"] != run_id:
+                        return stop(EXIT_EDITED, "its run_id differs from its payload's run_id", seq, env)
+                if rtype in special:
+                    seg.events.append((seq, rtype, parsed["key_id"], payload, parsed.get("prev_hash"),
+                                       parsed.get("record_id")))
+                    if rtype == "key":  # the ring may change here: check the next key use again
+                        after_key = True
+            if after_key and rtype != "key":
+                seg.events.append((seq, "uses", current_key.decode("ascii", "replace"), None, None,
+                                   _record_id(env)))
+                after_key = False
+            if seq == want_hash_at:
+                seg.hash_at[seq] = rhash
+            last_hash = rhash
+            expected += 1
+            if progress is not None and not seq & (PROGRESS_EVERY - 1):
+                progress(seq, total)
+    seg.last_seq, seg.last_hash = expected - 1, last_hash
+    return seg
+
+
+def combine(
+    segments: Iterable[Segment],
+    *,
+    checkpoint: dict[str, Any] | None = None,
+    pubkeys: Iterable[str] = (),
+) -> VerifyResult:
+    """Judge segments in sequence order: links between them, key trust, signatures, checkpoint."""
+    pins = {key_id_of(unb64(p)): p for p in pubkeys}
+    ring = KeyRing()
+    active: set[str] = set()
+    head, last_hash, checkpoints, last_cp_seq = 0, GENESIS_PREV_HASH, 0, 0
+    hash_at: dict[int, str] = {}
+
+    def fail(code: int, message: str, seq: int | None, rid: str | None, upto: int) -> VerifyResult:
+        where = f"record seq {seq} (id {rid}): " if seq is not None else ""
+        return VerifyResult(False, code, where + message, FAILURE_KINDS[code], seq, rid, upto, checkpoints,
+                            upto, last_hash, upto - last_cp_seq, tuple(ring.public))
+
+    for seg in segments:
+        if seg.last_seq >= seg.first_seq and seg.first_link != last_hash:
+            return fail(EXIT_DELETED, "does not link to the record before it (prev_hash differs): a record "
+                        "was removed, or the one before was rewritten", seg.first_seq, None, head)
+        for seq, kind, key_id, payload, prev, rid in seg.events:
+            if kind == "uses":
+                if key_id not in active:
+                    return fail(EXIT_UNTRUSTED_KEY, f"written under key {key_id}, which is not enrolled and "
+                                "active at this point of the chain", seq, rid, seq - 1)
+                continue
+            if kind == "key":
+                problem = ring.apply(payload, key_id, prev)
+                if problem is not None:
+                    code = EXIT_UNTRUSTED_KEY if "not trusted" in problem else EXIT_BAD_SIGNATURE
+                    return fail(code, problem, seq, rid, seq - 1)
+                if pins and payload.get("action") == "genesis" and payload["key_id"] not in pins:
+                    return fail(EXIT_UNTRUSTED_KEY, f"the ledger's first key {payload['key_id']} is not a "
+                                "pinned public key (--pubkey)", seq, rid, seq - 1)
+                active = {k for k in ring.public if k not in ring.retired}
+            else:
+                problem = _check_checkpoint(payload, seq, prev, key_id, ring)
+                if problem is not None:
+                    return fail(EXIT_BAD_SIGNATURE, problem, seq, rid, seq - 1)
+                checkpoints += 1
+                last_cp_seq = seq
+        hash_at.update(seg.hash_at)
+        if seg.last_seq >= seg.first_seq:
+            head, last_hash = seg.last_seq, seg.last_hash or last_hash
+        if seg.failure is not None:
+            code, message, seq, env = seg.failure
+            return fail(code, message, seq, _record_id(env), head)
+    if checkpoint is not None:
+        result = _against_checkpoint(checkpoint, pins, ring, head, hash_at.get(checkpoint["size"]))
+        if result is not None:
+            return fail(result[0], result[1], None, None, head)
+    return VerifyResult(True, EXIT_INTACT, f"intact: {head} records, {checkpoints} signed checkpoints, "
+                        f"{head - last_cp_seq} records after the last checkpoint", None, None, None, head,
+                        checkpoints, head, last_hash, head - last_cp_seq, tuple(ring.public))
+
+
 def verify_rows(
-    rows: Iterable[tuple],
+    batches: Iterable[Sequence[tuple]],
     *,
     total: int | None = None,
     checkpoint: dict[str, Any] | None = None,
@@ -105,95 +275,12 @@ def verify_rows(
     deep: bool = False,
     locate_seq: Callable[[int], bool] | None = None,
 ) -> VerifyResult:
-    """Check rows `(seq, record_id, record_type, time, producer, key_id, run_id, prev_hash,
-    record_hash, envelope)` in sequence order. `locate_seq(n)` says whether some row's hashed
-    envelope claims sequence number n (used only to tell a reordering from a deletion)."""
-    pins = {key_id_of(unb64(p)): p for p in pubkeys}
-    ring = KeyRing()
-    expected, last_hash, checkpoints, last_cp_seq = 1, GENESIS_PREV_HASH, 0, 0
-    cp_size = checkpoint["size"] if checkpoint else None
-    hash_at_cp_size = None
-    sha256 = hashlib.sha256
-    schema_part = ',"schema":' + str(SCHEMA_VERSION) + ',"seq":'
-
-    def fail(code: int, message: str, seq: int | None, rid: str | None) -> VerifyResult:
-        where = f"record seq {seq} (id {rid}): " if seq is not None else ""
-        return VerifyResult(False, code, where + message, FAILURE_KINDS[code], seq, rid, expected - 1,
-                            checkpoints, expected - 1, last_hash, expected - 1 - last_cp_seq,
-                            tuple(ring.public))
-
-    for row in rows:
-        seq, rid, rtype, time, producer, key_id, run_id, prev_hash, rhash, env = row
-        if seq != expected:
-            return fail(EXIT_DELETED, f"missing; the next record present is seq {seq} (id {rid})",
-                        expected, None)
-        env = bytes(env)
-        if sha256(env).hexdigest() != rhash:
-            return fail(EXIT_EDITED, "its content does not match its record_hash", seq, rid)
-        # Rebuild the envelope's frame from the columns. Raw concatenation is unambiguous: a
-        # canonical string value never holds an unescaped quote, and every separator starts with one.
-        try:
-            prefix = '{"key_id":' + encode_string(key_id) + ',"payload":'
-            tail = (',"prev_hash":"' + prev_hash + '","producer":' + encode_string(producer)
-                    + ',"record_id":"' + rid + '","record_type":"' + rtype + '","run_id":'
-                    + ("null" if run_id is None else encode_string(run_id))
-                    + schema_part + str(seq) + ',"time":"' + time + '"}')
-        except TypeError:
-            prefix = tail = "\x00"  # a NULL column: never matches, diagnosed below
-        if not (env.startswith(prefix.encode()) and env.endswith(tail.encode())):
-            code, message = _diagnose(row, env, locate_seq)
-            return fail(code, message, seq, rid)
-        if prev_hash != last_hash:
-            return fail(EXIT_DELETED, "does not link to the record before it (prev_hash differs): a record "
-                        "was removed, or the one before was rewritten", seq, rid)
-        payload = None
-        if deep or rtype == "key" or rtype == "checkpoint":
-            try:
-                parsed = json.loads(env)
-            except ValueError:
-                return fail(EXIT_EDITED, "its content is not JSON", seq, rid)
-            payload = parsed.get("payload")
-            if not isinstance(payload, dict):
-                return fail(EXIT_EDITED, "its payload is not an object", seq, rid)
-            if deep:
-                if canonical_bytes(parsed, simple_keys=False) != env:
-                    return fail(EXIT_EDITED, "its bytes are not canonical JSON (RFC 8785)", seq, rid)
-                if "run_id" in payload and payload["run_id"] != run_id:
-                    return fail(EXIT_EDITED, "its run_id differs from its payload's run_id", seq, rid)
-        if rtype == "key":
-            problem = ring.apply(payload, key_id, prev_hash)
-            if problem is not None:
-                code = EXIT_UNTRUSTED_KEY if "not trusted" in problem else EXIT_BAD_SIGNATURE
-                return fail(code, problem, seq, rid)
-            if pins and payload.get("action") == "genesis" and payload["key_id"] not in pins:
-                return fail(EXIT_UNTRUSTED_KEY, f"the ledger's first key {payload['key_id']} is not a pinned "
-                            "public key (--pubkey)", seq, rid)
-        elif not ring.active(key_id):
-            return fail(EXIT_UNTRUSTED_KEY, f"written under key {key_id}, which is not enrolled and active "
-                        "at this point of the chain", seq, rid)
-        if rtype == "checkpoint":
-            problem = _check_checkpoint(payload, seq, prev_hash, key_id, ring)
-            if problem is not None:
-                return fail(EXIT_BAD_SIGNATURE, problem, seq, rid)
-            checkpoints += 1
-            last_cp_seq = seq
-        if seq == cp_size:
-            hash_at_cp_size = rhash
-        last_hash = rhash
-        expected += 1
-        if progress is not None and seq % PROGRESS_EVERY == 0:
-            progress(seq, total)
-    head = expected - 1
+    """Verify a whole ledger given as batches of rows, in one process."""
+    seg = check_segment(batches, 1, deep=deep, locate_seq=locate_seq, progress=progress, total=total,
+                        want_hash_at=checkpoint["size"] if checkpoint else None)
     if progress is not None:
-        progress(head, total)
-    if checkpoint is not None:
-        result = _against_checkpoint(checkpoint, pins, ring, head, hash_at_cp_size)
-        if result is not None:
-            code, message = result
-            return fail(code, message, None, None)
-    return VerifyResult(True, EXIT_INTACT, f"intact: {head} records, {checkpoints} signed checkpoints, "
-                        f"{head - last_cp_seq} records after the last checkpoint", None, None, None, head,
-                        checkpoints, head, last_hash, head - last_cp_seq, tuple(ring.public))
+        progress(seg.last_seq, total)
+    return combine([seg], checkpoint=checkpoint, pubkeys=pubkeys)
 
 
 def _check_checkpoint(payload: dict, seq: int, prev_hash: str, key_id: str, ring: KeyRing) -> str | None:
@@ -232,6 +319,13 @@ def _against_checkpoint(cp: dict, pins: dict[str, str], ring: KeyRing, head: int
     return None
 
 
+def _record_id(env: bytes | None) -> str | None:
+    try:
+        return json.loads(env)["record_id"]  # type: ignore[arg-type]
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
 def _diagnose(row: tuple, env: bytes, locate_seq: Callable[[int], bool] | None) -> tuple[int, str]:
     """A row's columns disagree with its hashed bytes: say which, and whether it moved."""
     seq = row[0]
@@ -239,13 +333,14 @@ def _diagnose(row: tuple, env: bytes, locate_seq: Callable[[int], bool] | None) 
         parsed = json.loads(env)
     except ValueError:
         return EXIT_EDITED, "its content is not JSON"
-    names = ("seq", "record_id", "record_type", "time", "producer", "key_id", "run_id", "prev_hash")
-    if isinstance(parsed, dict) and isinstance(parsed.get("seq"), int) and parsed["seq"] != seq:
+    if not isinstance(parsed, dict):
+        return EXIT_EDITED, "its content is not an envelope"
+    if isinstance(parsed.get("seq"), int) and parsed["seq"] != seq:
         if locate_seq is not None and locate_seq(seq):
             return EXIT_REORDERED, (f"holds the record hashed as seq {parsed['seq']}; the record hashed as "
                                     f"seq {seq} sits elsewhere (records were reordered)")
         return EXIT_DELETED, f"holds the record hashed as seq {parsed['seq']}; seq {seq} is gone"
-    for i, name in enumerate(names):
-        if not isinstance(parsed, dict) or parsed.get(name) != row[i]:
+    for i, name in ((1, "record_type"), (2, "run_id")):
+        if parsed.get(name) != row[i]:
             return EXIT_EDITED, f"its {name} column does not match its hashed content"
     return EXIT_EDITED, "its hashed content is not a well-formed envelope"

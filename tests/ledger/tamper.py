@@ -61,7 +61,7 @@ def rewrite_from(url: str, seq: int, mutate: Callable[[dict[str, Any]], None], a
         all_rows = run("SELECT " + ", ".join(COLUMNS) + " FROM records WHERE seq >= ? ORDER BY seq", (seq,))
         prev = run("SELECT record_hash FROM records WHERE seq = ?", (seq - 1,))[0][0]
         for row in all_rows:
-            env = json.loads(bytes(row[9]))
+            env = json.loads(bytes(row[4]))
             if row[0] == seq:
                 mutate(env["payload"])
             if env["record_type"] == "checkpoint":
@@ -72,6 +72,5 @@ def rewrite_from(url: str, seq: int, mutate: Callable[[dict[str, Any]], None], a
                             env["key_id"], env["run_id"], prev)
             data = envelope_bytes(header, env["payload"], False)
             new_hash = hash_bytes(data)
-            run("UPDATE records SET envelope = ?, record_hash = ?, prev_hash = ? WHERE seq = ?",
-                (data, new_hash, prev, row[0]))
+            run("UPDATE records SET envelope = ?, record_hash = ? WHERE seq = ?", (data, new_hash, row[0]))
             prev = new_hash

@@ -67,3 +67,22 @@ def test_unsafe_integer_and_unknown_type_refused() -> None:
         normalise({"n": 2**53})
     with pytest.raises(InputError, match="set"):
         normalise({"s": {1, 2}})
+
+
+@settings(max_examples=200)
+@given(st.floats(min_value=0, allow_nan=False, allow_infinity=False),
+       st.floats(min_value=0, allow_nan=False, allow_infinity=False))
+def test_stage_record_survives_the_ledger_encoding(energy: float, uncertainty: float) -> None:
+    import json
+
+    from carbonguard.models import ComponentEnergy, EnergyMethod, StageRecord
+
+    from .conftest import stage_record
+
+    record = stage_record().model_copy(update={"components": (
+        ComponentEnergy(component="gpu", device="GPU-0", method=EnergyMethod.SAMPLED, energy_kwh=energy,
+                        uncertainty_kwh=uncertainty, source="nvml:power-sampling"),)})
+    value, simple = normalise(record.model_dump(mode="json"))
+    stored = json.loads(canonical_bytes(value, simple))
+    assert isinstance(stored["components"][0]["energy_kwh"], str)
+    assert StageRecord.model_validate(stored) == record

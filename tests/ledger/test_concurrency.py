@@ -98,3 +98,40 @@ def test_claim_conflicts_overlap_and_database_constraint(ledger_url: str, key_fi
             run("INSERT INTO claims VALUES ('fea', int8range(120, 130, '[]'), 'run-x', ?)", (seq,))
         else:
             run("INSERT INTO claims VALUES ('fea', 120, 130, 'run-x', ?)", (seq,))
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"certificate_range": "12-x"}, "certificate_range"),
+    ({"certificate_range": (20, 10)}, "certificate_range"),
+    ({"certificate_range": (1.5, 3)}, "certificate_range"),
+    ({"hour": "2026-03-01T10:30:00Z"}, "hour"),
+    ({"hour": "2026-03-01T10:00:00"}, "hour"),
+    ({"mwh": "-1"}, "mwh"),
+    ({"mwh": float("nan")}, "mwh"),
+    ({"zone": ""}, "zone"),
+])
+def test_claim_input_errors(tmp_path: Path, key_file: Path, kwargs: dict, field: str) -> None:
+    from carbonguard.errors import InputError
+
+    args = {"registry": "fea", "certificate_range": (1, 2), "run_id": "run-a", "beneficiary": "acme",
+            "hour": "2026-03-01T10:00:00Z", "zone": "GB", "mwh": "0.1", **kwargs}
+    with open_ledger(tmp_path / "l.db", signing_key=key_file) as led:
+        with pytest.raises(InputError) as exc:
+            led.claim_certificates(**args)
+        assert exc.value.problems[0].field_path == field
+        assert led.records(record_type="claim") == []
+
+
+def test_threads_share_one_ledger(ledger_url: str, key_file: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with open_ledger(ledger_url, signing_key=key_file) as led:
+        def work(t: int) -> None:
+            for i in range(50):
+                led.append("stage", {"run_id": f"thread-{t}", "i": i})
+                led.records(run_id=f"thread-{t}")
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(work, range(4)))
+        assert len(led.records(record_type="stage")) == 200
+        assert led.verify().ok

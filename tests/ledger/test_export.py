@@ -30,7 +30,7 @@ def _fill(url: str) -> None:
 
 
 def _edit(url: str, tmp: Path) -> list[str]:
-    env = bytes(rows(url)[2][9])
+    env = bytes(rows(url)[2][4])
     with raw(url) as run:
         run("UPDATE records SET envelope = ? WHERE seq = 3", (env.replace(b'"1.5"', b'"0.5"'),))
     return []

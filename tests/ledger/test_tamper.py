@@ -3,6 +3,7 @@ message naming the record."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -41,17 +42,20 @@ def test_intact(filled: str, capsys: pytest.CaptureFixture) -> None:
     assert verify(filled) == 0
     assert "intact: 16 records, 3 signed checkpoints" in capsys.readouterr().out
     assert verify(filled, "--deep") == 0
+    assert verify(filled, "--progress", "--workers", "2") == 0
+    assert "verifying [" in capsys.readouterr().err  # a bar on stderr, forced off a terminal
 
 
 def test_edited_payload(filled: str, capsys: pytest.CaptureFixture) -> None:
     row = rows(filled)[2]
-    assert b'"energy_kwh":"1.25"' in bytes(row[9])
+    env = bytes(row[4])
+    assert b'"energy_kwh":"1.25"' in env
     with raw(filled) as run:
         run("UPDATE records SET envelope = ? WHERE seq = 3",
-            (bytes(row[9]).replace(b'"energy_kwh":"1.25"', b'"energy_kwh":"0.25"'),))
+            (env.replace(b'"energy_kwh":"1.25"', b'"energy_kwh":"0.25"'),))
     assert verify(filled) == EXIT_EDITED
     err = capsys.readouterr().err
-    assert f"record seq 3 (id {row[1]})" in err and "edited" in err
+    assert f"record seq 3 (id {json.loads(env)['record_id']})" in err and "edited" in err
 
 
 def test_edited_index_column(filled: str, capsys: pytest.CaptureFixture) -> None:
@@ -113,6 +117,40 @@ def test_bad_inputs_exit_2(filled: str, tmp_path: Path, capsys: pytest.CaptureFi
     assert verify(filled, "--checkpoint", str(bad)) == 2
     assert "cp.json:1" in capsys.readouterr().err
     assert verify(str(tmp_path / "missing.db")) == 2
+    assert verify(filled, "--workers", "0") == 2
     with pytest.raises(SystemExit) as exc:
         main(["audit", "verify", "--bogus"])
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("tamper", ["intact", "edit", "delete-at-boundary", "swap-across-boundary", "forge",
+                                    "truncate"])
+def test_parallel_verification_agrees(tamper: str, ledger_url: str, key_file: Path, tmp_path: Path) -> None:
+    """Three worker processes (ranges 1-5, 6-10, 11-16) reach the same verdict as one process."""
+    with open_ledger(ledger_url, signing_key=key_file, checkpoint_every=5) as led:
+        for i in range(12):
+            led.append("stage", stage_record(run_id=f"run-{i % 3}").model_dump(mode="json"))
+        cp = led.export_checkpoint(led.latest_checkpoint())
+    with raw(ledger_url) as run:
+        if tamper == "edit":
+            env = run("SELECT envelope FROM records WHERE seq = 8")[0][0]
+            run("UPDATE records SET envelope = ? WHERE seq = 8", (bytes(env).replace(b"host-a", b"host-b"),))
+        elif tamper == "delete-at-boundary":
+            run("DELETE FROM records WHERE seq = 6")
+        elif tamper == "swap-across-boundary":
+            run("UPDATE records SET seq = -1 WHERE seq = 10")
+            run("UPDATE records SET seq = 10 WHERE seq = 11")
+            run("UPDATE records SET seq = 11 WHERE seq = -1")
+        elif tamper == "truncate":
+            run("DELETE FROM records WHERE seq > 9")
+    if tamper == "forge":
+        rewrite_from(ledger_url, 4, lambda p: p.update(host="elsewhere"), Signer.generate())
+    with open_ledger(ledger_url, create=False) as led:
+        one = led.verify(workers=1, checkpoint=cp)
+        three = led.verify(workers=3, checkpoint=cp)
+    assert (three.exit_code, three.seq, three.record_id, three.records) == \
+        (one.exit_code, one.seq, one.record_id, one.records)
+    expected = {"intact": 0, "edit": EXIT_EDITED, "delete-at-boundary": EXIT_DELETED,
+                "forge": EXIT_BAD_SIGNATURE, "swap-across-boundary": EXIT_REORDERED,
+                "truncate": EXIT_TRUNCATED}[tamper]
+    assert one.exit_code == expected, one.message
