@@ -9,6 +9,7 @@ with write access to the file can still bypass them, which is what hashes and si
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,6 +53,22 @@ BEGIN SELECT RAISE(ABORT, 'carbonguard claims are append-only: DELETE refused');
 _SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM records"
 
 
+def _enable_wal(db: sqlite3.Connection, attempts: int = 300) -> None:
+    """Switch to WAL once. SQLite answers a journal-mode change with SQLITE_BUSY at once, without
+    its busy handler, while another connection opens the same new file (threads or processes
+    creating the ledger together), so the change is retried here with a short, bounded backoff.
+    """
+    for attempt in range(attempts):
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == attempts - 1:
+                raise
+            time.sleep(min(0.002 * (attempt + 1), 0.05))
+
+
 class SQLiteStore:
     def __init__(self, path: Path, *, create: bool = True, synchronous: str = "FULL") -> None:
         self.path = path
@@ -65,7 +82,7 @@ class SQLiteStore:
                                        check_same_thread=False)
             self._db.execute("PRAGMA busy_timeout = 60000")
             if create:
-                self._db.execute("PRAGMA journal_mode = WAL")
+                _enable_wal(self._db)
             self._db.execute(f"PRAGMA synchronous = {synchronous}")
             if create:
                 self._db.execute("BEGIN IMMEDIATE")
