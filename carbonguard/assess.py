@@ -48,6 +48,7 @@ def assess_run(
     *,
     as_of: datetime | None = None,
     source: Any = None,
+    credentials: Any = None,
 ) -> Assessment:
     """Footprint and decision for `run_id`; nothing is written (see `record_assessment`)."""
     from carbonguard.accounting import compute_footprint
@@ -66,7 +67,7 @@ def assess_run(
         run_id=run_id,
         zone=policy_zone(loaded),
         pue=spec.pue,
-        source=source if source is not None else build_source(settings),
+        source=source if source is not None else build_source(settings, credentials=credentials),
         record_hashes=hashes,
     )
     decision = evaluate(loaded, footprint, as_of=as_of or datetime.now(timezone.utc))

@@ -9,6 +9,7 @@ here and handed to the provider object only; they are never logged, cached or wr
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -47,13 +48,17 @@ def base_url(settings: IntensitySettings, name: str) -> str:
     return os.environ.get(URL_ENV[name]) or _endpoint(settings, name).base_url or DEFAULT_URL[name]
 
 
-def _env(name: str | None) -> str | None:
-    value = os.environ.get(name) if name else None
-    return value or None
+CredentialLookup = Callable[[str], "str | None"]
+"""Maps a credential's variable name (e.g. ELECTRICITYMAPS_TOKEN) to its value, or None."""
+
+
+def environment_credentials(name: str) -> str | None:
+    """The default lookup: the process environment. Empty values count as missing."""
+    return os.environ.get(name) or None
 
 
 def build_live(
-    name: str, settings: IntensitySettings, http: JsonHttp
+    name: str, settings: IntensitySettings, http: JsonHttp, credentials: CredentialLookup = environment_credentials
 ) -> (
     electricitymaps.ElectricityMapsSource
     | watttime.WattTimeSource
@@ -62,12 +67,12 @@ def build_live(
     ep = _endpoint(settings, name)
     url = base_url(settings, name)
     if name == "electricitymaps":
-        token = _env(ep.token_env or DEFAULT_ENV[name]["token"])
+        token = credentials(ep.token_env or DEFAULT_ENV[name]["token"])
         return electricitymaps.ElectricityMapsSource(token=token, http=http, base_url=url, zone_map=ep.zones)
     if name == "watttime":
         return watttime.WattTimeSource(
-            username=_env(ep.username_env or DEFAULT_ENV[name]["username"]),
-            password=_env(ep.password_env or DEFAULT_ENV[name]["password"]),
+            username=credentials(ep.username_env or DEFAULT_ENV[name]["username"]),
+            password=credentials(ep.password_env or DEFAULT_ENV[name]["password"]),
             http=http,
             base_url=url,
             signal=settings.signal,
@@ -81,8 +86,13 @@ def build_source(
     *,
     cache_dir: Path | str | None = None,
     http_client: httpx.Client | None = None,
+    credentials: CredentialLookup | None = None,
 ) -> IntensitySource:
-    """One source for the configured chain; the embedded-only default needs no network at all."""
+    """One source for the configured chain; the embedded-only default needs no network at all.
+
+    `credentials` resolves the variable names the settings give (default: the environment); the
+    Prefect plugin passes one that also reads Prefect Secret blocks.
+    """
     settings = settings or IntensitySettings()
     sources: list[IntensitySource] = []
     cache = None
@@ -95,7 +105,7 @@ def build_source(
         http = JsonHttp(
             name, timeout_s=settings.timeout_s, max_retries=settings.max_retries, client=http_client
         )
-        live = build_live(name, settings, http)
+        live = build_live(name, settings, http, credentials or environment_credentials)
         if cache is not None:
             sources.append(
                 CachedSource(live, cache, identity=f"{base_url(settings, name)}|{settings.signal}")

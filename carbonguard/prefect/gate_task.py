@@ -40,6 +40,9 @@ def carbon_gate(
 ) -> Decision:
     """Judge this flow run's metered stages against `policy`, record the decision, publish it.
 
+    Live intensity providers take their credentials from the environment or, failing that, from
+    Prefect Secret blocks (see `carbonguard.prefect.secrets`).
+
     Raises `GateBlocked` on `block` (unless `fail_on_block=False`) so downstream promotion never runs.
     """
     from carbonguard.assess import assess_run, record_assessment
@@ -47,13 +50,16 @@ def carbon_gate(
     from carbonguard.ledger import open_ledger
     from carbonguard.policy import load_policy
     from carbonguard.prefect.context import current_flow_run_id
+    from carbonguard.prefect.secrets import prefect_credentials
 
     loaded = load_policy(policy)
     target = run_id or current_flow_run_id()
     if target is None:
         raise InputError("carbon_gate needs run_id= when called outside a flow run")
     with open_ledger(ledger) as led:
-        assessment = record_assessment(led, loaded, assess_run(loaded, led, target))
+        assessment = record_assessment(
+            led, loaded, assess_run(loaded, led, target, credentials=prefect_credentials)
+        )
     decision = assessment.decision
     create_markdown_artifact(
         markdown=render("markdown", decision, assessment.footprint),
