@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS := prefect,dask,postgres,cache,examples,dev
+EXTRAS := prefect,dask,postgres,examples,dev
 
 .PHONY: setup demo test lint clean
 
