@@ -59,7 +59,9 @@ class JsonHttp:
         self.provider = provider
         self.timeout_s = timeout_s
         self.max_retries = max_retries
-        self.client = client or httpx.Client(follow_redirects=True)
+        # Redirects are never followed: httpx drops only `Authorization` on a cross-host redirect,
+        # so a provider's custom key header (Electricity Maps' `auth-token`) would leak to the new host.
+        self.client = client or httpx.Client(follow_redirects=False)
         self.sleep = sleep
         self.rng = rng
         self.clock = clock
@@ -85,7 +87,9 @@ class JsonHttp:
         for attempt in range(self.max_retries + 1):
             self.attempts += 1
             try:
-                resp = self.client.get(url, params=params, headers=headers, auth=auth, timeout=self.timeout_s)
+                resp = self.client.get(
+                    url, params=params, headers=headers, auth=auth, timeout=self.timeout_s, follow_redirects=False
+                )
             except httpx.TimeoutException:
                 last = ProviderError(
                     self.provider, shown, f"no answer within the {self.timeout_s:g} s timeout", retryable=True
@@ -133,6 +137,14 @@ class JsonHttp:
                 shown,
                 f"HTTP {code}: credentials refused; check the API key environment variable named in "
                 "spec.intensity",
+                status=code,
+            )
+        if resp.is_redirect:
+            return ProviderError(
+                self.provider,
+                shown,
+                f"HTTP {code}: redirected to {resp.headers.get('location', '?')}; redirects are not followed so "
+                "credentials never leave the configured host: set the provider's base_url to the final address",
                 status=code,
             )
         excerpt = " ".join(resp.text.split())[:160]
