@@ -89,7 +89,7 @@ def train_flow(policy: str = str(DEFAULT_POLICY), epochs: int = 300, out_dir: st
     data = prepare()
     model = train(data, epochs=epochs)
     accuracy = evaluate(model, data)
-    decision = carbon_gate(policy)  # raises GateBlocked on block: promotion below never runs
+    decision = carbon_gate(policy)  # raises GateBlocked on block or reschedule: no promotion then
     if decision.outcome in (Outcome.ALLOW, Outcome.WARN):
         promote(model, accuracy, Path(out_dir))
     return decision
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         decision = train_flow(policy=args.policy, epochs=args.epochs, out_dir=args.out_dir)
     except GateBlocked as blocked:
         print(str(blocked), file=sys.stderr)
-        print(f"promotion blocked; records and decision are in the ledger {ledger}")
+        print(f"promotion stopped ({blocked.decision.outcome.value}); records and decision are in the ledger {ledger}")
         print("verify it with: carbonguard audit verify")
         return 1
     from carbonguard.formats import render

@@ -43,7 +43,8 @@ def carbon_gate(
     Live intensity providers take their credentials from the environment or, failing that, from
     Prefect Secret blocks (see `carbonguard.prefect.secrets`).
 
-    Raises `GateBlocked` on `block` (unless `fail_on_block=False`) so downstream promotion never runs.
+    Raises `GateBlocked` on `block` and on `reschedule` (unless `fail_on_block=False`, which returns
+    the decision for the flow to act on) so downstream promotion never runs.
     """
     from carbonguard.assess import assess_run, record_assessment
     from carbonguard.formats import render
@@ -69,6 +70,7 @@ def carbon_gate(
     _emit_event(decision)
     text = render("text", decision, assessment.footprint)
     log.info("%s", text)
-    if decision.outcome == Outcome.BLOCK and fail_on_block:
+    if decision.outcome in (Outcome.BLOCK, Outcome.RESCHEDULE) and fail_on_block:
+        # Reschedule means "not now": the run must not proceed to promotion either.
         raise GateBlocked(decision, text)
     return decision

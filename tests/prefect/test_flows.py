@@ -216,3 +216,13 @@ def test_policy_cpu_power_override_and_zone_reach_the_stage_record(tmp_path: Pat
     assert record.zone == "DE"
     cpu = next(c for c in record.components if c.component == "cpu")
     assert "42.5 W/core" in cpu.source
+
+
+def test_reschedule_also_stops_promotion(tmp_path: Path) -> None:
+    policy = tmp_path / "reschedule.yaml"
+    policy.write_text(POLICY.format(limit=1e-9).replace("action: block", "action: reschedule"))
+    marker = tmp_path / "promoted"
+    with pytest.raises(GateBlocked) as info:
+        training(str(policy), str(marker))
+    assert info.value.decision.outcome == Outcome.RESCHEDULE
+    assert not marker.exists()

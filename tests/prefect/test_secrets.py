@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from prefect import flow, task
 from prefect.blocks.system import Secret
+from workloads import burn_cpu
 
 from carbonguard.ledger import open_ledger
 from carbonguard.models import RunFootprint
 from carbonguard.prefect import carbon_gate, metered
 from carbonguard.prefect.secrets import prefect_credentials, secret_block_name
 from tests.intensity.fakes import ElectricityMapsFake
-from workloads import burn_cpu
 
 POLICY = """\
 apiVersion: carbonguard/v1
