@@ -1,18 +1,24 @@
 """Entry point: builds the argument parser from one module per command and maps errors to exit codes.
 
-Exit codes: 0 pass, 1 blocked (or a check failed), 2 usage or input error. Command modules keep
-their heavy imports inside their handlers so `carbonguard --help` stays fast.
+Exit codes: 0 pass, 1 blocked (or a check failed), 2 usage or input error, 70 internal error (a
+bug: never 1, so CI cannot mistake a crash for a gate decision), 141 output pipe closed. Command
+modules keep their heavy imports inside their handlers so `carbonguard --help` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from carbonguard import __version__
 from carbonguard.errors import EXIT_INPUT_ERROR, InputError
+
+EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE in sysexits.h
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
 
 # Each module defines `register(subparsers) -> None`, which adds its parser and sets `handler`,
 # a callable `(args) -> int` returning the exit code.
@@ -54,8 +60,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         print(f"carbonguard: {error}", file=sys.stderr)
         return EXIT_INPUT_ERROR
+    except BrokenPipeError:
+        # `carbonguard audit export | head`: the reader is gone; stop quietly, as `cat` would.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (silence the flush at exit)
+        return EXIT_BROKEN_PIPE
+    except OSError as error:  # a path given on the command line that cannot be read or written
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"carbonguard: {where}{error.strerror or error}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # a bug: say so, keep the traceback, and never look like "blocked"
+        traceback.print_exc(file=sys.stderr)
+        print(f"carbonguard: internal error ({type(error).__name__}: {error}); this is a bug, please report it",
+              file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":

@@ -1,0 +1,37 @@
+"""Command-line failure modes: one clear line and exit 2 for bad paths, never a traceback or a 1."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "carbonguard", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_output_into_a_missing_directory(tmp_path: Path) -> None:
+    target = tmp_path / "nodir" / "schema.json"
+    result = _cli("policy", "schema", "--out", str(target))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"carbonguard: {target}: No such file or directory"
+
+
+def test_output_onto_a_directory(tmp_path: Path) -> None:
+    result = _cli("policy", "schema", "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert "Is a directory" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_closed_output_pipe_is_not_a_crash(tmp_path: Path) -> None:
+    reader = subprocess.Popen(["head", "-c", "10"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    writer = subprocess.run([sys.executable, "-m", "carbonguard", "policy", "schema"], cwd=REPO,
+                            stdout=reader.stdin, stderr=subprocess.PIPE, text=True, timeout=60)
+    reader.stdin.close()
+    reader.wait()
+    assert writer.returncode in (0, 141)  # 0 when the schema fit in the pipe buffer before head exited
+    assert "Traceback" not in writer.stderr
