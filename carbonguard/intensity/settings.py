@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 ProviderName = Literal["embedded", "electricitymaps", "watttime", "uk-carbon-intensity"]
 
@@ -41,9 +41,9 @@ class IntensitySettings(_Section):
         default="block",
         description="A zone with no figure: block the run, or warn and use the world average.",
     )
-    timeout_s: float = Field(default=10.0, gt=0, le=120)
-    max_retries: int = Field(default=3, ge=0, le=10)
-    cache_ttl_s: int = Field(default=3600, ge=0)
+    timeout_s: StrictFloat = Field(default=10.0, gt=0, le=120)
+    max_retries: StrictInt = Field(default=3, ge=0, le=10)
+    cache_ttl_s: StrictInt = Field(default=3600, ge=0)
     electricitymaps: ProviderEndpoint | None = None
     watttime: ProviderEndpoint | None = None
     uk_carbon_intensity: ProviderEndpoint | None = None

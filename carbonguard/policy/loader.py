@@ -60,8 +60,10 @@ def _message(error: dict[str, Any]) -> str:
         return "must not be empty" if ctx.get("min_length") == 1 else f"is too short ({error['msg']})"
     if kind in ("string_too_long", "too_long"):
         return f"is too long ({error['msg']})"
-    if kind in ("float_parsing", "float_type", "int_parsing", "int_type"):
+    if kind in ("float_parsing", "float_type"):
         return "must be a number"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "must be a whole number"
     if kind in ("finite_number",):
         return "must be a finite number"
     if kind in ("string_type",):

@@ -10,7 +10,7 @@ import re
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, field_validator, model_validator
 
 from carbonguard.intensity.settings import IntensitySettings
 
@@ -65,9 +65,9 @@ class Budget(Section):
     id: str = Field(pattern=SLUG)
     scope: str = Field(default="run", pattern=STAGE_SCOPE, description="'run' or 'stage:NAME'.")
     metric: Literal["co2e_kg", "energy_kwh"]
-    limit: float = Field(gt=0, description="In the metric's unit (kg CO2e or kWh of facility energy).")
+    limit: StrictFloat = Field(gt=0, description="In the metric's unit (kg CO2e or kWh of facility energy).")
     action: Action = "block"
-    warn_at: float | None = Field(
+    warn_at: StrictFloat | None = Field(
         default=None, gt=0, lt=1, description="Warn once the observed value reaches this fraction of the limit."
     )
     description: str | None = None
@@ -86,8 +86,8 @@ class MeasurementRules(Section):
 
     estimated: Rule = Field(default="warn", description="When any reading is an estimate.")
     unavailable: Rule = Field(default="block", description="When any device gave no reading.")
-    use_upper_bound: bool = Field(default=False, description="Judge budgets on the upper bound of estimates.")
-    cpu_power_w_per_core: float | None = Field(default=None, gt=0, le=1000)
+    use_upper_bound: StrictBool = Field(default=False, description="Judge budgets on the upper bound of estimates.")
+    cpu_power_w_per_core: StrictFloat | None = Field(default=None, gt=0, le=1000)
 
 
 class Waiver(Section):
@@ -109,7 +109,7 @@ class Waiver(Section):
 class Matching(Section):
     """Hourly renewable matching (filled by the matching work; validated now so policies can declare it)."""
 
-    required_share: float = Field(default=0.0, ge=0, le=1, description="Share of each hour's energy to match.")
+    required_share: StrictFloat = Field(default=0.0, ge=0, le=1, description="Share of each hour's energy to match.")
     beneficiary: str | None = Field(default=None, min_length=1)
     action: Literal["block", "warn"] = "block"
     registries: tuple[str, ...] = ()
@@ -118,19 +118,19 @@ class Matching(Section):
 class Scheduling(Section):
     """Limits for deferring a run to a cleaner window or zone (reserved for the scheduling work)."""
 
-    max_delay_h: float = Field(default=0, ge=0, le=168)
+    max_delay_h: StrictFloat = Field(default=0, ge=0, le=168)
     candidate_zones: tuple[str, ...] = ()
-    min_saving_fraction: float = Field(default=0.1, ge=0, le=1)
+    min_saving_fraction: StrictFloat = Field(default=0.1, ge=0, le=1)
 
 
 class Reporting(Section):
     functional_unit: str = Field(default="training run", min_length=1, description="R in the SCI score.")
-    units_per_run: float = Field(default=1.0, gt=0, description="How many functional units one run produces.")
+    units_per_run: StrictFloat = Field(default=1.0, gt=0, description="How many functional units one run produces.")
 
 
 class Spec(Section):
     location: Location
-    pue: float = Field(ge=1.0, le=3.0, description="Power usage effectiveness of the facility.")
+    pue: StrictFloat = Field(ge=1.0, le=3.0, description="Power usage effectiveness of the facility.")
     budgets: tuple[Budget, ...] = ()
     measurement: MeasurementRules = MeasurementRules()
     waivers: tuple[Waiver, ...] = ()
