@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from carbonguard.models import Decision, Finding, Outcome, RunFootprint, WaiverRef
+from carbonguard.models import Decision, Finding, Outcome, RunFootprint, StageFootprint, WaiverRef
 from carbonguard.policy.loader import LoadedPolicy
 from carbonguard.policy.models import Budget, Waiver
 
@@ -17,10 +17,15 @@ _RULE_OUTCOME = {"allow": None, "warn": Outcome.WARN, "block": Outcome.BLOCK}
 _UNITS = {"co2e_kg": "kg CO2e", "energy_kwh": "kWh"}
 
 
+def _no_reading(target: RunFootprint | StageFootprint) -> bool:
+    """Devices were metered but none gave a reading: the energy is unknown, not 0."""
+    return target.unavailable_components > 0 and target.it_energy_kwh == 0
+
+
 def _budget_observed(footprint: RunFootprint, budget: Budget, upper: bool) -> float | None:
     """The figure a budget judges: run or stage, CO2e or facility energy, central or upper bound."""
     target = footprint if budget.stage is None else footprint.stage(budget.stage)
-    if target is None:
+    if target is None or _no_reading(target):
         return None
     if budget.metric == "energy_kwh":
         return target.energy_upper_kwh if upper else target.energy_kwh
@@ -43,13 +48,18 @@ def _budget_findings(loaded: LoadedPolicy, footprint: RunFootprint) -> Iterable[
             )
             continue
         observed = _budget_observed(footprint, budget, upper)
+        target = footprint if budget.stage is None else footprint.stage(budget.stage)
         basis = "upper bound of " if upper else ""
+        if target is not None and target.unavailable_components and observed is not None:
+            basis = f"lower bound ({target.unavailable_components} readings unavailable) of {basis}"
         if observed is None:
+            why = "no device gave a reading" if target is not None and _no_reading(target) else "no intensity figure"
             yield Finding(
                 rule_id=budget.rule_id, outcome=Outcome.BLOCK, **common,
-                message=f"{basis}{budget.metric} of {budget.scope} is unknown (no intensity figure), "
+                message=f"{budget.metric} of {budget.scope} is unknown ({why}), "
                 f"so budget {budget.id!r} cannot be checked",
-                remedy="Set a zone that has intensity data, or configure a live provider.",
+                remedy="Check the device errors in the stage records and rerun."
+                if why.startswith("no device") else "Set a zone that has intensity data, or configure a live provider.",
             )
             continue
         if observed > budget.limit:
@@ -154,8 +164,9 @@ def evaluate(loaded: LoadedPolicy, footprint: RunFootprint, *, as_of: datetime) 
         policy_hash=loaded.content_hash,
         policy_file=loaded.source,
         evaluated_at=as_of,
-        energy_kwh=footprint.energy_kwh,
-        co2e_kg=footprint.co2e_kg,
+        energy_kwh=None if _no_reading(footprint) else footprint.energy_kwh,
+        co2e_kg=None if _no_reading(footprint) else footprint.co2e_kg,
+        energy_complete=footprint.unavailable_components == 0,
         findings=tuple(findings),
         evaluated_record_hashes=footprint.record_hashes,
         functional_unit=loaded.policy.spec.reporting.functional_unit,

@@ -238,6 +238,9 @@ class Decision(Model):
     evaluated_at: AwareDatetime
     energy_kwh: float | None = None
     co2e_kg: float | None = None
+    energy_complete: bool = Field(
+        default=True, description="False when some device gave no reading: the figures are then lower bounds."
+    )
     findings: tuple[Finding, ...] = ()
     evaluated_record_hashes: tuple[str, ...] = ()
     functional_unit: str | None = Field(default=None, description="R of the SCI score, named by the policy.")

@@ -10,6 +10,13 @@ def fmt_quantity(value: float | None, unit: str) -> str:
     return "unknown" if value is None else f"{value:.6g} {unit}"
 
 
+def fmt_run_quantity(value: float | None, unit: str, complete: bool) -> str:
+    """A run total: 'unknown' without a reading, marked as a lower bound when readings are missing."""
+    if value is None:
+        return "unknown (no device reading)" if not complete else "unknown"
+    return fmt_quantity(value, unit) if complete else f">= {value:.6g} {unit} (lower bound: readings missing)"
+
+
 def finding_location(finding: Finding) -> str:
     if finding.policy_file is None:
         return ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from carbonguard.formats.common import finding_location, fmt_quantity, intensity_provenance
+from carbonguard.formats.common import finding_location, fmt_run_quantity, intensity_provenance
 from carbonguard.models import Decision, Outcome, RunFootprint
 
 _BADGE = {Outcome.ALLOW: "✅ allow", Outcome.WARN: "⚠️ warn", Outcome.RESCHEDULE: "⏳ reschedule",
@@ -22,8 +22,8 @@ def render(decision: Decision, footprint: RunFootprint | None = None) -> str:
         "",
         "| quantity | value |",
         "| --- | --- |",
-        f"| energy_kwh (facility) | {fmt_quantity(decision.energy_kwh, 'kWh')} |",
-        f"| co2e_kg (location-based) | {fmt_quantity(decision.co2e_kg, 'kg')} |",
+        f"| energy_kwh (facility) | {fmt_run_quantity(decision.energy_kwh, 'kWh', decision.energy_complete)} |",
+        f"| co2e_kg (location-based) | {fmt_run_quantity(decision.co2e_kg, 'kg', decision.energy_complete)} |",
     ]
     if footprint is not None:
         out += [

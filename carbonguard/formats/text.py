@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from carbonguard.formats.common import finding_location, fmt_quantity, intensity_provenance
+from carbonguard.formats.common import finding_location, fmt_quantity, fmt_run_quantity, intensity_provenance
 from carbonguard.models import Decision, RunFootprint
 
 
@@ -11,8 +11,8 @@ def render(decision: Decision, footprint: RunFootprint | None = None) -> str:
         f"carbonguard gate: {decision.outcome.value.upper()} (run {decision.run_id})",
         f"policy: {decision.policy_name} v{decision.policy_version} "
         f"[{decision.policy_file or '-'}, sha256 {decision.policy_hash[:12]}]",
-        f"energy_kwh: {fmt_quantity(decision.energy_kwh, 'kWh')}",
-        f"co2e_kg (location-based): {fmt_quantity(decision.co2e_kg, 'kg')}",
+        f"energy_kwh: {fmt_run_quantity(decision.energy_kwh, 'kWh', decision.energy_complete)}",
+        f"co2e_kg (location-based): {fmt_run_quantity(decision.co2e_kg, 'kg', decision.energy_complete)}",
     ]
     if footprint is not None:
         lines.append(
@@ -24,6 +24,7 @@ def render(decision: Decision, footprint: RunFootprint | None = None) -> str:
             lines.append(
                 f"  stage {stage.stage}: {stage.energy_kwh:.6g} kWh, "
                 f"{fmt_quantity(stage.co2e_kg, 'kg CO2e')} ({stage.records} record(s))"
+                + (f", {stage.unavailable_components} readings unavailable" if stage.unavailable_components else "")
             )
         lines.extend(f"intensity: {line}" for line in intensity_provenance(footprint))
     if not decision.findings:

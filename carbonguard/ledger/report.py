@@ -156,13 +156,24 @@ def _run_report(run: _Run) -> dict[str, Any]:
     decision = run.decisions[-1] if run.decisions else None
     dp = decision.payload if decision else {}
     facility = _d(fp.get("energy_kwh"))
+    # A run whose devices gave no reading at all has no energy figure: unknown, never 0. A run with
+    # some readings missing has a lower bound, and every figure built on it says so.
+    no_reading = bool(run.stages) and unavailable > 0 and not measured and not estimated
+    lower_bound = f"lower bound: {unavailable} device readings unavailable" if unavailable else None
+    if no_reading:
+        facility = None
 
     location, location_source = _d(fp.get("co2e_kg")), None
-    if location is not None:
+    if no_reading:
+        location = None
+        location_source = "not computed: no device gave a reading for this run"
+    elif location is not None:
         location_source = f"footprint record seq {footprint.seq} ({footprint.record_hash})"
     elif _d(dp.get("co2e_kg")) is not None:
         location = _d(dp.get("co2e_kg"))
         location_source = f"decision record seq {decision.seq} ({decision.record_hash})"
+    if location is not None and lower_bound:
+        location_source = f"{lower_bound}; {location_source}"
     market = _d(fp.get("market_co2e_kg"))
 
     claimed = sum((_d(c.payload.get("energy_mwh")) or Decimal(0) for c in run.claims), Decimal(0))
@@ -176,12 +187,14 @@ def _run_report(run: _Run) -> dict[str, Any]:
         "start": min(starts).isoformat() if starts else None,
         "end": max(ends).isoformat() if ends else None,
         "energy": {
-            "it_energy_kwh": _s(it_energy) if run.stages else None,
+            "it_energy_kwh": _s(it_energy) if run.stages and not no_reading else None,
             "measured_energy_kwh": _s(measured), "estimated_energy_kwh": _s(estimated),
             "unavailable_readings": unavailable, "basis": basis,
             "measured_methods": list(MEASURED_METHODS),
             "facility_energy_kwh": _s(facility), "pue": fp.get("pue"),
-            "facility_energy_status": "computed" if facility is not None
+            "facility_energy_status": "not computed: no device gave a reading for this run" if no_reading
+            else lower_bound if facility is not None and lower_bound
+            else "computed" if facility is not None
             else "not computed: no footprint record for this run",
         },
         "compute": {
@@ -206,7 +219,7 @@ def _run_report(run: _Run) -> dict[str, Any]:
                        "claimed, but the run's energy is unknown" if run.claims else "not claimed"),
             "claims": [_claim(c) for c in run.claims],
         },
-        "sci": _sci(location, fp, dp),
+        "sci": _sci(location, fp, dp, lower_bound),
         "decisions": [_decision(r) for r in run.decisions],
         "provenance": {"record_hashes": [r.record_hash for r in sorted(run.all(), key=lambda r: r.seq)]},
     }
@@ -226,7 +239,7 @@ def _decision(r: LedgerRecord) -> dict[str, Any]:
             "record_hash": r.record_hash}
 
 
-def _sci(location_kg: Decimal | None, fp: dict, dp: dict) -> dict[str, Any]:
+def _sci(location_kg: Decimal | None, fp: dict, dp: dict, lower_bound: str | None = None) -> dict[str, Any]:
     """SCI = ((E x I) + M) per R; E x I is the location-based figure (SCI excludes market instruments)."""
     unit = dp.get("functional_unit") or fp.get("functional_unit")
     units = _d(dp.get("functional_units")) if dp.get("functional_units") is not None \
@@ -251,6 +264,8 @@ def _sci(location_kg: Decimal | None, fp: dict, dp: dict) -> dict[str, Any]:
         total_g = location_kg * 1000 + (embodied * 1000 if embodied is not None else 0)
         out["sci_g_per_unit"] = _s(total_g / units, 9)
         out["status"] = "computed" if embodied is not None else "computed without M"
+        if lower_bound:
+            out["status"] += f" ({lower_bound})"
     return out
 
 
@@ -266,8 +281,8 @@ def _period(runs: list[dict[str, Any]]) -> dict[str, Any]:
     facility_kwh, facility_missing = total(("energy", "facility_energy_kwh"))
     location, location_missing = total(("scope2", "location_based_co2e_kg"))
     market, market_missing = total(("scope2", "market_based_co2e_kg"))
-    measured = sum((_d(r["energy"]["measured_energy_kwh"]) for r in runs), Decimal(0))
-    estimated = sum((_d(r["energy"]["estimated_energy_kwh"]) for r in runs), Decimal(0))
+    measured = sum((_d(r["energy"]["measured_energy_kwh"]) for r in runs), Decimal(0)) if runs else None
+    estimated = sum((_d(r["energy"]["estimated_energy_kwh"]) for r in runs), Decimal(0)) if runs else None
     energy_kwh = facility_kwh if facility_kwh is not None else it_kwh
     claimed = [_d(r["renewable"]["claimed_energy_mwh"]) for r in runs
                if r["renewable"]["claimed_energy_mwh"] is not None]
@@ -281,8 +296,10 @@ def _period(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "total_energy_scope": ("facility (IT x PUE, from footprints)" if facility_kwh is not None
                                else "IT equipment only (not every run has a footprint: "
                                + ", ".join(facility_missing) + ")" if it_kwh is not None
-                               else "not computed: runs without stage records: " + ", ".join(it_missing)),
-        "measured_energy_mwh": _s(measured / 1000), "estimated_energy_mwh": _s(estimated / 1000),
+                               else "not computed: runs without a reading: " + ", ".join(it_missing) if runs
+                               else "no runs"),
+        "measured_it_energy_mwh": _s(measured / 1000) if measured is not None else None,
+        "estimated_it_energy_mwh": _s(estimated / 1000) if estimated is not None else None,
         "location_based_co2e_kg": _s(location),
         "location_based_status": "computed" if location is not None
         else "not computed for runs: " + ", ".join(location_missing) if runs else "no runs",
@@ -293,7 +310,8 @@ def _period(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "renewable_share_percent": _s(share, 2),
         "renewable_status": "claimed" if share is not None else "not claimed" if claimed_mwh is None
         else "claimed, but total energy is unknown",
-        "gpu_device_hours": _s(sum((_d(r["compute"]["gpu_device_hours"]) for r in runs), Decimal(0)), 6),
+        "metered_gpu_device_hours": _s(sum((_d(r["compute"]["gpu_device_hours"]) for r in runs), Decimal(0)), 6)
+        if runs else None,
     }
 
 
@@ -328,8 +346,8 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"{e['unavailable_readings']} unavailable readings |",
             f"| facility energy (kWh) | {_cell(e['facility_energy_kwh'])} | PUE {_cell(e['pue'])}; "
             f"{e['facility_energy_status']} |",
-            f"| GPUs / GPU device-hours | {c['gpu_count']} / {c['gpu_device_hours']} | {len(c['devices'])} "
-            f"devices metered |",
+            f"| GPUs / GPU device-hours | {c['gpu_count']} / {c['gpu_device_hours']} | GPUs metered through "
+            f"NVML; {len(c['devices'])} readings' devices in all (GPU, CPU, DRAM, process estimates) |",
             f"| training wall time (h) | {_cell(c['training_wall_time_h'])} | {c['stages']} stages, "
             f"{c['stage_time_h']} stage-hours |",
             f"| Scope 2 location-based (kg CO2e) | {_cell(s['location_based_co2e_kg'])} | "

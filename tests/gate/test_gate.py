@@ -149,3 +149,37 @@ def test_decision_names_the_sci_functional_unit() -> None:
     decision = evaluate(policy(), footprint(), as_of=AS_OF)
     assert decision.functional_unit == "training run"
     assert decision.functional_units == 1.0
+
+
+def _no_reading_footprint() -> RunFootprint:
+    stage = StageFootprint(stage="train", records=1, it_energy_kwh=0.0, energy_kwh=0.0, energy_upper_kwh=0.0,
+                           co2e_kg=0.0, co2e_upper_kg=0.0, unavailable_components=1)
+    return RunFootprint(run_id="run-1", zone="DE", pue=1.2, it_energy_kwh=0.0, energy_kwh=0.0, energy_upper_kwh=0.0,
+                        co2e_kg=0.0, co2e_upper_kg=0.0, stages=(stage,), unavailable_components=1)
+
+
+def test_a_run_without_any_reading_is_unknown_not_zero() -> None:
+    decision = evaluate(policy(unavailable="allow"), _no_reading_footprint(), as_of=AS_OF)
+    assert decision.energy_kwh is None and decision.co2e_kg is None
+    assert decision.energy_complete is False
+    assert decision.outcome == Outcome.BLOCK  # budgets cannot be checked, even when missing readings are allowed
+    messages = [f.message for f in decision.findings if f.rule_id == "budget.run-co2e"]
+    assert messages and "no device gave a reading" in messages[0]
+
+
+def test_missing_readings_make_budget_figures_lower_bounds() -> None:
+    decision = evaluate(policy(unavailable="allow"), footprint(co2e=12.0, unavailable=2), as_of=AS_OF)
+    assert decision.energy_complete is False
+    assert decision.energy_kwh == 10.0
+    (finding,) = [f for f in decision.findings if f.rule_id == "budget.run-co2e"]
+    assert finding.outcome == Outcome.BLOCK
+    assert finding.message.startswith("lower bound (2 readings unavailable) of co2e_kg")
+
+
+def test_text_format_marks_unknown_and_lower_bound_energy() -> None:
+    from carbonguard.formats import render
+
+    unknown = render("text", evaluate(policy(unavailable="allow"), _no_reading_footprint(), as_of=AS_OF))
+    assert "energy_kwh: unknown (no device reading)" in unknown
+    partial = render("markdown", evaluate(policy(unavailable="allow"), footprint(unavailable=1), as_of=AS_OF))
+    assert ">= 10 kWh (lower bound: readings missing)" in partial

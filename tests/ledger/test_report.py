@@ -99,3 +99,28 @@ def test_report_input_errors(ledger: str, capsys: pytest.CaptureFixture) -> None
     assert main(["audit", "report", "--ledger", ledger, "--since", "2026-03-01T00:00"]) == 2
     assert "--since" in capsys.readouterr().err
     assert main(["audit", "report", "--ledger", ledger, "--run", "run-a", "--since", "2026-03-01"]) == 2
+
+
+def test_a_run_without_any_reading_has_no_energy_figure(
+    tmp_path: Path, key_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("CARBONGUARD_SIGNING_KEY", str(key_file))
+    url = str(tmp_path / "dark.db")
+    with open_ledger(url) as led:
+        dark = stage_record("run-dark", "fit", 1.0, hour=0).model_dump(mode="json")
+        dark["components"] = [ComponentEnergy(component="gpu", device="GPU-1", method=EnergyMethod.UNAVAILABLE,
+                                              source="nvml:error").model_dump(mode="json")]
+        led.append("stage", dark)
+    (run,) = _report(url, capsys, "--run", "run-dark")["runs"]
+    assert run["energy"]["it_energy_kwh"] is None
+    assert run["energy"]["basis"] == "unavailable"
+    assert run["energy"]["facility_energy_kwh"] is None
+    assert run["energy"]["facility_energy_status"] == "not computed: no device gave a reading for this run"
+    assert run["scope2"]["location_based_co2e_kg"] is None
+
+
+def test_an_empty_period_prints_no_zeros(ledger: str, capsys: pytest.CaptureFixture) -> None:
+    period = _report(ledger, capsys, "--since", "2030-01-01", "--until", "2030-02-01")["period"]
+    assert period["runs"] == 0
+    assert period["measured_it_energy_mwh"] is None and period["metered_gpu_device_hours"] is None
+    assert period["total_energy_scope"] == "no runs"
