@@ -173,6 +173,18 @@ def _as_json(zone: str, start: datetime, end: datetime, avg: Any, points: list, 
     }
 
 
+def _figure_when(p: Any) -> str:
+    """When a figure applies, worded so an annual average is never read as a measurement of that year.
+
+    An embedded annual figure is served for the requested calendar year but was measured in its data
+    year (e.g. 2021); printing only the interval start (2026-01-01) would suggest a 2026 measurement.
+    """
+    if p.kind == "annual":
+        data_year = f"data year {p.year}" if p.year else "data year unknown"
+        return f"annual average, {data_year} (applied to {p.start.year})"
+    return f"{p.start.strftime('%Y-%m-%dT%H:%MZ')}  duration_s={p.duration_s}"
+
+
 def _print_text(
     zone: str, start: datetime, end: datetime, avg: Any, points: list, errors: list[str], *, instant: bool
 ) -> None:
@@ -191,7 +203,7 @@ def _print_text(
     shown = points if len(points) <= 48 else points[:24] + points[-24:]
     for p in shown:
         print(
-            f"  {p.start.strftime('%Y-%m-%dT%H:%MZ')}  duration_s={p.duration_s}  "
+            f"  {_figure_when(p)}  "
             f"intensity_g_per_kwh={p.intensity_g_per_kwh:.1f}  {p.kind}/{p.signal.value}  "
             f"{p.provider} ({p.origin.value})"
             + (f"  fallback_from={p.fallback_from}" if p.fallback_from else ""),

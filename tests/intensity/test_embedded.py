@@ -65,6 +65,11 @@ T1 = datetime(2024, 5, 4, 14, tzinfo=UTC)
         # Australian National Greenhouse Accounts Factors 2024, scope 2: 0.66 and 0.15 kg CO2-e/kWh
         ("AU-NSW", 660.0, 2024),
         ("AU-TAS", 150.0, 2024),
+        # ECCC, Emission factors and reference values v4.0 (2026), Table 5.4, consumption intensities
+        # (NIR 1990-2024, Part 3, Tables A7-2 to A7-14): Ontario 73, Alberta 346, Quebec 2.6 g CO2e/kWh
+        ("CA-ON", 73.0, 2024),
+        ("CA-AB", 346.0, 2024),
+        ("CA-QC", 2.6, 2024),
     ],
 )
 def test_pinned_figures_match_their_cited_source(zone: str, expected: float, year: int) -> None:
@@ -163,9 +168,43 @@ def test_aliases_resolve_and_are_flagged(alias: str, zone: str) -> None:
     assert any(f.startswith("zone-alias:") for f in point.flags)
 
 
+@pytest.mark.parametrize(
+    ("zone", "expected"),
+    [
+        # AIB European Residual Mixes 2023, v1.0 (2024-05-30), Table 2, CO2 gCO2/kWh: DE 719,90; FR 40,74; SE 68,23
+        ("DE", 719.9),
+        ("FR", 40.74),
+        ("SE", 68.23),
+    ],
+)
+def test_pinned_residual_mixes_match_aib_table_2(zone: str, expected: float) -> None:
+    fig = load_dataset().residual[zone]
+    assert fig.intensity_g_per_kwh == expected
+    assert fig.year == 2023 and fig.quality == "published-secondary"
+    assert "Table 2" in fig.source
+
+
+def test_austria_has_no_residual_mix_because_aib_prints_none() -> None:
+    # AIB 2023 Table 2 prints N/A for Austria (full disclosure); a missing factor is never 0
+    from carbonguard.intensity.providers.embedded import residual_mix_series
+
+    with pytest.raises(InputError, match="no residual mix"):
+        residual_mix_series("AT", T0, T1)
+
+
 def test_approximate_rows_are_flagged_on_the_figure() -> None:
-    point = EmbeddedSource().series("CA-ON", T0, T1)[0]
+    point = EmbeddedSource().series("WORLD", T0, T1)[0]
+    assert load_dataset().annual["WORLD"].quality == "approximate"
     assert "quality:approximate" in point.flags
+
+
+def test_cli_text_says_annual_average_and_its_data_year(capsys) -> None:
+    from carbonguard.cli.main import main
+
+    assert main(["intensity", "DE", "--at", "2026-03-01T00:00Z"]) == 0
+    out = capsys.readouterr().out
+    assert "annual average, data year 2021" in out
+    assert "2026-01-01T00:00Z" not in out  # the interval start must not read like a 2026 measurement
 
 
 def test_resolve_zone_explicit_wins_and_cloud_regions_map() -> None:
@@ -200,7 +239,8 @@ def test_residual_mix_is_a_separate_flagged_series() -> None:
 
     points = residual_mix_series("deu", T0, T1)
     assert points[0].zone == "DE" and "residual-mix" in points[0].flags
-    assert "quality:approximate" in points[0].flags  # recalled figures are marked as such
+    assert "quality:published-secondary" in points[0].flags  # not read from AIB's own file: marked
+    assert "quality:approximate" in residual_mix_series("NO", T0, T1)[0].flags  # still recalled
     assert points[0].intensity_g_per_kwh != load_dataset().annual["DE"].intensity_g_per_kwh
     with pytest.raises(InputError, match="no residual mix"):
         residual_mix_series("JP", T0, T1)
