@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Sequence
 
 from carbonguard import __version__
-from carbonguard.errors import EXIT_INPUT_ERROR, InputError
+from carbonguard.errors import EXIT_INPUT_ERROR, CarbonguardError, InputError
 
 EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE in sysexits.h
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
@@ -60,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         print(f"carbonguard: {error}", file=sys.stderr)
         return EXIT_INPUT_ERROR
+    except CarbonguardError as error:  # e.g. a ledger that fails verification, a key not enrolled
+        print(f"carbonguard: {error}", file=sys.stderr)
+        return int(getattr(error, "exit_code", EXIT_INPUT_ERROR))
     except BrokenPipeError:
         # `carbonguard audit export | head`: the reader is gone; stop quietly, as `cat` would.
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (silence the flush at exit)

@@ -110,7 +110,15 @@ def _open_ledger(url: str | None) -> Any:
         raise InputError(
             Problem(f"the ledger is not available in this installation ({exc}); use --no-record")
         ) from exc
-    return open_ledger(url)
+    from carbonguard.ledger.preflight import check_writable
+
+    ledger = open_ledger(url)
+    try:
+        check_writable(ledger)  # an unusable signing key must fail now, not after the command ran
+    except BaseException:
+        ledger.close()
+        raise
+    return ledger
 
 
 def _meter_and_record(args: argparse.Namespace, command: list[str], meter: Meter, ledger: Any) -> int:

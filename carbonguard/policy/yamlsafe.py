@@ -8,6 +8,7 @@ timestamps as strings (pydantic decides what a date is) and records `path -> (li
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,9 @@ class LocatedDocument:
 
 
 _SCALAR = yaml.constructor.SafeConstructor()
+# YAML 1.2 numbers that PyYAML's YAML 1.1 resolver leaves as strings (`1e-9`, `5e3`: no dot). Only
+# plain scalars qualify, so a quoted "1e-9" stays a string and is refused where a number belongs.
+_YAML12_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+$")
 
 
 def _scalar(node: yaml.ScalarNode) -> Any:
@@ -61,6 +65,8 @@ def _scalar(node: yaml.ScalarNode) -> Any:
     ):
         return _SCALAR.construct_object(node, deep=True)
     if tag == "tag:yaml.org,2002:str":
+        if node.style is None and _YAML12_FLOAT.match(node.value):
+            return float(node.value)
         return node.value
     raise ValueError(f"unsupported YAML tag {tag!r}")
 

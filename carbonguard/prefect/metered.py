@@ -1,8 +1,10 @@
 """`@metered(stage=...)`: one stage record per task-run attempt, written to the ledger.
 
-Works under or over `@task`, on sync and async functions. The meter never fails the training job:
-a device error degrades that device's reading, and a ledger error is logged loudly (the gate then
-sees a stage missing and says so) instead of killing hours of training.
+Works under or over `@task`, on sync and async functions. Before the first stage in a process runs,
+the ledger is opened and checked writable (signing key readable and enrolled): a ledger that cannot
+take the record fails the task at once, not after hours of training. Once the work has run, the
+meter never fails it: a device error degrades that device's reading, and a late ledger error is
+logged loudly (the gate then sees a stage missing) rather than throwing the result away.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import inspect
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -20,9 +23,34 @@ from carbonguard.models import StageRecord
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("carbonguard.prefect")
 
+_ledgers: dict[tuple[int, str | None], Any] = {}
+_ledgers_lock = threading.Lock()
+
+
+def _ledger(url: str | None) -> Any:
+    """This process's open, checked ledger for `url` (or $CARBONGUARD_LEDGER); opened once per process.
+
+    Keeping it open saves a connection, schema check and key load per task run; keying on the pid
+    gives a forked or spawned worker its own connection.
+    """
+    key = (os.getpid(), url or os.environ.get("CARBONGUARD_LEDGER"))
+    with _ledgers_lock:
+        ledger = _ledgers.get(key)
+        if ledger is None:
+            from carbonguard.ledger import open_ledger
+            from carbonguard.ledger.preflight import check_writable
+
+            ledger = open_ledger(key[1])
+            try:
+                check_writable(ledger)
+            except BaseException:
+                ledger.close()
+                raise
+            _ledgers[key] = ledger
+        return ledger
+
 
 def _record(stage: str, measurement: Any, *, zone: str | None, ledger_url: str | None, failed: bool) -> None:
-    from carbonguard.ledger import open_ledger
     from carbonguard.prefect.context import current_identity
 
     identity = current_identity(stage)
@@ -46,8 +74,7 @@ def _record(stage: str, measurement: Any, *, zone: str | None, ledger_url: str |
         flags=tuple(flags),
     )
     try:
-        with open_ledger(ledger_url) as ledger:
-            ledger.append("stage", record.model_dump(mode="json"))
+        _ledger(ledger_url).append("stage", record.model_dump(mode="json"))
     except Exception:  # the training result matters more than one lost record; the gate will notice
         log.exception("carbonguard: could not write the stage record of %r to the ledger", stage)
 
@@ -73,8 +100,10 @@ def _wrap(fn: F, stage: str, zone: str | None, ledger_url: str | None, policy: s
     from carbonguard.metering import measure
 
     def start() -> tuple[measure, str | None]:
-        # The policy is applied where the task runs (a thread, a process-pool or Dask worker).
+        # The policy is applied, and the ledger checked, where the task runs (a thread, a process-pool
+        # or Dask worker), before the work: a ledger that cannot take the record fails the task now.
         stage_zone = zone if policy is None else (zone or _apply_policy(policy))
+        _ledger(ledger_url)
         return measure(stage), stage_zone
 
     def finish(window: measure, stage_zone: str | None, failed: bool) -> None:

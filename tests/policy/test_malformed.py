@@ -137,3 +137,8 @@ def test_missing_and_directory_paths(tmp_path) -> None:
 def test_non_utf8_is_refused() -> None:
     with pytest.raises(InputError, match="not UTF-8"):
         parse_policy(b"apiVersion: \xff\xfe\n", "bin.yaml")
+
+
+def test_yaml_1_2_exponent_numbers_are_numbers() -> None:
+    loaded = parse_policy(HEADER + "  budgets:\n    - {id: a, metric: co2e_kg, limit: 1e-3}\n", "p.yaml")
+    assert loaded.policy.spec.budgets[0].limit == 0.001

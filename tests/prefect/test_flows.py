@@ -10,7 +10,7 @@ from prefect import flow, task
 from prefect.cache_policies import INPUTS
 from workloads import burn_cpu as _burn  # tests/prefect is on sys.path under pytest
 
-from carbonguard.errors import GateBlocked
+from carbonguard.errors import GateBlocked, InputError
 from carbonguard.ledger import open_ledger
 from carbonguard.models import Outcome, StageRecord
 from carbonguard.prefect import carbon_gate, metered
@@ -226,3 +226,22 @@ def test_reschedule_also_stops_promotion(tmp_path: Path) -> None:
         training(str(policy), str(marker))
     assert info.value.decision.outcome == Outcome.RESCHEDULE
     assert not marker.exists()
+
+
+def test_an_unusable_signing_key_fails_the_task_before_its_work(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARBONGUARD_SIGNING_KEY", str(tmp_path / "missing.pem"))
+    ran = tmp_path / "ran"
+
+    @task
+    @metered(stage="never")
+    def expensive() -> None:
+        ran.write_text("the work ran")
+
+    @flow
+    def doomed() -> None:
+        expensive()
+
+    with pytest.raises(InputError, match="cannot read signing key"):
+        doomed()
+    assert not ran.exists()

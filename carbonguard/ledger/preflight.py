@@ -1,0 +1,22 @@
+"""Check that this process could append to a ledger, before any work that needs recording starts.
+
+A long training stage or command must not run for hours only to find, at the end, that its record
+cannot be written (an unreadable signing key, or a key not enrolled in a shared ledger).
+"""
+
+from __future__ import annotations
+
+from carbonguard.ledger.ledger import KeyNotEnrolled, Ledger
+
+
+def check_writable(ledger: Ledger) -> None:
+    """Resolve the signing key and make sure the ledger trusts it; raises the error append would."""
+    signer = ledger.signer
+    ring = ledger.keyring()
+    if ring.public and not ring.active(signer.key_id):  # an empty ring: this writer's key becomes genesis
+        state = "was rotated out" if signer.key_id in ring.retired else "is not enrolled"
+        raise KeyNotEnrolled(
+            f"signing key {signer.key_id} ({signer.path or 'in memory'}) {state} in ledger {ledger.url}; "
+            "enrol its public key with `carbonguard keys add --pubkey FILE` using an enrolled key, or set "
+            "CARBONGUARD_SIGNING_KEY to an enrolled key"
+        )
