@@ -165,10 +165,14 @@ def _report(args: argparse.Namespace) -> int:
     from carbonguard.ledger.report import build_report, parse_period_bound, render_markdown, to_json
 
     if args.run and (args.since or args.until):
-        raise InputError("--run cannot be combined with --since/--until")
+        raise InputError("--run cannot be combined with --since/--until", source="command line")
     since = parse_period_bound(args.since, "--since") if args.since else None
     until = parse_period_bound(args.until, "--until") if args.until else None
+    if since is not None and until is not None and until <= since:
+        raise InputError(f"--until ({args.until}) must be after --since ({args.since})", source="command line")
     with _open(args) as led:
         report = build_report(led, run_id=args.run, since=since, until=until)
     _write_out(args.out, to_json(report) if args.format == "json" else render_markdown(report))
-    return 0
+    # The report is still written (it says FAILED VERIFICATION), but a pipeline must not take a
+    # report of a tampered ledger for a clean one: exit with the verify command's code.
+    return 0 if report["ledger"]["verified"] else int(report["ledger"]["verification_exit_code"])

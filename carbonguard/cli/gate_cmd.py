@@ -19,7 +19,7 @@ def _gate(args: argparse.Namespace) -> int:
     from carbonguard.policy import load_policy
 
     loaded = load_policy(args.policy)
-    with open_ledger(args.ledger) as ledger:
+    with open_ledger(args.ledger, create=False) as ledger:  # a mistyped path must not create a new ledger
         assessment = assess_run(loaded, ledger, args.run)
         if not args.no_record:
             assessment = record_assessment(ledger, loaded, assessment)

@@ -44,9 +44,10 @@ def parse_period_bound(text: str, flag: str) -> datetime:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise InputError(Problem(f"{text!r} is not an ISO date (2026-01-31) or time (2026-01-31T12:00Z)",
-                                 field_path=flag)) from exc
+                                 source="command line", field_path=flag)) from exc
     if value.tzinfo is None:
-        raise InputError(Problem(f"{text!r} has no UTC offset; add Z or +hh:mm", field_path=flag))
+        raise InputError(Problem(f"{text!r} has no UTC offset; add Z or +hh:mm", source="command line",
+                                 field_path=flag))
     return value.astimezone(timezone.utc)
 
 
@@ -112,7 +113,8 @@ def build_report(ledger: Ledger, *, run_id: str | None = None, since: datetime |
         "generated_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
         "standards": STANDARDS,
         "ledger": {"url": ledger.url, "head_seq": verified.head_seq, "head_hash": verified.head_hash,
-                   "verified": verified.ok, "verification": verified.message},
+                   "verified": verified.ok, "verification": verified.message,
+                   "verification_exit_code": verified.exit_code},
         "selection": {"run_id": run_id, "since": since.isoformat() if since else None,
                       "until": until.isoformat() if until else None,
                       "rule": "a run belongs to the period in which its first stage started"},

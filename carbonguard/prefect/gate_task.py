@@ -57,7 +57,7 @@ def carbon_gate(
     target = run_id or current_flow_run_id()
     if target is None:
         raise InputError("carbon_gate needs run_id= when called outside a flow run")
-    with open_ledger(ledger) as led:
+    with open_ledger(ledger, create=False) as led:
         assessment = record_assessment(
             led, loaded, assess_run(loaded, led, target, credentials=prefect_credentials)
         )

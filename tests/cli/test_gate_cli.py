@@ -140,3 +140,24 @@ def test_markdown_format(run_in_ledger: str, tmp_path: Path) -> None:
     assert "| train | 1 |" in result.stdout
     with open_ledger() as ledger:
         assert ledger.records(record_type="decision") == []
+
+
+def test_a_tampered_ledger_is_not_judged(run_in_ledger: str, tmp_path: Path, _isolated_ledger: Path) -> None:
+    from tests.ledger.tamper import raw, rows
+
+    url = str(_isolated_ledger)
+    stage_row = next(r for r in rows(url) if b'"record_type":"stage"' in bytes(r[4]))
+    envelope = bytes(stage_row[4])
+    assert b'"energy_kwh":"10.0"' in envelope
+    with raw(url) as run:  # an attacker lowers the recorded energy tenfold
+        run("UPDATE records SET envelope = ? WHERE seq = ?",
+            (envelope.replace(b'"energy_kwh":"10.0"', b'"energy_kwh":"1.0"'), stage_row[0]))
+    before = len(rows(url))
+    result = _gate("--policy", _policy(tmp_path, 1000), "--run", run_in_ledger)
+    assert result.returncode == 10  # audit verify's code for an edited record
+    assert "fails verification, so no decision is made" in result.stderr
+    assert len(rows(url)) == before  # nothing was appended on top of the tampered chain
+    report = subprocess.run([sys.executable, "-m", "carbonguard", "audit", "report", "--run", run_in_ledger],
+                            cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert report.returncode == 10
+    assert "FAILED VERIFICATION" in report.stdout
