@@ -63,6 +63,21 @@ def load_stage_records(ledger: Any, run_id: str) -> tuple[list[StageRecord], lis
     return [StageRecord.model_validate(e.payload) for e in entries], [e.record_hash for e in entries]
 
 
+def _flag_zone_mismatch(footprint: RunFootprint, records: list[StageRecord]) -> RunFootprint:
+    """Stages that say they ran on another grid than the policy's: the CO2e would be for the wrong grid."""
+    from carbonguard.intensity.zones import canonical_zone, lookup_zone
+
+    def normal(zone: str) -> str:
+        found = lookup_zone(zone).zone
+        return found or canonical_zone(zone)
+
+    policy_zone_code = normal(footprint.zone)
+    others = sorted({normal(r.zone) for r in records if r.zone} - {policy_zone_code})
+    if not others:
+        return footprint
+    return footprint.model_copy(update={"flags": (*footprint.flags, *(f"zone-mismatch:{z}" for z in others))})
+
+
 def assess_run(
     loaded: LoadedPolicy,
     ledger: Any,
@@ -92,6 +107,7 @@ def assess_run(
         source=source if source is not None else build_source(settings, credentials=credentials),
         record_hashes=hashes,
     )
+    footprint = _flag_zone_mismatch(footprint, records)
     decision = evaluate(loaded, footprint, as_of=as_of or datetime.now(timezone.utc))
     return Assessment(tuple(records), footprint, decision)
 

@@ -109,6 +109,19 @@ def _measurement_findings(loaded: LoadedPolicy, footprint: RunFootprint) -> Iter
         )
 
 
+def _location_findings(loaded: LoadedPolicy, footprint: RunFootprint) -> Iterable[Finding]:
+    recorded = sorted(f.split(":", 1)[1] for f in footprint.flags if f.startswith("zone-mismatch:"))
+    if recorded:
+        yield Finding(
+            rule_id="location.zone-mismatch", outcome=Outcome.BLOCK,
+            policy_file=loaded.source, policy_line=loaded.line_of("spec", "location"),
+            message=f"stages recorded grid zone(s) {', '.join(recorded)} but the policy computes CO2e for "
+            f"{footprint.zone}; the emissions would be for the wrong grid",
+            remedy="Run under a policy for the zone the stages ran in, or fix the zone recorded by "
+            "@metered(zone=...) / carbonguard meter --zone.",
+        )
+
+
 def _intensity_findings(loaded: LoadedPolicy, footprint: RunFootprint) -> Iterable[Finding]:
     if "world-average-fallback" in footprint.flags:
         outcome = Outcome.BLOCK if loaded.policy.spec.intensity.unknown_zone == "block" else Outcome.WARN
@@ -152,6 +165,7 @@ def evaluate(loaded: LoadedPolicy, footprint: RunFootprint, *, as_of: datetime) 
         *_budget_findings(loaded, footprint),
         *_measurement_findings(loaded, footprint),
         *_intensity_findings(loaded, footprint),
+        *_location_findings(loaded, footprint),
     ]
     findings = _apply_waivers(loaded, findings, as_of)
     active = [f.outcome for f in findings if f.waived_by is None]

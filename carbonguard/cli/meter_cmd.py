@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -79,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
     for flag, value in (("--stage", args.stage), ("--run-id", args.run_id), ("--zone", args.zone)):
         if value is not None and not value.strip():
             raise InputError(Problem(f"{flag} must not be empty", source="command line"))
+    if args.zone is not None and not _ZONE_CODE.match(args.zone.strip()):
+        raise InputError(Problem(f"{args.zone!r} is not a grid zone code (e.g. FR, US-CAL-CISO, CA-ON)",
+                                 source="command line", field_path="--zone"))
     problem = _resolve(command)
     if problem is not None:
         print(problem[1], file=sys.stderr)
@@ -100,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
         meter.close()
         if ledger is not None:
             ledger.close()
+
+
+_ZONE_CODE = re.compile(r"^[A-Za-z]{2}([-_][A-Za-z0-9]{1,12}){0,4}$")
 
 
 def _open_ledger(url: str | None) -> Any:

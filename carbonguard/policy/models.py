@@ -26,6 +26,7 @@ FIXED_RULE_IDS = (
     "measurement.estimated",
     "measurement.unavailable",
     "intensity.unknown-zone",
+    "location.zone-mismatch",
     "budget.stage-missing",
 )
 

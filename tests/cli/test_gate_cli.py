@@ -30,11 +30,11 @@ spec:
 """
 
 
-def _stage(run_id: str, stage: str, kwh: float, offset_h: float) -> StageRecord:
+def _stage(run_id: str, stage: str, kwh: float, offset_h: float, zone: str | None = None) -> StageRecord:
     start = START + timedelta(hours=offset_h)
     return StageRecord(
         run_id=run_id, flow_name="cli", stage=stage, start=start, end=start + timedelta(minutes=40),
-        host="trainer-1", pid=4242,
+        host="trainer-1", pid=4242, zone=zone,
         components=(ComponentEnergy(component="gpu", device="GPU-0000", method="counter", energy_kwh=kwh,
                                     source="nvml:total-energy-counter"),),
     )
@@ -161,3 +161,21 @@ def test_a_tampered_ledger_is_not_judged(run_in_ledger: str, tmp_path: Path, _is
                             cwd=REPO, capture_output=True, text=True, timeout=60)
     assert report.returncode == 10
     assert "FAILED VERIFICATION" in report.stdout
+
+
+def test_stages_recorded_on_another_grid_block(tmp_path: Path, _isolated_ledger: Path) -> None:
+    with open_ledger() as ledger:
+        ledger.append("stage", _stage("run-pl", "train", 1.0, 0, zone="PL").model_dump(mode="json"))
+        ledger.append("stage", _stage("run-pl", "eval", 1.0, 1, zone="fr").model_dump(mode="json"))
+    result = _gate("--policy", _policy(tmp_path, 1000, zone="FR"), "--run", "run-pl", "--json")
+    assert result.returncode == 1
+    (finding,) = [f for f in json.loads(result.stdout)["decision"]["findings"]
+                  if f["rule_id"] == "location.zone-mismatch"]
+    assert "PL" in finding["message"] and "FR" not in finding["message"].split("but")[0]
+
+
+def test_meter_refuses_a_zone_that_is_not_a_code() -> None:
+    result = subprocess.run([sys.executable, "-m", "carbonguard", "meter", "--zone", "nowhere land", "--", "true"],
+                            cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--zone: 'nowhere land' is not a grid zone code" in result.stderr
