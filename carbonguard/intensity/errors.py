@@ -37,10 +37,10 @@ class UnknownZoneError(InputError):
     def __init__(self, zone: str, *, hint: str = "") -> None:
         self.zone = zone
         message = (
-            f"no grid carbon intensity for zone {zone!r}; set a known zone "
-            "(`carbonguard intensity --list-zones`) or set spec.intensity.unknown_zone: warn "
-            "to use the flagged world average"
+            f"no grid carbon intensity for zone {zone!r}; use a known zone "
+            "(`carbonguard intensity --list-zones`), or accept the flagged world average with "
+            "spec.intensity.unknown_zone: warn in a policy or --unknown-zone warn on the command line"
         )
         if hint:
             message += f" ({hint})"
-        super().__init__(Problem(message, source="spec.intensity", field_path="zone"))
+        super().__init__(Problem(message, source="location", field_path="zone"))

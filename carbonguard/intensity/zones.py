@@ -72,9 +72,10 @@ def cloud_region(cloud_provider: str, region: str) -> CloudRegion:
     if key is None:
         raise InputError(
             Problem(
-                f"unknown cloud provider {cloud_provider!r}; use one of aws, gcp, azure",
-                source="spec",
-                field_path="cloud_provider",
+                f"unknown cloud provider {cloud_provider!r} (spec.location.cloud.provider or --cloud-provider); "
+                "use one of aws, gcp, azure",
+                source="location",
+                field_path="cloud.provider",
             )
         )
     data = load_dataset()
@@ -85,9 +86,10 @@ def cloud_region(cloud_provider: str, region: str) -> CloudRegion:
         raise InputError(
             Problem(
                 f"unknown {key} region {region!r}; known {key} regions: {', '.join(known)}. "
-                "Set spec.zone to the grid zone instead if the region is new",
-                source="spec",
-                field_path="cloud_region",
+                "Give the grid zone instead (spec.location.zone, or ZONE on the command line) if the "
+                "region is new",
+                source="location",
+                field_path="cloud.region",
             )
         )
     return entry
@@ -112,16 +114,18 @@ def resolve_zone(zone: str | None, cloud_provider: str | None, cloud_region_name
         missing = "cloud_region" if cloud_provider else "cloud_provider"
         raise InputError(
             Problem(
-                f"a cloud location needs both cloud_provider and cloud_region; {missing} is missing",
-                source="spec",
-                field_path=missing,
+                f"a cloud location needs both a provider and a region; the {missing.replace('_', ' ')} is "
+                "missing (spec.location.cloud, or --cloud-provider and --cloud-region)",
+                source="location",
+                field_path=missing.replace("cloud_", "cloud."),
             )
         )
     raise InputError(
         Problem(
-            "no zone given: set spec.zone (e.g. DE, US-CAMX) or cloud_provider and cloud_region; "
+            "no zone given: set spec.location.zone (e.g. DE, US-CAMX) or spec.location.cloud in the "
+            "policy, or pass ZONE or --cloud-provider and --cloud-region on the command line; "
             "carbonguard never guesses the grid from the network location",
-            source="spec",
+            source="location",
             field_path="zone",
         )
     )

@@ -219,7 +219,7 @@ def test_resolve_zone_unknown_cloud_region_is_a_clear_input_error() -> None:
     with pytest.raises(InputError) as err:
         resolve_zone(None, "aws", "mars-north-1")
     problem = err.value.problems[0]
-    assert problem.field_path == "cloud_region"
+    assert problem.field_path == "cloud.region"
     assert "mars-north-1" in problem.message and "us-east-1" in problem.message
 
 
@@ -228,10 +228,10 @@ def test_resolve_zone_needs_a_location() -> None:
         resolve_zone(None, None, None)
     with pytest.raises(InputError) as err:
         resolve_zone(None, "gcp", None)
-    assert err.value.problems[0].field_path == "cloud_region"
+    assert err.value.problems[0].field_path == "cloud.region"
     with pytest.raises(InputError) as err:
         resolve_zone(None, "ibm", "us-south")
-    assert err.value.problems[0].field_path == "cloud_provider"
+    assert err.value.problems[0].field_path == "cloud.provider"
 
 
 def test_residual_mix_is_a_separate_flagged_series() -> None:
