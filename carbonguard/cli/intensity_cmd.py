@@ -65,6 +65,10 @@ def _parse_time(text: str, flag: str) -> datetime:
         raise InputError(
             Problem(f"not an ISO 8601 time: {text!r}", source="command line", field_path=flag)
         ) from None
+    if not 1900 <= parsed.year <= 2200:  # grid data exists for neither; also keeps date arithmetic in range
+        raise InputError(
+            Problem(f"{text!r} is outside the years 1900-2200", source="command line", field_path=flag)
+        )
     if parsed.tzinfo is None:
         raise InputError(
             Problem(

@@ -35,3 +35,10 @@ def test_closed_output_pipe_is_not_a_crash(tmp_path: Path) -> None:
     reader.wait()
     assert writer.returncode in (0, 141)  # 0 when the schema fit in the pipe buffer before head exited
     assert "Traceback" not in writer.stderr
+
+
+def test_intensity_times_far_outside_any_data_are_input_errors() -> None:
+    for when in ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"):
+        result = _cli("intensity", "DE", "--at", when)
+        assert result.returncode == 2, result.stderr
+        assert "outside the years 1900-2200" in result.stderr
