@@ -22,7 +22,7 @@ from psycopg import sql
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.ledger.record import Header
-from carbonguard.ledger.store import COLUMNS, LedgerError, Row
+from carbonguard.ledger.store import COLUMNS, LedgerError, Row, StaleHead
 
 DEFAULT_SCHEMA = "carbonguard"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS {s}.records (
     envelope bytea NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_run_id ON {s}.records (run_id);
-CREATE INDEX IF NOT EXISTS records_type ON {s}.records (record_type);
+CREATE INDEX IF NOT EXISTS records_type_seq ON {s}.records (record_type, seq);
 CREATE OR REPLACE FUNCTION {s}.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'carbonguard ledger is append-only: % refused on %', TG_OP, TG_TABLE_NAME; END $$;
 CREATE OR REPLACE TRIGGER records_append_only BEFORE UPDATE OR DELETE ON {s}.records
@@ -100,7 +100,14 @@ class PostgresStore:
             raise InputError(Problem(f"cannot connect to PostgreSQL: {exc}".strip(),
                                      source=self.description)) from exc
         self._pending: list[sql.Composable] | None = None  # inserts buffered until COMMIT
+        self._rows: list[Row] = []  # the records this transaction writes
         self._begun = False
+        # One round trip per append on a head this connection wrote itself (see `writing`);
+        # False keeps the two-round-trip path (the benchmark compares both).
+        self.optimistic = True
+        self._known: tuple[int, str, int] | None = None  # head after our last commit
+        self._assumed: tuple[int, str, int] | None = None  # head this transaction assumes, unread
+        self._read_head: tuple[int, str, int] | None = None  # head this transaction read under lock
         self.exclusion_constraint = True
         try:
             self._ensure_schema(create)
@@ -143,51 +150,136 @@ class PostgresStore:
 
     @contextmanager
     def writing(self) -> Iterator[None]:
-        # Two round trips per append: `BEGIN; lock; head` travel together (the server runs them in
-        # order, so the head is read while the lock is held), and the buffered inserts travel with
-        # COMMIT. Both use the simple query protocol with values rendered as SQL literals.
-        self._pending = []
+        # Usually ONE round trip per append. After an append of its own this connection knows the
+        # head, so `head()` answers without asking, and `BEGIN; lock; INSERT ... WHERE <head is
+        # still the one assumed>; COMMIT` travel together; the server runs them in order, so the
+        # head is checked while the lock is held. If another writer moved the head, the INSERT
+        # writes no row, nothing is committed and `StaleHead` makes the ledger redo the append on
+        # a freshly read head. Otherwise (first append, after a conflict, or when a read such as a
+        # claim check is needed) it is two: `BEGIN; lock; head` and the inserts with COMMIT.
+        # Values travel as SQL literals in the simple query protocol (one message, no parse/bind).
+        self._pending, self._rows = [], []
         self._begun = False
+        self._assumed = self._read_head = None
         try:
             yield
-            self._begin()
-            self._pending.append(sql.SQL("COMMIT"))
-            self._db.execute(sql.SQL("; ").join(self._pending))
+            if self._assumed is not None:
+                self._commit_assumed()
+            else:
+                self._begin()
+                self._pending.append(sql.SQL("COMMIT"))
+                self._db.execute(sql.SQL("; ").join(self._pending))
+                self._known = self._written_head(self._read_head)
         except BaseException as exc:
+            self._known = None
             if self._db.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:
                 self._db.execute("ROLLBACK")
             if isinstance(exc, self._psycopg.errors.ExclusionViolation):
                 raise LedgerError(f"certificate range already claimed (database constraint): {exc}") from exc
             raise
         finally:
-            self._pending, self._begun = None, False
+            self._pending, self._rows, self._begun, self._assumed = None, [], False, None
+
+    def _commit_assumed(self) -> None:
+        """Lock, insert only if the head is still `_assumed`, commit: one message, one round trip."""
+        seq, record_hash, _ = self._assumed
+        if self._pending:  # only records are buffered while the head is assumed (claims begin first)
+            raise LedgerError("internal: buffered statements on an assumed head")
+        records = self._t("records")
+        guarded = (f"INSERT INTO {records} SELECT %(seq)s::int8, %(type)s::text, %(run)s::text, "
+                   f"%(hash)s::text, %(env)s::bytea WHERE EXISTS (SELECT 1 FROM {records} "
+                   f"WHERE seq = %(seq)s::int8 - 1 AND record_hash = %(prev)s::text) "
+                   f"AND NOT EXISTS (SELECT 1 FROM {records} WHERE seq >= %(seq)s::int8) RETURNING seq")
+        params, prev = [], record_hash
+        for row in self._rows:  # each row checks the one before: the first checks the assumed head
+            params.append({"seq": row[0], "type": row[1], "run": row[2], "hash": row[3], "env": row[4],
+                           "prev": prev})
+            prev = row[3]
+        # Pipeline mode: the statements leave together and are answered together (one round trip),
+        # yet use prepared statements and binary parameters, unlike a multi-statement text. With no
+        # BEGIN they form one implicit transaction, committed (durably) at the pipeline's Sync.
+        cur = self._db.cursor(binary=True)
+        with self._db.pipeline():
+            self._db.execute(f"SELECT pg_advisory_xact_lock({self._lock_key})", prepare=True)
+            cur.executemany(guarded, params, returning=True)
+        inserted = 0
+        while True:
+            inserted += len(cur.fetchall())
+            if not cur.nextset():
+                break
+        cur.close()
+        if inserted != len(self._rows):
+            raise StaleHead(f"another writer extended the ledger after seq {seq}; append retried")
+        self._known = self._written_head(self._assumed)
+
+    def _written_head(self, before: tuple[int, str, int] | None) -> tuple[int, str, int] | None:
+        """The head after this transaction's rows: what the next append may assume."""
+        if before is None and not self._rows:
+            return None
+        seq, record_hash, key_seq = before or (0, "", 0)
+        for row in self._rows:
+            seq, record_hash = row[0], row[3]
+            if row[1] == "key":
+                key_seq = row[0]
+        return seq, record_hash, key_seq
 
     def _begin(self, then: str | None = None) -> Any:
-        """Send BEGIN and take the ledger's lock, with `then` in the same round trip."""
+        """Send BEGIN and take the ledger's lock, with `then` in the same round trip.
+
+        With an assumed head, the real head is read in the same round trip, and `StaleHead` is
+        raised unless it is the assumed one; from then on the transaction holds the lock and
+        works like one that read the head itself.
+        """
         if self._begun:
             return self._db.execute(then) if then else None
         self._begun = True
+        check = self._assumed is not None
         cur = self._db.execute(f"BEGIN; SELECT pg_advisory_xact_lock({self._lock_key})"
-                               + (f"; {then}" if then else ""))
-        while cur.nextset():
-            pass
+                               + (f"; {self._head_query}" if check else "") + (f"; {then}" if then else ""))
+        cur.nextset()  # from BEGIN to the lock's row
+        if check:
+            cur.nextset()
+            row = cur.fetchone()
+            if row is None or tuple(row) != self._assumed:
+                raise StaleHead(f"another writer extended the ledger after seq {self._assumed[0]}")
+            self._read_head, self._assumed = self._assumed, None
+            if self._rows:
+                self._pending[:0] = [self._insert_sql(r) for r in self._rows]
+        if then:
+            cur.nextset()
         return cur
 
     def _t(self, name: str) -> str:
         return f"{self.schema}.{name}"
 
-    def head(self) -> tuple[int, str, int] | None:
+    @property
+    def _head_query(self) -> str:
         records = self._t("records")
-        query = (f"SELECT seq, record_hash, (SELECT coalesce(max(seq), 0) FROM {records} "
-                 f"WHERE record_type = 'key') FROM {records} ORDER BY seq DESC LIMIT 1")
-        cur = self._begin(query) if self._writing else self._db.execute(query)
+        # The key-record subquery walks the (record_type, seq) index; without it PostgreSQL may scan
+        # the primary key backwards through every record to find the last key record.
+        return (f"SELECT seq, record_hash, (SELECT coalesce(max(seq), 0) FROM {records} "
+                f"WHERE record_type = 'key') FROM {records} ORDER BY seq DESC LIMIT 1")
+
+    def head(self) -> tuple[int, str, int] | None:
+        if self._writing and not self._begun and self.optimistic and self._known is not None:
+            self._assumed = self._known  # checked under the lock at commit (see `writing`)
+            return self._known
+        cur = self._begin(self._head_query) if self._writing else self._db.execute(self._head_query)
         row = cur.fetchone()
-        return None if row is None else (row[0], row[1], row[2])
+        head = None if row is None else (row[0], row[1], row[2])
+        if self._writing:
+            self._read_head = head
+        return head
 
     def insert(self, header: Header, record_hash: str, envelope: bytes) -> None:
-        self._pending.append(sql.SQL("INSERT INTO {} VALUES ({}, {}, {}, {}, {})").format(
-            sql.Identifier(self.schema, "records"), header.seq, header.record_type, header.run_id,
-            record_hash, envelope))
+        row = (header.seq, header.record_type, header.run_id, record_hash, envelope)
+        self._rows.append(row)
+        if self._assumed is None:
+            self._pending.append(self._insert_sql(row))
+
+    def _insert_sql(self, row: Row) -> sql.Composable:
+        return sql.SQL("INSERT INTO {} VALUES ({}, {}, {}, {}, {})").format(
+            sql.Identifier(self.schema, "records"), *row)
 
     def _select(self) -> str:
         return "SELECT " + ", ".join(COLUMNS) + f" FROM {self._t('records')}"
@@ -214,6 +306,7 @@ class PostgresStore:
         return None if row is None else (row[0], row[1], row[2])
 
     def insert_claim(self, registry: str, first: int, last: int, run_id: str, seq: int) -> None:
+        self._begin_if_writing()
         self._pending.append(sql.SQL("INSERT INTO {} VALUES ({}, int8range({}, {}, '[]'), {}, {})").format(
             sql.Identifier(self.schema, "claims"), registry, first, last, run_id, seq))
 
