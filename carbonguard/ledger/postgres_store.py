@@ -122,6 +122,8 @@ class PostgresStore:
                                 (f"{s}.records", f"{s}.claims")).fetchone()
         if have[0] is not None and have[1] is not None:
             self.exclusion_constraint = self._has_exclusion()
+            if create and self._db.execute("SELECT to_regclass(%s)", (f"{s}.records_type_seq",)).fetchone()[0] is None:
+                self._add_type_seq_index()
             return
         if not create:
             raise InputError(Problem(f"no ledger in schema {s}", source=self.description))
@@ -142,6 +144,17 @@ class PostgresStore:
                 for statement in _statements(_CLAIMS.format(s=s, constraint=constraint)):
                     self._db.execute(statement)
         self.exclusion_constraint = self._has_exclusion()
+
+    def _add_type_seq_index(self) -> None:
+        """Ledgers created before the (record_type, seq) index get it when an owner opens them;
+        an insert-only role may not create it, and works without it (a slower head read)."""
+        try:
+            with self._db.transaction():
+                self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+                self._db.execute(f"CREATE INDEX IF NOT EXISTS records_type_seq ON {self.schema}.records "
+                                 "(record_type, seq)")
+        except self._psycopg.Error:
+            pass
 
     def _has_exclusion(self) -> bool:
         return self._db.execute(
