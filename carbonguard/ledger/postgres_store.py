@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import select
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -62,6 +63,7 @@ CREATE OR REPLACE TRIGGER claims_no_truncate BEFORE TRUNCATE ON {s}.claims
 """
 _EXCLUSION = "CONSTRAINT claims_no_overlap EXCLUDE USING gist (registry WITH =, certificates WITH &&)"
 _NO_EXCLUSION = "CHECK (NOT isempty(certificates))"
+_APPEND_FORMATS = [0, 0, 0, 0, 1, 0]  # parameters as text, but the envelope in binary (raw bytes)
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -106,6 +108,7 @@ class PostgresStore:
         # False keeps the two-round-trip path (the benchmark compares both).
         self.optimistic = True
         self._known: tuple[int, str, int] | None = None  # head after our last commit
+        self._prepared = False  # the one-trip statements, prepared on this connection
         self._assumed: tuple[int, str, int] | None = None  # head this transaction assumes, unread
         self._read_head: tuple[int, str, int] | None = None  # head this transaction read under lock
         self.exclusion_constraint = True
@@ -194,36 +197,76 @@ class PostgresStore:
             self._pending, self._rows, self._begun, self._assumed = None, [], False, None
 
     def _commit_assumed(self) -> None:
-        """Lock, insert only if the head is still `_assumed`, commit: one message, one round trip."""
+        """Lock, insert only if the head is still `_assumed`, commit: one round trip.
+
+        Why libpq's pipeline mode directly: the statements (lock, one guarded INSERT per row) are
+        sent as Bind/Execute of statements prepared once per connection, with the envelope as a
+        binary parameter, followed by one Sync; with no BEGIN they form one implicit transaction
+        that the server commits (durably) at the Sync, and all answers come back together. Measured
+        on a 2-core VM, psycopg's own pipeline API doing the same took 0.72 ms per append against
+        0.39 ms here, most of it Python bookkeeping per statement; a multi-statement text (the
+        simple protocol) was slower still, as the envelope travels as an escaped hex literal.
+        """
         seq, record_hash, _ = self._assumed
         if self._pending:  # only records are buffered while the head is assumed (claims begin first)
             raise LedgerError("internal: buffered statements on an assumed head")
-        records = self._t("records")
-        guarded = (f"INSERT INTO {records} SELECT %(seq)s::int8, %(type)s::text, %(run)s::text, "
-                   f"%(hash)s::text, %(env)s::bytea WHERE EXISTS (SELECT 1 FROM {records} "
-                   f"WHERE seq = %(seq)s::int8 - 1 AND record_hash = %(prev)s::text) "
-                   f"AND NOT EXISTS (SELECT 1 FROM {records} WHERE seq >= %(seq)s::int8) RETURNING seq")
-        params, prev = [], record_hash
-        for row in self._rows:  # each row checks the one before: the first checks the assumed head
-            params.append({"seq": row[0], "type": row[1], "run": row[2], "hash": row[3], "env": row[4],
-                           "prev": prev})
-            prev = row[3]
-        # Pipeline mode: the statements leave together and are answered together (one round trip),
-        # yet use prepared statements and binary parameters, unlike a multi-statement text. With no
-        # BEGIN they form one implicit transaction, committed (durably) at the pipeline's Sync.
-        cur = self._db.cursor(binary=True)
-        with self._db.pipeline():
-            self._db.execute(f"SELECT pg_advisory_xact_lock({self._lock_key})", prepare=True)
-            cur.executemany(guarded, params, returning=True)
+        if not self._prepared:
+            records = self._t("records")
+            self._db.execute(f"PREPARE carbonguard_lock AS SELECT pg_advisory_xact_lock({self._lock_key})")
+            # Each row checks the one before it: the first checks the assumed head.
+            self._db.execute(
+                f"PREPARE carbonguard_append (int8, text, text, text, bytea, text) AS "
+                f"INSERT INTO {records} SELECT $1, $2, $3, $4, $5 "
+                f"WHERE EXISTS (SELECT 1 FROM {records} WHERE seq = $1 - 1 AND record_hash = $6) "
+                f"AND NOT EXISTS (SELECT 1 FROM {records} WHERE seq >= $1)")
+            self._prepared = True
+        pg = self._db.pgconn
+        results = []
+        try:
+            pg.enter_pipeline_mode()
+            pg.send_query_prepared(b"carbonguard_lock", None)
+            prev = record_hash
+            for row in self._rows:
+                pg.send_query_prepared(
+                    b"carbonguard_append",
+                    [str(row[0]).encode(), row[1].encode(), None if row[2] is None else row[2].encode(),
+                     row[3].encode(), row[4], prev.encode()],
+                    param_formats=_APPEND_FORMATS)
+                prev = row[3]
+            pg.pipeline_sync()
+            while pg.flush():  # the connection is non-blocking: wait until all is sent
+                select.select([], [pg.socket], [])
+            while True:
+                result = pg.get_result()
+                if result is None:  # end of one statement's results
+                    continue
+                if result.status == self._psycopg.pq.ExecStatus.PIPELINE_SYNC:
+                    break
+                results.append(result)
+            pg.exit_pipeline_mode()
+        except BaseException:
+            # Interrupted half-way: the connection's state is unknown. A fresh one is safe; the
+            # server rolls back whatever the old one had not committed.
+            self._reconnect()
+            raise
         inserted = 0
-        while True:
-            inserted += len(cur.fetchall())
-            if not cur.nextset():
-                break
-        cur.close()
+        for result in results[1:]:
+            if result.status == self._psycopg.pq.ExecStatus.FATAL_ERROR:
+                raise self._psycopg.errors.error_from_result(result, encoding=self._db.info.encoding)
+            inserted += result.command_tuples or 0
+        if results and results[0].status == self._psycopg.pq.ExecStatus.FATAL_ERROR:
+            raise self._psycopg.errors.error_from_result(results[0], encoding=self._db.info.encoding)
         if inserted != len(self._rows):
             raise StaleHead(f"another writer extended the ledger after seq {seq}; append retried")
         self._known = self._written_head(self._assumed)
+
+    def _reconnect(self) -> None:
+        try:
+            self._db.close()
+        finally:
+            self._db = self._psycopg.connect(self._dsn, autocommit=True, connect_timeout=10)
+            self._prepared = False
+            self._known = None
 
     def _written_head(self, before: tuple[int, str, int] | None) -> tuple[int, str, int] | None:
         """The head after this transaction's rows: what the next append may assume."""
