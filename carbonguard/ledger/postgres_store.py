@@ -6,6 +6,10 @@ one ledger (one schema) strictly one after another, and is released by COMMIT or
 when a writer dies. The primary key on `seq` is a second line of defence. Triggers refuse UPDATE,
 DELETE and TRUNCATE; certificate claims carry an exclusion constraint (btree_gist) so no range
 can be claimed twice even by a writer that skips the lock.
+
+Why appends usually take one round trip: a connection that wrote the head itself assumes it is
+still the head and sends lock + guarded INSERT + commit together; the INSERT writes nothing if the
+head moved, and the ledger then redoes the append on a head read under the lock (see `writing`).
 """
 
 from __future__ import annotations
@@ -236,7 +240,9 @@ class PostgresStore:
                 prev = row[3]
             pg.pipeline_sync()
             while pg.flush():  # the connection is non-blocking: wait until all is sent
-                select.select([], [pg.socket], [])
+                readable, _, _ = select.select([pg.socket], [pg.socket], [])
+                if readable:  # let libpq take in what the server sent, so neither side stalls
+                    pg.consume_input()
             while True:
                 result = pg.get_result()
                 if result is None:  # end of one statement's results
