@@ -172,13 +172,13 @@ class PostgresStore:
     @contextmanager
     def writing(self) -> Iterator[None]:
         # Usually ONE round trip per append. After an append of its own this connection knows the
-        # head, so `head()` answers without asking, and `BEGIN; lock; INSERT ... WHERE <head is
-        # still the one assumed>; COMMIT` travel together; the server runs them in order, so the
-        # head is checked while the lock is held. If another writer moved the head, the INSERT
-        # writes no row, nothing is committed and `StaleHead` makes the ledger redo the append on
-        # a freshly read head. Otherwise (first append, after a conflict, or when a read such as a
-        # claim check is needed) it is two: `BEGIN; lock; head` and the inserts with COMMIT.
-        # Values travel as SQL literals in the simple query protocol (one message, no parse/bind).
+        # head, so `head()` answers without asking, and the lock and `INSERT ... WHERE <head is
+        # still the one assumed>` travel together as one implicit transaction (`_commit_assumed`);
+        # the server runs them in order, so the head is checked while the lock is held. If another
+        # writer moved the head, the INSERT writes no row, nothing is committed and `StaleHead`
+        # makes the ledger redo the append on a freshly read head. Otherwise (first append, after
+        # a conflict, or when a read such as a claim check is needed) it is two round trips:
+        # `BEGIN; lock; head` and the inserts with COMMIT, as SQL literals in the simple protocol.
         self._pending, self._rows = [], []
         self._begun = False
         self._assumed = self._read_head = None
