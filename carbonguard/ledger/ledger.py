@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from carbonguard import __version__
 from carbonguard.errors import InputError, Problem
@@ -40,7 +40,7 @@ from carbonguard.ledger.record import (
     format_time,
     hash_bytes,
 )
-from carbonguard.ledger.store import ENVELOPE, RECORD_HASH, SEQ, ClaimConflict, LedgerError, Store
+from carbonguard.ledger.store import ENVELOPE, RECORD_HASH, SEQ, ClaimConflict, LedgerError, StaleHead, Store
 from carbonguard.ledger.verify import VerifyResult, combine, export_checkpoint, verify_rows
 
 LEDGER_ENV = "CARBONGUARD_LEDGER"
@@ -52,6 +52,7 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _INTERNAL_TYPES = {"key": "rotate_key()/add_key()", "checkpoint": "checkpoint()",
                    "claim": "claim_certificates()"}
 MAX_CERTIFICATE_ID = 2**63 - 2
+_T = TypeVar("_T")
 PARALLEL_MIN_RECORDS = 200_000  # below this, starting worker processes costs more than it saves
 
 
@@ -114,7 +115,8 @@ class Ledger:
         value, simple = self._prepare(payload)
         if record_type == "decision":
             _check_decision(value)
-        with self._lock, self.store.writing():
+
+        def body() -> LedgerRecord:
             head = self._prepare_write()
             if record_type == "decision":
                 missing = self.store.missing_hashes(value["evaluated_record_hashes"])
@@ -124,14 +126,33 @@ class Ledger:
             record, head = self._write(head, record_type, value, simple)
             if record_type == "decision" or record.seq % self.checkpoint_every == 0:
                 self._write_checkpoint(head)
-        return record
+            return record
+
+        return self._transaction(body)
+
+    def _transaction(self, body: Callable[[], _T]) -> _T:
+        """Run `body` in one store write transaction; again on a fresh head after `StaleHead`.
+
+        A store may let `body` build on the head it last wrote itself and find out only at commit
+        that another writer moved it (see `Store.head`); nothing was written then, and the second
+        run reads the head under the store's lock, so it cannot be stale.
+        """
+        with self._lock:
+            for attempt in range(3):
+                ring_seq = self._ring_seq
+                try:
+                    with self.store.writing():
+                        return body()
+                except StaleHead:
+                    if attempt == 2:
+                        raise
+                    if self._ring_seq != ring_seq:  # the ring took a key record that was not written
+                        self._ring, self._ring_seq = KeyRing(), 0
+        raise AssertionError("unreachable")
 
     def checkpoint(self) -> LedgerRecord:
         """Write a signed checkpoint of the current head now (e.g. before exporting it)."""
-        with self._lock, self.store.writing():
-            head = self._prepare_write()
-            record, _ = self._write_checkpoint(head)
-        return record
+        return self._transaction(lambda: self._write_checkpoint(self._prepare_write())[0])
 
     def add_key(self, public_key_b64: str) -> LedgerRecord:
         """Enrol another writer's public key (e.g. a second host), signed by this writer's key."""
@@ -176,14 +197,17 @@ class Ledger:
             "energy_mwh": _decimal(mwh, "mwh"),
         }
         value, simple = self._prepare(payload)
-        with self._lock, self.store.writing():
+
+        def body() -> LedgerRecord:
             head = self._prepare_write()
             holder = self.store.claim_overlap(registry, first, last)
             if holder is not None:
                 raise ClaimConflict(registry, first, last, holder[0], f"{holder[1]}-{holder[2]}")
             record, _ = self._write(head, "claim", value, simple)
             self.store.insert_claim(registry, first, last, run_id, record.seq)
-        return record
+            return record
+
+        return self._transaction(body)
 
     # -- reading ----------------------------------------------------------------------------
     def records(self, run_id: str | None = None, record_type: str | None = None) -> list[LedgerRecord]:
@@ -314,13 +338,7 @@ class Ledger:
         seq, head_hash, last_key_seq = self.store.head() or (0, GENESIS_PREV_HASH, 0)
         head = (seq, head_hash)
         if last_key_seq > self._ring_seq:  # another writer changed the keys since we last looked
-            for row in self.store.rows_of_type("key", self._ring_seq):
-                env = json.loads(bytes(row[ENVELOPE]))
-                problem = self._ring.apply(env["payload"], env["key_id"], env["prev_hash"])
-                if problem is not None:
-                    raise LedgerError(f"key record seq {row[SEQ]} does not verify ({problem}); "
-                                      "run `carbonguard audit verify` before writing")
-                self._ring_seq = row[SEQ]
+            self._catch_up_keys()
         signer = self.signer
         if not self._ring.public:  # first writer of a new ledger: its key is the genesis key
             prev = head[1]
@@ -328,7 +346,7 @@ class Ledger:
             _, head = self._write_raw(head, "key", payload, True, signer.key_id)
             self._ring.apply(payload, signer.key_id, prev)
             self._ring_seq = head[0]
-        elif not self._ring.active(signer.key_id):
+        elif not self._ring.active(signer.key_id) and not self._catch_up_keys(signer.key_id):
             state = "was rotated out" if signer.key_id in self._ring.retired else "is not enrolled"
             raise KeyNotEnrolled(
                 f"signing key {signer.key_id} ({signer.path or 'in memory'}) {state} in ledger "
@@ -336,6 +354,21 @@ class Ledger:
                 f"using an enrolled key, or set CARBONGUARD_SIGNING_KEY to an enrolled key"
             )
         return head
+
+    def _catch_up_keys(self, wanted: str | None = None) -> bool:
+        """Apply key records after `_ring_seq`; True if `wanted` is an active key afterwards.
+
+        Called before refusing a key too, since a store may have answered `head()` from its own
+        last write (the read here then checks that head and raises `StaleHead` if it moved).
+        """
+        for row in self.store.rows_of_type("key", self._ring_seq):
+            env = json.loads(bytes(row[ENVELOPE]))
+            problem = self._ring.apply(env["payload"], env["key_id"], env["prev_hash"])
+            if problem is not None:
+                raise LedgerError(f"key record seq {row[SEQ]} does not verify ({problem}); "
+                                  "run `carbonguard audit verify` before writing")
+            self._ring_seq = row[SEQ]
+        return wanted is not None and self._ring.active(wanted)
 
     def _signed_key_payload(self, action: str, key_id: str, public_b64: str, after_hash: str) -> dict:
         signer = self.signer
@@ -351,7 +384,8 @@ class Ledger:
         if len(raw) != 32:
             raise InputError(Problem("an Ed25519 public key has 32 bytes", field_path="public_key"))
         new_id = key_id_of(raw)
-        with self._lock, self.store.writing():
+
+        def body() -> LedgerRecord:
             head = self._prepare_write()
             if new_id in self._ring.public:
                 raise LedgerError(f"key {new_id} is already enrolled in this ledger")
@@ -359,7 +393,9 @@ class Ledger:
             record, head = self._write_raw(head, "key", payload, True, self.signer.key_id)
             self._ring.apply(payload, self.signer.key_id, record.prev_hash)
             self._ring_seq = record.seq
-        return record
+            return record
+
+        return self._transaction(body)
 
     def _write(self, head: tuple[int, str], record_type: str, value: dict, simple: bool
                ) -> tuple[LedgerRecord, tuple[int, str]]:

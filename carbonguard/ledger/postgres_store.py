@@ -6,12 +6,17 @@ one ledger (one schema) strictly one after another, and is released by COMMIT or
 when a writer dies. The primary key on `seq` is a second line of defence. Triggers refuse UPDATE,
 DELETE and TRUNCATE; certificate claims carry an exclusion constraint (btree_gist) so no range
 can be claimed twice even by a writer that skips the lock.
+
+Why appends usually take one round trip: a connection that wrote the head itself assumes it is
+still the head and sends lock + guarded INSERT + commit together; the INSERT writes nothing if the
+head moved, and the ledger then redoes the append on a head read under the lock (see `writing`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import select
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -22,7 +27,7 @@ from psycopg import sql
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.ledger.record import Header
-from carbonguard.ledger.store import COLUMNS, LedgerError, Row
+from carbonguard.ledger.store import COLUMNS, LedgerError, Row, StaleHead
 
 DEFAULT_SCHEMA = "carbonguard"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -38,7 +43,7 @@ CREATE TABLE IF NOT EXISTS {s}.records (
     envelope bytea NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_run_id ON {s}.records (run_id);
-CREATE INDEX IF NOT EXISTS records_type ON {s}.records (record_type);
+CREATE INDEX IF NOT EXISTS records_type_seq ON {s}.records (record_type, seq);
 CREATE OR REPLACE FUNCTION {s}.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'carbonguard ledger is append-only: % refused on %', TG_OP, TG_TABLE_NAME; END $$;
 CREATE OR REPLACE TRIGGER records_append_only BEFORE UPDATE OR DELETE ON {s}.records
@@ -62,6 +67,7 @@ CREATE OR REPLACE TRIGGER claims_no_truncate BEFORE TRUNCATE ON {s}.claims
 """
 _EXCLUSION = "CONSTRAINT claims_no_overlap EXCLUDE USING gist (registry WITH =, certificates WITH &&)"
 _NO_EXCLUSION = "CHECK (NOT isempty(certificates))"
+_APPEND_FORMATS = [0, 0, 0, 0, 1, 0]  # parameters as text, but the envelope in binary (raw bytes)
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -100,7 +106,16 @@ class PostgresStore:
             raise InputError(Problem(f"cannot connect to PostgreSQL: {exc}".strip(),
                                      source=self.description)) from exc
         self._pending: list[sql.Composable] | None = None  # inserts buffered until COMMIT
+        self._rows: list[Row] = []  # the records this transaction writes
         self._begun = False
+        # One round trip per append on a head this connection wrote itself (see `writing`);
+        # False keeps the two-round-trip path (the benchmark compares both).
+        self.optimistic = True
+        self._known: tuple[int, str, int] | None = None  # head after our last commit
+        self._prepared = False  # the one-trip statements, prepared on this connection
+        self.copy_scan = True  # False: read with a server-side cursor (the benchmark compares both)
+        self._assumed: tuple[int, str, int] | None = None  # head this transaction assumes, unread
+        self._read_head: tuple[int, str, int] | None = None  # head this transaction read under lock
         self.exclusion_constraint = True
         try:
             self._ensure_schema(create)
@@ -115,6 +130,8 @@ class PostgresStore:
                                 (f"{s}.records", f"{s}.claims")).fetchone()
         if have[0] is not None and have[1] is not None:
             self.exclusion_constraint = self._has_exclusion()
+            if create and self._db.execute("SELECT to_regclass(%s)", (f"{s}.records_type_seq",)).fetchone()[0] is None:
+                self._add_type_seq_index()
             return
         if not create:
             raise InputError(Problem(f"no ledger in schema {s}", source=self.description))
@@ -136,6 +153,17 @@ class PostgresStore:
                     self._db.execute(statement)
         self.exclusion_constraint = self._has_exclusion()
 
+    def _add_type_seq_index(self) -> None:
+        """Ledgers created before the (record_type, seq) index get it when an owner opens them;
+        an insert-only role may not create it, and works without it (a slower head read)."""
+        try:
+            with self._db.transaction():
+                self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+                self._db.execute(f"CREATE INDEX IF NOT EXISTS records_type_seq ON {self.schema}.records "
+                                 "(record_type, seq)")
+        except self._psycopg.Error:
+            pass
+
     def _has_exclusion(self) -> bool:
         return self._db.execute(
             "SELECT 1 FROM pg_constraint WHERE conname = 'claims_no_overlap' AND connamespace = "
@@ -143,51 +171,178 @@ class PostgresStore:
 
     @contextmanager
     def writing(self) -> Iterator[None]:
-        # Two round trips per append: `BEGIN; lock; head` travel together (the server runs them in
-        # order, so the head is read while the lock is held), and the buffered inserts travel with
-        # COMMIT. Both use the simple query protocol with values rendered as SQL literals.
-        self._pending = []
+        # Usually ONE round trip per append. After an append of its own this connection knows the
+        # head, so `head()` answers without asking, and the lock and `INSERT ... WHERE <head is
+        # still the one assumed>` travel together as one implicit transaction (`_commit_assumed`);
+        # the server runs them in order, so the head is checked while the lock is held. If another
+        # writer moved the head, the INSERT writes no row, nothing is committed and `StaleHead`
+        # makes the ledger redo the append on a freshly read head. Otherwise (first append, after
+        # a conflict, or when a read such as a claim check is needed) it is two round trips:
+        # `BEGIN; lock; head` and the inserts with COMMIT, as SQL literals in the simple protocol.
+        self._pending, self._rows = [], []
         self._begun = False
+        self._assumed = self._read_head = None
         try:
             yield
-            self._begin()
-            self._pending.append(sql.SQL("COMMIT"))
-            self._db.execute(sql.SQL("; ").join(self._pending))
+            if self._assumed is not None:
+                self._commit_assumed()
+            else:
+                self._begin()
+                self._pending.append(sql.SQL("COMMIT"))
+                self._db.execute(sql.SQL("; ").join(self._pending))
+                self._known = self._written_head(self._read_head)
         except BaseException as exc:
+            self._known = None
             if self._db.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:
                 self._db.execute("ROLLBACK")
             if isinstance(exc, self._psycopg.errors.ExclusionViolation):
                 raise LedgerError(f"certificate range already claimed (database constraint): {exc}") from exc
             raise
         finally:
-            self._pending, self._begun = None, False
+            self._pending, self._rows, self._begun, self._assumed = None, [], False, None
+
+    def _commit_assumed(self) -> None:
+        """Lock, insert only if the head is still `_assumed`, commit: one round trip.
+
+        Why libpq's pipeline mode directly: the statements (lock, one guarded INSERT per row) are
+        sent as Bind/Execute of statements prepared once per connection, with the envelope as a
+        binary parameter, followed by one Sync; with no BEGIN they form one implicit transaction
+        that the server commits (durably) at the Sync, and all answers come back together. Measured
+        on a 2-core VM, psycopg's own pipeline API doing the same took 0.72 ms per append against
+        0.39 ms here, most of it Python bookkeeping per statement; a multi-statement text (the
+        simple protocol) was slower still, as the envelope travels as an escaped hex literal.
+        """
+        seq, record_hash, _ = self._assumed
+        if self._pending:  # only records are buffered while the head is assumed (claims begin first)
+            raise LedgerError("internal: buffered statements on an assumed head")
+        if not self._prepared:
+            records = self._t("records")
+            self._db.execute(f"PREPARE carbonguard_lock AS SELECT pg_advisory_xact_lock({self._lock_key})")
+            # Each row checks the one before it: the first checks the assumed head.
+            self._db.execute(
+                f"PREPARE carbonguard_append (int8, text, text, text, bytea, text) AS "
+                f"INSERT INTO {records} SELECT $1, $2, $3, $4, $5 "
+                f"WHERE EXISTS (SELECT 1 FROM {records} WHERE seq = $1 - 1 AND record_hash = $6) "
+                f"AND NOT EXISTS (SELECT 1 FROM {records} WHERE seq >= $1)")
+            self._prepared = True
+        pg = self._db.pgconn
+        results = []
+        try:
+            pg.enter_pipeline_mode()
+            pg.send_query_prepared(b"carbonguard_lock", None)
+            prev = record_hash
+            for row in self._rows:
+                pg.send_query_prepared(
+                    b"carbonguard_append",
+                    [str(row[0]).encode(), row[1].encode(), None if row[2] is None else row[2].encode(),
+                     row[3].encode(), row[4], prev.encode()],
+                    param_formats=_APPEND_FORMATS)
+                prev = row[3]
+            pg.pipeline_sync()
+            while pg.flush():  # the connection is non-blocking: wait until all is sent
+                readable, _, _ = select.select([pg.socket], [pg.socket], [])
+                if readable:  # let libpq take in what the server sent, so neither side stalls
+                    pg.consume_input()
+            while True:
+                result = pg.get_result()
+                if result is None:  # end of one statement's results
+                    continue
+                if result.status == self._psycopg.pq.ExecStatus.PIPELINE_SYNC:
+                    break
+                results.append(result)
+            pg.exit_pipeline_mode()
+        except BaseException:
+            # Interrupted half-way: the connection's state is unknown. A fresh one is safe; the
+            # server rolls back whatever the old one had not committed.
+            self._reconnect()
+            raise
+        inserted = 0
+        for result in results[1:]:
+            if result.status == self._psycopg.pq.ExecStatus.FATAL_ERROR:
+                raise self._psycopg.errors.error_from_result(result, encoding=self._db.info.encoding)
+            inserted += result.command_tuples or 0
+        if results and results[0].status == self._psycopg.pq.ExecStatus.FATAL_ERROR:
+            raise self._psycopg.errors.error_from_result(results[0], encoding=self._db.info.encoding)
+        if inserted != len(self._rows):
+            raise StaleHead(f"another writer extended the ledger after seq {seq}; append retried")
+        self._known = self._written_head(self._assumed)
+
+    def _reconnect(self) -> None:
+        try:
+            self._db.close()
+        finally:
+            self._db = self._psycopg.connect(self._dsn, autocommit=True, connect_timeout=10)
+            self._prepared = False
+            self._known = None
+
+    def _written_head(self, before: tuple[int, str, int] | None) -> tuple[int, str, int] | None:
+        """The head after this transaction's rows: what the next append may assume."""
+        if before is None and not self._rows:
+            return None
+        seq, record_hash, key_seq = before or (0, "", 0)
+        for row in self._rows:
+            seq, record_hash = row[0], row[3]
+            if row[1] == "key":
+                key_seq = row[0]
+        return seq, record_hash, key_seq
 
     def _begin(self, then: str | None = None) -> Any:
-        """Send BEGIN and take the ledger's lock, with `then` in the same round trip."""
+        """Send BEGIN and take the ledger's lock, with `then` in the same round trip.
+
+        With an assumed head, the real head is read in the same round trip, and `StaleHead` is
+        raised unless it is the assumed one; from then on the transaction holds the lock and
+        works like one that read the head itself.
+        """
         if self._begun:
             return self._db.execute(then) if then else None
         self._begun = True
+        check = self._assumed is not None
         cur = self._db.execute(f"BEGIN; SELECT pg_advisory_xact_lock({self._lock_key})"
-                               + (f"; {then}" if then else ""))
-        while cur.nextset():
-            pass
+                               + (f"; {self._head_query}" if check else "") + (f"; {then}" if then else ""))
+        cur.nextset()  # from BEGIN to the lock's row
+        if check:
+            cur.nextset()
+            row = cur.fetchone()
+            if row is None or tuple(row) != self._assumed:
+                raise StaleHead(f"another writer extended the ledger after seq {self._assumed[0]}")
+            self._read_head, self._assumed = self._assumed, None
+            if self._rows:
+                self._pending[:0] = [self._insert_sql(r) for r in self._rows]
+        if then:
+            cur.nextset()
         return cur
 
     def _t(self, name: str) -> str:
         return f"{self.schema}.{name}"
 
-    def head(self) -> tuple[int, str, int] | None:
+    @property
+    def _head_query(self) -> str:
         records = self._t("records")
-        query = (f"SELECT seq, record_hash, (SELECT coalesce(max(seq), 0) FROM {records} "
-                 f"WHERE record_type = 'key') FROM {records} ORDER BY seq DESC LIMIT 1")
-        cur = self._begin(query) if self._writing else self._db.execute(query)
+        # The key-record subquery walks the (record_type, seq) index; without it PostgreSQL may scan
+        # the primary key backwards through every record to find the last key record.
+        return (f"SELECT seq, record_hash, (SELECT coalesce(max(seq), 0) FROM {records} "
+                f"WHERE record_type = 'key') FROM {records} ORDER BY seq DESC LIMIT 1")
+
+    def head(self) -> tuple[int, str, int] | None:
+        if self._writing and not self._begun and self.optimistic and self._known is not None:
+            self._assumed = self._known  # checked under the lock at commit (see `writing`)
+            return self._known
+        cur = self._begin(self._head_query) if self._writing else self._db.execute(self._head_query)
         row = cur.fetchone()
-        return None if row is None else (row[0], row[1], row[2])
+        head = None if row is None else (row[0], row[1], row[2])
+        if self._writing:
+            self._read_head = head
+        return head
 
     def insert(self, header: Header, record_hash: str, envelope: bytes) -> None:
-        self._pending.append(sql.SQL("INSERT INTO {} VALUES ({}, {}, {}, {}, {})").format(
-            sql.Identifier(self.schema, "records"), header.seq, header.record_type, header.run_id,
-            record_hash, envelope))
+        row = (header.seq, header.record_type, header.run_id, record_hash, envelope)
+        self._rows.append(row)
+        if self._assumed is None:
+            self._pending.append(self._insert_sql(row))
+
+    def _insert_sql(self, row: Row) -> sql.Composable:
+        return sql.SQL("INSERT INTO {} VALUES ({}, {}, {}, {}, {})").format(
+            sql.Identifier(self.schema, "records"), *row)
 
     def _select(self) -> str:
         return "SELECT " + ", ".join(COLUMNS) + f" FROM {self._t('records')}"
@@ -214,6 +369,7 @@ class PostgresStore:
         return None if row is None else (row[0], row[1], row[2])
 
     def insert_claim(self, registry: str, first: int, last: int, run_id: str, seq: int) -> None:
+        self._begin_if_writing()
         self._pending.append(sql.SQL("INSERT INTO {} VALUES ({}, int8range({}, {}, '[]'), {}, {})").format(
             sql.Identifier(self.schema, "claims"), registry, first, last, run_id, seq))
 
@@ -241,17 +397,48 @@ class PostgresStore:
             yield from batch
 
     def scan_batches(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[list[Row]]:
-        # A server-side cursor on a separate connection in one REPEATABLE READ snapshot.
+        """Rows in batches from one REPEATABLE READ snapshot, on a separate connection.
+
+        Why binary COPY rather than a server-side cursor: the verifier reads every row, and
+        `COPY (SELECT ...) TO STDOUT (FORMAT binary)` streams them without a fetch round trip per
+        batch and with less per-row work in psycopg; measured on a 2-core VM it read 200,000 rows
+        at about 460,000 rows/s against about 225,000 with `fetchmany(8192)`.
+        """
+        if not self.copy_scan:
+            yield from self._scan_cursor(from_seq, to_seq)
+            return
+        conn = self._psycopg.connect(self._dsn, autocommit=False)
+        try:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            # Rows come in seq order straight off the primary key (the table is written in seq
+            # order); with stale statistics the planner may otherwise pick a bitmap scan and sort
+            # the whole range, which for a large ledger spills to disk.
+            conn.execute("SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off")
+            query = sql.SQL("COPY ({} WHERE seq >= {} AND seq <= {} ORDER BY seq) TO STDOUT (FORMAT binary)").format(
+                sql.SQL(self._select()), from_seq, 2**63 - 1 if to_seq is None else to_seq)
+            with conn.cursor().copy(query) as copy:
+                copy.set_types(["int8", "text", "text", "text", "bytea"])  # the order of COLUMNS
+                batch: list[Row] = []
+                for row in copy.rows():
+                    batch.append(row)
+                    if len(batch) == 8192:
+                        yield batch
+                        batch = []
+                if batch:
+                    yield batch
+            conn.rollback()
+        finally:
+            conn.close()
+
+    def _scan_cursor(self, from_seq: int, to_seq: int | None) -> Iterator[list[Row]]:
+        """The previous way (a server-side cursor), kept for the benchmark's comparison."""
         conn = self._psycopg.connect(self._dsn, autocommit=False)
         try:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             with conn.cursor(name="carbonguard_scan", binary=True) as cur:  # bytea as raw bytes
                 cur.execute(self._select() + " WHERE seq >= %s AND seq <= %s ORDER BY seq",
                             (from_seq, 2**63 - 1 if to_seq is None else to_seq))
-                while True:
-                    batch = cur.fetchmany(8192)
-                    if not batch:
-                        break
+                while batch := cur.fetchmany(8192):
                     yield batch
             conn.rollback()
         finally:

@@ -26,6 +26,15 @@ class LedgerError(CarbonguardError):
     """A ledger operation that cannot proceed (not bad user input, not tampering)."""
 
 
+class StaleHead(LedgerError):
+    """The head a store assumed for an append was no longer the head; nothing was written.
+
+    A store may answer `head()` inside `writing()` from what it last wrote itself, without asking
+    the database (see `PostgresStore`). If another writer extended the chain meanwhile, the store
+    writes nothing and raises this, and `Ledger` runs the append again on a freshly read head.
+    """
+
+
 class ClaimConflict(LedgerError):
     """A certificate range overlaps one already claimed; names the run that holds it."""
 
@@ -48,7 +57,12 @@ class Store(Protocol):
         """One transaction that no other writer, on any host, runs at the same time."""
 
     def head(self) -> tuple[int, str, int] | None:
-        """(seq, record_hash) of the last record, and the seq of the last key record (0 if none)."""
+        """(seq, record_hash) of the last record, and the seq of the last key record (0 if none).
+
+        Inside `writing()` a store may return the head it last wrote itself without reading it; it
+        then checks that head under its lock before any other read and at commit, and raises
+        `StaleHead` (writing nothing) when another writer has moved it.
+        """
 
     def insert(self, header: Header, record_hash: str, envelope: bytes) -> None: ...
 

@@ -135,3 +135,22 @@ def test_threads_share_one_ledger(ledger_url: str, key_file: Path) -> None:
             list(pool.map(work, range(4)))
         assert len(led.records(record_type="stage")) == 200
         assert led.verify().ok
+
+
+def test_two_writers_alternating_on_stale_heads(ledger_url: str, key_file: Path) -> None:
+    # Each writer's next append builds on the head it wrote itself, which the other has moved:
+    # the store must refuse that append (PostgreSQL: at commit) and the ledger redo it on the
+    # real head, so the chain stays one, with no record lost or doubled.
+    with open_ledger(ledger_url, signing_key=key_file) as a, \
+            open_ledger(ledger_url, signing_key=key_file, checkpoint_every=3) as b:
+        for i in range(10):
+            a.append("stage", {"run_id": "a", "i": i})
+            b.append("stage", {"run_id": "b", "i": i})
+        b.claim_certificates("fea", (1, 5), "b", "acme", "2026-03-01T10:00:00Z", "GB", "0.1")
+        a.append("stage", {"run_id": "a", "i": 10})
+        result = a.verify()
+        assert result.ok, result.message
+        assert [r.payload["i"] for r in a.records(run_id="a", record_type="stage")] == list(range(11))
+        assert [r.payload["i"] for r in b.records(run_id="b", record_type="stage")] == list(range(10))
+        seqs = [r.seq for r in a.records()]
+        assert seqs == list(range(1, len(seqs) + 1))
