@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Verify a carbonguard ledger export (`carbonguard audit export`) with only Python 3.8+ and `cryptography`.
 Exit: 0 intact, 2 input error, 10 edited, 11 deleted, 12 reordered, 13 signature, 14 truncated, 15 key."""
 import argparse
@@ -76,22 +75,23 @@ def verify(lines, checkpoint, pins):
         return 13, "the checkpoint file's signature does not verify"
     if checkpoint and hash_at.get(checkpoint["size"]) != checkpoint["head_hash"]:
         return 14, "truncated or diverged: the ledger does not extend the checkpoint"
-    return 0, f"intact: {len(lines)} records"
+    return (15, "no key record: no pinned key wrote it") if pins and not keys else (0, f"intact: {len(lines)} records")
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("export")
     ap.add_argument("--checkpoint")
     ap.add_argument("--pubkey", action="append", default=[])
-    args = ap.parse_args()
-    try:
-        lines = [json.loads(line) for line in Path(args.export).read_text("utf-8").splitlines() if line]
+    args, lines, n = ap.parse_args(), [], 0
+    try:  # the export is read last, so a JSON error with n > 0 is about line n of the export
         checkpoint = json.loads(Path(args.checkpoint).read_text("utf-8")) if args.checkpoint else None
         pins = [b64encode(load_pem_public_key(Path(f).read_bytes()).public_bytes(
             Encoding.Raw, PublicFormat.Raw)).decode() for f in args.pubkey]
+        for n, line in enumerate(Path(args.export).read_text("utf-8").splitlines(), 1):  # noqa: B007
+            lines.extend([json.loads(line)] if line else [])
         code, text = verify(lines, checkpoint, {hashlib.sha256(b64d(p)).hexdigest()[:32]: p for p in pins})
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        code, text = 2, f"cannot read input: {exc!r}"
+        code, text = 2, f"cannot read input: {f'{args.export}:{n}: ' * (n > 0 and isinstance(exc, ValueError))}{exc}"
     print(text, file=sys.stdout if code == 0 else sys.stderr)
     return code
 

@@ -8,6 +8,7 @@ enough to print, long enough that a collision is not a practical attack.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 import sys
@@ -51,11 +52,11 @@ class Signer:
     private: Ed25519PrivateKey
     path: Path | None = None
 
-    @property
-    def public_raw(self) -> bytes:
+    @functools.cached_property
+    def public_raw(self) -> bytes:  # cached: read twice per append, and a key never changes
         return raw_public(self.private.public_key())
 
-    @property
+    @functools.cached_property
     def key_id(self) -> str:
         return key_id_of(self.public_raw)
 

@@ -256,6 +256,11 @@ def combine(
         if seg.failure is not None:
             code, message, seq, env = seg.failure
             return fail(code, message, seq, _record_id(env), head)
+    if pins and not ring.public:
+        # A pinned key says "this ledger was written by us": a ledger with no key record at all
+        # (emptied, or swapped for a blank one) cannot show that, so it does not pass.
+        return fail(EXIT_UNTRUSTED_KEY, "the ledger holds no key record, so none of the pinned keys (--pubkey) "
+                    "wrote it", None, None, head)
     if checkpoint is not None:
         result = _against_checkpoint(checkpoint, pins, ring, head, hash_at.get(checkpoint["size"]))
         if result is not None:
