@@ -11,6 +11,7 @@ bad flags or when the record cannot be written.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import re
@@ -132,7 +133,13 @@ def _meter_and_record(args: argparse.Namespace, command: list[str], meter: Meter
     stage = args.stage or os.path.basename(command[0]) or command[0]
     run_id = args.run_id or uuid.uuid4().hex
     handle = meter.begin_window(stage)
-    returncode, child_pid = _run_child(command)
+    try:
+        returncode, child_pid = _run_child(command)
+    except OSError as exc:  # found and executable, yet exec failed (e.g. no shebang, bad binary)
+        meter.end_window(handle)
+        code = EXIT_NOT_FOUND if exc.errno == errno.ENOENT else EXIT_NOT_EXECUTABLE
+        print(f"carbonguard meter: cannot execute {command[0]}: {exc.strerror or exc}", file=sys.stderr)
+        return code
     measurement = meter.end_window(handle)
     exit_code = returncode if returncode >= 0 else 128 - returncode  # killed by a signal: 128 + N
     record = measurement.to_stage_record(
@@ -165,12 +172,17 @@ def _meter_and_record(args: argparse.Namespace, command: list[str], meter: Meter
     return status
 
 
+def _default_sigint() -> None:
+    """In the child, before exec: an ignored signal stays ignored across exec, so undo our SIG_IGN."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run_child(command: list[str]) -> tuple[int, int]:
     """Run the command in the foreground; Ctrl-C reaches it (same process group), not us."""
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
-        child = subprocess.Popen(command)
+        child = subprocess.Popen(command, preexec_fn=_default_sigint if main else None)
         forward = None
         if main:
             forward = signal.signal(signal.SIGTERM, lambda signum, _frame: child.send_signal(signum))

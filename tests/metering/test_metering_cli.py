@@ -109,3 +109,41 @@ def test_bad_cpu_power_env_fails_before_the_command_runs(tmp_path, monkeypatch, 
     assert code == 2
     assert not marker.exists()
     assert "CARBONGUARD_CPU_W_PER_CORE" in capsys.readouterr().err
+
+
+def test_ctrl_c_reaches_the_metered_command(tmp_path) -> None:
+    """SIGINT to the foreground process group stops the command; the wrapper reports 130."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ready = tmp_path / "ready"
+    code = ("import pathlib, time, sys; pathlib.Path(sys.argv[1]).write_text('x'); time.sleep(30)")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "carbonguard", "meter", "--no-record", "--", sys.executable, "-c", code, str(ready)],
+        start_new_session=True, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ready.exists()
+    started = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    proc.wait(timeout=20)
+    assert time.monotonic() - started < 10, "the command ignored Ctrl-C"
+    assert proc.returncode == 130
+
+
+def test_a_script_without_shebang_exits_126(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "noshebang"
+    script.write_bytes(b"\x7fELF-not-really")
+    script.chmod(0o755)
+    result = subprocess.run([sys.executable, "-m", "carbonguard", "meter", "--no-record", "--", str(script)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 126
+    assert "cannot execute" in result.stderr
