@@ -56,8 +56,14 @@ def verified(ledger: Any) -> Any:
     return ledger
 
 
-def load_stage_records(ledger: Any, run_id: str) -> tuple[list[StageRecord], list[str]]:
+def load_stage_records(
+    ledger: Any, run_id: str, also: tuple[str, ...] = ()
+) -> tuple[list[StageRecord], list[str]]:
+    """The run's stage records, plus those of `also` (e.g. its subflow runs), in ledger order."""
     entries = ledger.records(run_id=run_id, record_type="stage")
+    for other in also:
+        entries += ledger.records(run_id=other, record_type="stage")
+    entries.sort(key=lambda e: e.seq)
     if not entries:
         raise InputError(Problem(f"no stage records for run {run_id!r} in ledger {ledger.url}", "--run"))
     return [StageRecord.model_validate(e.payload) for e in entries], [e.record_hash for e in entries]
@@ -86,13 +92,14 @@ def assess_run(
     as_of: datetime | None = None,
     source: Any = None,
     credentials: Any = None,
+    include_runs: tuple[str, ...] = (),
 ) -> Assessment:
-    """Footprint and decision for `run_id`; nothing is written (see `record_assessment`)."""
+    """Footprint and decision for `run_id` (and `include_runs`, e.g. subflow runs); nothing is written."""
     from carbonguard.accounting import compute_footprint
     from carbonguard.intensity import build_source
     from carbonguard.metering.attribution import attribute_shared_devices
 
-    records, hashes = load_stage_records(verified(ledger), run_id)
+    records, hashes = load_stage_records(verified(ledger), run_id, include_runs)
     attributed = attribute_shared_devices(records)
     spec = loaded.policy.spec
     # Unknown zones fall back to the flagged world average here, and the gate turns the flag into

@@ -31,6 +31,13 @@ def _emit_event(decision: Decision) -> None:
         log.warning("carbonguard: could not emit the gate event", exc_info=True)
 
 
+def _flow_name() -> str:
+    from prefect.context import FlowRunContext
+
+    ctx = FlowRunContext.get()
+    return ctx.flow.name if ctx is not None and ctx.flow is not None else "unknown"
+
+
 @task(name="carbon-gate", cache_policy=NO_CACHE, retries=0)
 def carbon_gate(
     policy: str,
@@ -57,9 +64,14 @@ def carbon_gate(
     target = run_id or current_flow_run_id()
     if target is None:
         raise InputError("carbon_gate needs run_id= when called outside a flow run")
+    from carbonguard.prefect.runs import flow_run_tree, record_cached_stages
+
+    tree = flow_run_tree(target)  # the run and its subflow runs: their stages are part of it
     with open_ledger(ledger, create=False) as led:
+        record_cached_stages(led, tree, _flow_name())
         assessment = record_assessment(
-            led, loaded, assess_run(loaded, led, target, credentials=prefect_credentials)
+            led, loaded,
+            assess_run(loaded, led, target, credentials=prefect_credentials, include_runs=tuple(tree[1:])),
         )
     decision = assessment.decision
     create_markdown_artifact(

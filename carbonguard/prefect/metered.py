@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from carbonguard.models import StageRecord
+from carbonguard.prefect.runs import register_stage
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("carbonguard.prefect")
@@ -79,8 +80,13 @@ def _record(stage: str, measurement: Any, *, zone: str | None, ledger_url: str |
         log.exception("carbonguard: could not write the stage record of %r to the ledger", stage)
 
 
-@functools.lru_cache(maxsize=32)
 def _apply_policy(policy_path: str) -> str | None:
+    """Per process: a forked worker gets a fresh meter, so the policy is applied again there."""
+    return _apply_policy_in(policy_path, os.getpid())
+
+
+@functools.lru_cache(maxsize=32)
+def _apply_policy_in(policy_path: str, pid: int) -> str | None:
     """Apply a policy's metering settings to this process's meter once; returns its zone, if given.
 
     `spec.measurement.cpu_power_w_per_core` overrides the CPU power table for estimates, so a team
@@ -124,6 +130,7 @@ def _wrap(fn: F, stage: str, zone: str | None, ledger_url: str | None, policy: s
             finally:
                 finish(window, stage_zone, failed)
 
+        register_stage(async_wrapper, stage)
         return async_wrapper  # type: ignore[return-value]
 
     @functools.wraps(fn)
@@ -138,6 +145,7 @@ def _wrap(fn: F, stage: str, zone: str | None, ledger_url: str | None, policy: s
         finally:
             finish(window, stage_zone, failed)
 
+    register_stage(wrapper, stage)
     return wrapper  # type: ignore[return-value]
 
 

@@ -245,3 +245,60 @@ def test_an_unusable_signing_key_fails_the_task_before_its_work(tmp_path: Path,
     with pytest.raises(InputError, match="cannot read signing key"):
         doomed()
     assert not ran.exists()
+
+
+@task(cache_policy=INPUTS, persist_result=True)
+@metered(stage="cached-train")
+def cacheable_train(size: int) -> int:
+    return size + _burn(0.05)
+
+
+@flow
+def gated_cached(policy: str, size: int) -> tuple[str, Outcome]:
+    from prefect.runtime import flow_run
+
+    cacheable_train(size)
+    return flow_run.id, carbon_gate(policy).outcome
+
+
+def test_a_fully_cached_run_passes_the_gate_with_its_cache_hits_recorded(
+    policy_file, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PREFECT_LOCAL_STORAGE_PATH", str(tmp_path / "results"))
+    size = int(tmp_path.stat().st_ino) + 1
+    policy = policy_file(1000.0)
+    gated_cached(policy, size)
+    second, outcome = gated_cached(policy, size)  # every task served from cache
+    assert outcome == Outcome.ALLOW
+    with open_ledger() as ledger:
+        (entry,) = ledger.records(run_id=second, record_type="stage")
+        footprint = ledger.records(run_id=second, record_type="footprint")[-1].payload
+    record = StageRecord.model_validate(entry.payload)
+    assert record.cached and record.stage == "cached-train" and record.components == ()
+    assert "prefect-cached" in record.flags
+    assert "cached-records-skipped" in footprint["flags"]
+
+
+@flow
+def inner_training() -> None:
+    train_stage(prepare_stage())
+
+
+@flow
+def outer_training(policy: str) -> tuple[str, float]:
+    from prefect.runtime import flow_run
+
+    inner_training()
+    decision = carbon_gate(policy)
+    return flow_run.id, decision.energy_kwh
+
+
+def test_stages_metered_in_subflows_count_for_the_run(policy_file) -> None:
+    run_id, energy_kwh = outer_training(policy_file(1000.0))
+    with open_ledger() as ledger:
+        assert ledger.records(run_id=run_id, record_type="stage") == []  # recorded under the subflow's id
+        decision = ledger.records(run_id=run_id, record_type="decision")[-1].payload
+        judged = {r.payload["stage"] for r in ledger.records(record_type="stage")
+                  if r.record_hash in decision["evaluated_record_hashes"]}
+    assert judged == {"prepare", "train"}
+    assert energy_kwh > 0

@@ -1,0 +1,135 @@
+"""What belongs to a Prefect flow run: its subflow runs, and the metered task runs served from cache.
+
+The gate judges a whole run. Stages metered inside a subflow are recorded under the subflow's run
+id, and a task run served from Prefect's cache never calls the metered function, so the flow run
+alone would under-count (or find nothing at all). `carbon_gate` uses this module to gather both.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+from carbonguard.models import StageRecord
+
+log = logging.getLogger("carbonguard.prefect")
+
+# task_key (as Prefect computes it) -> stage name, filled by @metered at decoration time, so a
+# cached task run (which never enters the wrapper) can still be named by its stage.
+STAGE_BY_TASK_KEY: dict[str, str] = {}
+
+
+def register_stage(fn: Any, stage: str) -> None:
+    try:
+        from prefect.tasks import _generate_task_key  # private, hence the guard
+    except ImportError:  # pragma: no cover - a Prefect without it: cached runs stay unnamed
+        return
+    try:
+        STAGE_BY_TASK_KEY[_generate_task_key(fn)] = stage
+    except Exception:  # an unusual callable: it is still metered, only its cache hits go unnamed
+        log.debug("carbonguard: no task key for %r", fn, exc_info=True)
+
+
+def flow_run_tree(flow_run_id: str) -> list[str]:
+    """The flow run and every subflow run below it, parents first."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+
+    ids = [UUID(flow_run_id)]
+    frontier = list(ids)
+    with get_client(sync_client=True) as client:
+        while frontier:
+            children = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=frontier))
+            )
+            frontier = [c.id for c in children if c.id not in ids]
+            ids.extend(frontier)
+    return [str(i) for i in ids]
+
+
+def record_cached_stages(ledger: Any, flow_run_ids: list[str], flow_name: str) -> int:
+    """Append a `cached=True` stage record (no components) for each metered task run served from cache.
+
+    Such a run did no work, so it contributes no energy (the accounting skips cached records), but
+    the stage is accounted for: a stage budget sees it ran, and the report shows it was a cache hit.
+    """
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        TaskRunFilter,
+        TaskRunFilterFlowRunId,
+        TaskRunFilterState,
+        TaskRunFilterStateName,
+    )
+
+    known = {r.task_run_id for run_id in flow_run_ids for r in _stage_payloads(ledger, run_id)}
+    task_filter = TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=[UUID(i) for i in flow_run_ids]))
+    with get_client(sync_client=True) as client:
+        _wait_for_task_runs(client, task_filter)
+        cached = client.read_task_runs(
+            task_run_filter=task_filter.model_copy(
+                update={"state": TaskRunFilterState(name=TaskRunFilterStateName(any_=["Cached"]))}
+            )
+        )
+    written = 0
+    for task_run in cached:
+        stage = STAGE_BY_TASK_KEY.get(task_run.task_key)
+        if stage is None or str(task_run.id) in known:
+            continue  # not a metered task, or already recorded
+        start = task_run.start_time or task_run.expected_start_time or datetime.now(timezone.utc)
+        record = StageRecord(
+            run_id=str(task_run.flow_run_id),
+            flow_name=flow_name,
+            stage=stage,
+            task_run_id=str(task_run.id),
+            attempt=max(1, task_run.run_count or 1),
+            cached=True,
+            start=start,
+            end=max(task_run.end_time or start, start),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            flags=("prefect-cached",),
+        )
+        ledger.append("stage", record.model_dump(mode="json"))
+        written += 1
+    return written
+
+
+def _wait_for_task_runs(client: Any, task_filter: Any, settle_s: float = 0.3, limit_s: float = 15.0) -> None:
+    """Prefect 3 reports task-run states to the API through events, a moment after they happen.
+
+    Wait until the API shows at least as many task runs as this flow run has started (Prefect's own
+    per-flow-run call counter), every one but the gate's own is in a final state, and the set has
+    stayed the same for `settle_s`, so a cache hit that just happened is not missed.
+    """
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    ctx = TaskRunContext.get()
+    own = str(ctx.task_run.id) if ctx is not None else None
+    flow_ctx = FlowRunContext.get()
+    started = 0
+    if flow_ctx is not None:  # task_key -> index of its last call in this flow run
+        started = sum(v + 1 for v in flow_ctx.task_run_dynamic_keys.values() if isinstance(v, int))
+    expected = max(started - (1 if own else 0), 0)
+    deadline = time.monotonic() + limit_s
+    previous = None
+    while True:
+        runs = [r for r in client.read_task_runs(task_run_filter=task_filter) if str(r.id) != own]
+        seen = sorted((str(r.id), r.state.name if r.state else "") for r in runs)
+        final = all(r.state is not None and r.state.is_final() for r in runs)
+        if seen == previous and final and len(runs) >= expected:
+            return
+        if time.monotonic() > deadline:
+            log.warning("carbonguard: task-run states were still changing after %.0f s; cache hits reported "
+                        "later are not in this decision", limit_s)
+            return
+        previous = seen
+        time.sleep(settle_s)
+
+
+def _stage_payloads(ledger: Any, run_id: str) -> list[StageRecord]:
+    return [StageRecord.model_validate(r.payload) for r in ledger.records(run_id=run_id, record_type="stage")]
