@@ -42,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--run", required=True, metavar="RUN_ID", help="run id (the Prefect flow run id)")
     parser.add_argument("--ledger", metavar="URL", help="ledger path or URL (default: $CARBONGUARD_LEDGER "
                         "or .carbonguard/ledger.db)")
-    parser.add_argument("--format", choices=FORMATS, default="text")
-    parser.add_argument("--json", action="store_true", help="same as --format json")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--format", choices=FORMATS, default="text")
+    output.add_argument("--json", action="store_true", help="same as --format json")
     parser.add_argument("--no-record", action="store_true", help="do not write the decision to the ledger")
     parser.set_defaults(handler=_gate)

@@ -74,11 +74,15 @@ def carbon_gate(
             assess_run(loaded, led, target, credentials=prefect_credentials, include_runs=tuple(tree[1:])),
         )
     decision = assessment.decision
-    create_markdown_artifact(
-        markdown=render("markdown", decision, assessment.footprint),
-        key="carbonguard-decision",
-        description=f"carbonguard gate: {decision.outcome.value} ({decision.policy_name} v{decision.policy_version})",
-    )
+    try:  # the decision is already in the ledger; a failed artifact upload must not change the outcome
+        create_markdown_artifact(
+            markdown=render("markdown", decision, assessment.footprint),
+            key="carbonguard-decision",
+            description=f"carbonguard gate: {decision.outcome.value} "
+            f"({decision.policy_name} v{decision.policy_version})",
+        )
+    except Exception:
+        log.warning("carbonguard: could not publish the decision artifact", exc_info=True)
     _emit_event(decision)
     text = render("text", decision, assessment.footprint)
     log.info("%s", text)
