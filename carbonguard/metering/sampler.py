@@ -9,8 +9,10 @@ that has such a device. It never raises into the job: device errors are recorded
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 
 from carbonguard.metering.devices import Device
@@ -26,7 +28,18 @@ class Sampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._pid = os.getpid()
         self.polls = 0
+        # Threads do not survive fork: a child that inherited a started sampler starts its own.
+        # A weak reference, so the fork hook does not keep every sampler alive.
+        hook = weakref.WeakMethod(self._after_fork)
+        os.register_at_fork(after_in_child=lambda: (method := hook()) and method())
+
+    def _after_fork(self) -> None:
+        if self._pid != os.getpid() and not self._stop.is_set():
+            self._pid = os.getpid()
+            self._thread = None
+            self._start_lock = threading.Lock()
 
     @property
     def needed(self) -> bool:

@@ -159,3 +159,39 @@ def test_forked_child_gets_a_fresh_meter():
     assert os.read(read, 1) == b"1"
     os.waitpid(pid, 0)
     os.close(read)
+
+
+def test_a_forked_child_restarts_the_sampler(tmp_path) -> None:
+    """Threads do not survive fork; a started sampler must start again in the child."""
+    import os
+
+    from carbonguard.metering.sampler import Sampler
+
+    class Polled:
+        device_id = "fake"
+        poll_period_s = 0.01
+
+        def __init__(self) -> None:
+            self.polls = 0
+
+        def poll(self) -> None:
+            self.polls += 1
+
+    sampler = Sampler([Polled()])
+    sampler.ensure_started()
+    assert sampler.running
+    out = tmp_path / "child"
+    pid = os.fork()
+    if pid == 0:  # child: report whether polling resumed, then leave without running pytest's teardown
+        try:
+            sampler.devices[0].polls = 0  # count only what the child's own thread polls
+            sampler.ensure_started()
+            import time
+
+            time.sleep(0.2)
+            out.write_text(f"{sampler.running} {sampler.devices[0].polls > 0}")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    sampler.stop()
+    assert out.read_text() == "True True"
