@@ -93,13 +93,17 @@ def assess_run(
     source: Any = None,
     credentials: Any = None,
     include_runs: tuple[str, ...] = (),
+    verify: bool = True,
 ) -> Assessment:
-    """Footprint and decision for `run_id` (and `include_runs`, e.g. subflow runs); nothing is written."""
+    """Footprint and decision for `run_id` (and `include_runs`, e.g. subflow runs); nothing is written.
+
+    `verify=False` only for a caller that has just run `verified(ledger)` itself.
+    """
     from carbonguard.accounting import compute_footprint
     from carbonguard.intensity import build_source
     from carbonguard.metering.attribution import attribute_shared_devices
 
-    records, hashes = load_stage_records(verified(ledger), run_id, include_runs)
+    records, hashes = load_stage_records(verified(ledger) if verify else ledger, run_id, include_runs)
     attributed = attribute_shared_devices(records)
     spec = loaded.policy.spec
     # Unknown zones fall back to the flagged world average here, and the gate turns the flag into

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from carbonguard.models import Finding, RunFootprint
+from carbonguard.models import Finding, RunFootprint, StageFootprint
 
 
 def fmt_quantity(value: float | None, unit: str) -> str:
@@ -15,6 +15,15 @@ def fmt_run_quantity(value: float | None, unit: str, complete: bool) -> str:
     if value is None:
         return "unknown (no device reading)" if not complete else "unknown"
     return fmt_quantity(value, unit) if complete else f">= {value:.6g} {unit} (lower bound: readings missing)"
+
+
+def fmt_stage_quantities(stage: StageFootprint) -> tuple[str, str]:
+    """A stage's energy and CO2e, with the same no-reading and lower-bound rules as run totals."""
+    complete = stage.unavailable_components == 0
+    no_reading = not complete and stage.it_energy_kwh == 0
+    energy = None if no_reading else stage.energy_kwh
+    co2e = None if no_reading else stage.co2e_kg
+    return fmt_run_quantity(energy, "kWh", complete), fmt_run_quantity(co2e, "kg CO2e", complete)
 
 
 def finding_location(finding: Finding) -> str:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from carbonguard.formats.common import finding_location, fmt_run_quantity, intensity_provenance
+from carbonguard.formats.common import (
+    finding_location,
+    fmt_run_quantity,
+    fmt_stage_quantities,
+    intensity_provenance,
+)
 from carbonguard.models import Decision, Outcome, RunFootprint
 
 _BADGE = {Outcome.ALLOW: "✅ allow", Outcome.WARN: "⚠️ warn", Outcome.RESCHEDULE: "⏳ reschedule",
@@ -33,10 +38,11 @@ def render(decision: Decision, footprint: RunFootprint | None = None) -> str:
             f"| unavailable readings | {footprint.unavailable_components} |",
         ]
         if footprint.stages:
-            out += ["", "| stage | records | energy_kwh | co2e_kg |", "| --- | ---: | ---: | ---: |"]
+            out += ["", "| stage | records | energy (facility) | co2e (location-based) |",
+                    "| --- | ---: | ---: | ---: |"]
             for s in footprint.stages:
-                co2 = "unknown" if s.co2e_kg is None else f"{s.co2e_kg:.6g}"
-                out.append(f"| {_cell(s.stage)} | {s.records} | {s.energy_kwh:.6g} | {co2} |")
+                energy, co2e = fmt_stage_quantities(s)
+                out.append(f"| {_cell(s.stage)} | {s.records} | {_cell(energy)} | {_cell(co2e)} |")
         provenance = intensity_provenance(footprint)
         if provenance:
             out += ["", "**Grid intensity used**", ""] + [f"- {_cell(line)}" for line in provenance]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from carbonguard.formats.common import finding_location, fmt_quantity, fmt_run_quantity, intensity_provenance
+from carbonguard.formats.common import (
+    finding_location,
+    fmt_run_quantity,
+    fmt_stage_quantities,
+    intensity_provenance,
+)
 from carbonguard.models import Decision, RunFootprint
 
 
@@ -21,11 +26,8 @@ def render(decision: Decision, footprint: RunFootprint | None = None) -> str:
             f"unavailable readings: {footprint.unavailable_components}"
         )
         for stage in footprint.stages:
-            lines.append(
-                f"  stage {stage.stage}: {stage.energy_kwh:.6g} kWh, "
-                f"{fmt_quantity(stage.co2e_kg, 'kg CO2e')} ({stage.records} record(s))"
-                + (f", {stage.unavailable_components} readings unavailable" if stage.unavailable_components else "")
-            )
+            energy, co2e = fmt_stage_quantities(stage)
+            lines.append(f"  stage {stage.stage}: {energy}, {co2e} ({stage.records} record(s))")
         lines.extend(f"intensity: {line}" for line in intensity_provenance(footprint))
     if not decision.findings:
         lines.append("findings: none")

@@ -53,26 +53,25 @@ def carbon_gate(
     Raises `GateBlocked` on `block` and on `reschedule` (unless `fail_on_block=False`, which returns
     the decision for the flow to act on) so downstream promotion never runs.
     """
-    from carbonguard.assess import assess_run, record_assessment
+    from carbonguard.assess import assess_run, record_assessment, verified
     from carbonguard.formats import render
     from carbonguard.ledger import open_ledger
     from carbonguard.policy import load_policy
     from carbonguard.prefect.context import current_flow_run_id
+    from carbonguard.prefect.runs import flow_run_tree, record_cached_stages
     from carbonguard.prefect.secrets import prefect_credentials
 
     loaded = load_policy(policy)
     target = run_id or current_flow_run_id()
     if target is None:
         raise InputError("carbon_gate needs run_id= when called outside a flow run")
-    from carbonguard.prefect.runs import flow_run_tree, record_cached_stages
-
     tree = flow_run_tree(target)  # the run and its subflow runs: their stages are part of it
     with open_ledger(ledger, create=False) as led:
+        verified(led)  # before anything is appended: never write on top of a tampered chain
         record_cached_stages(led, tree, _flow_name())
-        assessment = record_assessment(
-            led, loaded,
-            assess_run(loaded, led, target, credentials=prefect_credentials, include_runs=tuple(tree[1:])),
-        )
+        assessment = record_assessment(led, loaded, assess_run(
+            loaded, led, target, credentials=prefect_credentials, include_runs=tuple(tree[1:]), verify=False,
+        ))
     decision = assessment.decision
     try:  # the decision is already in the ledger; a failed artifact upload must not change the outcome
         create_markdown_artifact(

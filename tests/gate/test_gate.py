@@ -183,3 +183,14 @@ def test_text_format_marks_unknown_and_lower_bound_energy() -> None:
     assert "energy_kwh: unknown (no device reading)" in unknown
     partial = render("markdown", evaluate(policy(unavailable="allow"), footprint(unavailable=1), as_of=AS_OF))
     assert ">= 10 kWh (lower bound: readings missing)" in partial
+
+
+def test_stage_lines_never_print_a_missing_reading_as_zero() -> None:
+    from carbonguard.formats import render
+
+    fp = _no_reading_footprint()
+    decision = evaluate(policy(unavailable="allow"), fp, as_of=AS_OF)
+    text = render("text", decision, fp)
+    assert "stage train: unknown (no device reading), unknown (no device reading)" in text
+    markdown = render("markdown", decision, fp)
+    assert "| train | 1 | unknown (no device reading) | unknown (no device reading) |" in markdown
