@@ -15,13 +15,13 @@ footprint, with no network or clock involved.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 
 from carbonguard.errors import InputError, Problem
-from carbonguard.intensity.timeseries import clip_segments, segments, weighted_average
+from carbonguard.intensity.timeseries import index
 from carbonguard.models import (
     EnergyMethod,
     HourlyBucket,
@@ -126,10 +126,6 @@ def zone_mismatch(records: Sequence[StageRecord], zone: str) -> tuple[str, ...]:
     return tuple(sorted({normal(r.zone) for r in records if r.zone} - {normal(zone)}))
 
 
-def _point_key(p: IntensityPoint) -> str:
-    return json.dumps(p.model_dump(mode="json"), sort_keys=True)
-
-
 def compute_footprint(
     records: Sequence[StageRecord],
     *,
@@ -174,15 +170,15 @@ def compute_footprint(
         )
 
     pieces = {id(r): _pieces(r) for r in active}
-    segs = segments(list(points))
+    segs = index(points)  # built once: every record-hour piece is priced against it
 
     hours: dict[datetime, _Sum] = {}
     stages: dict[str, _Sum] = {}
     stage_records: dict[str, int] = {}
     stage_estimated: dict[str, int] = {}
     stage_unavailable: dict[str, int] = {}
-    used: dict[str, IntensityPoint] = {}
-    point_seconds: dict[datetime, dict[str, float]] = {}
+    used: dict[IntensityPoint, IntensityPoint] = {}  # equal figures from distinct objects count once
+    point_seconds: dict[datetime, dict[IntensityPoint, float]] = {}
     gap = False
 
     for record in active:
@@ -195,19 +191,21 @@ def compute_footprint(
         )
         stage_unavailable[record.stage] = stage_unavailable.get(record.stage, 0) + len(record.unavailable)
         for lo, hi, share in pieces[id(record)]:
-            avg = weighted_average(segs, lo, hi)
-            intensity = avg.intensity_g_per_kwh if avg.complete else None
-            if not avg.complete:
-                gap = True
+            clipped = segs.clip(lo, hi)
             seconds = (hi - lo).total_seconds()
+            covered = sum(seg.duration_s for seg in clipped)
+            complete = bool(clipped) and clipped[0].start == lo and clipped[-1].end == hi and all(
+                a.end == b.start for a, b in pairwise(clipped))
+            intensity = (sum(seg.duration_s * seg.point.intensity_g_per_kwh for seg in clipped) / covered
+                         if complete else None)
+            gap = gap or not complete
             hour = _floor_hour(lo)
             bucket = hours.setdefault(hour, _Sum())
             bucket.add(it_kwh * share, upper_kwh * share, pue, intensity, seconds)
             stage.add(it_kwh * share, upper_kwh * share, pue, intensity, seconds)
-            for seg in clip_segments(segs, lo, hi):
-                key = _point_key(seg.point)
-                used.setdefault(key, seg.point)
-                per_hour = point_seconds.setdefault(hour, {})
+            per_hour = point_seconds.setdefault(hour, {})
+            for seg in clipped:
+                key = used.setdefault(seg.point, seg.point)
                 per_hour[key] = per_hour.get(key, 0.0) + seg.duration_s
 
     buckets = []
