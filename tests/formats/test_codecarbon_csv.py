@@ -15,7 +15,7 @@ from carbonguard.models import ComponentEnergy, EnergyMethod, StageRecord
 
 UTC = timezone.utc
 # CodeCarbon 3.3.2, codecarbon/output_methods/emissions_data.py, class EmissionsData, in field order
-CODECARBON_3_3_2_COLUMNS = (
+CODECARBON_3_3_2_COLUMNS = (  # noqa: SIM905 - kept as one string to compare with the source by eye
     "timestamp,project_name,run_id,experiment_id,duration,emissions,emissions_rate,cpu_power,gpu_power,"
     "ram_power,cpu_energy,gpu_energy,ram_energy,energy_consumed,water_consumed,country_name,country_iso_code,"
     "region,cloud_provider,cloud_region,os,python_version,codecarbon_version,cpu_count,cpu_model,gpu_count,"
@@ -50,7 +50,7 @@ def export(records: list[StageRecord], zone: str = "DE", pue: float = 1.2, run_i
     text = render([(fp, records)], countries=embedded_countries())
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == list(COLUMNS) and len(rows) == 2
-    return dict(zip(rows[0], rows[1]))
+    return dict(zip(rows[0], rows[1], strict=True))
 
 
 def test_header_is_codecarbons_emissions_csv_layout() -> None:
