@@ -249,7 +249,9 @@ def compute_footprint(
     if any(p.fallback_from for p in sources_used):
         flags.append("intensity-fallback")
     flags += [f for f in _PASS_THROUGH_FLAGS if f in point_flags]
-    flags += sorted(f for f in point_flags if f.startswith(("zone-alias:", "unknown-zone:", "cloud-region:")))
+    flags += sorted(
+        f for f in point_flags if f.startswith(("zone-alias:", "unknown-zone:", "cloud-region:", "stale-data:"))
+    )
 
     known = all(b.co2e_kg is not None for b in buckets)
     total = sum(s.co2e_g for s in hours.values()) / 1000.0

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-DATASET_VERSION = "2025.2"
+DATASET_VERSION = "2026.1"
 """Bump whenever any file under `data/` changes; the hash below changes with it."""
 
 DATA_FILES: tuple[str, ...] = ("grid_annual.csv", "residual_mix.csv", "cloud_regions.csv", "zone_aliases.csv")

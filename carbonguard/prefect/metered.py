@@ -78,6 +78,9 @@ def _record(stage: str, measurement: Any, *, zone: str | None, ledger_url: str |
         _ledger(ledger_url).append("stage", record.model_dump(mode="json"))
     except Exception:  # the training result matters more than one lost record; the gate will notice
         log.exception("carbonguard: could not write the stage record of %r to the ledger", stage)
+    from carbonguard.integrations.mlflow import log_stage
+
+    log_stage(record)  # to the active MLflow run, if MLflow is in use; never raises
 
 
 def _apply_policy(policy_path: str) -> str | None:

@@ -160,7 +160,7 @@ def test_gap_filled_by_the_annual_figure_is_recorded() -> None:
     fp = compute_footprint(
         [record("s", at(4, 12, 30), at(4, 13, 30), gpu(2.0))], run_id="r", zone="GB", pue=1.0, source=chain
     )
-    gb_annual = 268.329
+    gb_annual = 237.589  # OWID 2023, embedded
     assert fp.co2e_kg == pytest.approx((1 * 100 + 1 * gb_annual) / 1000)
     assert "intensity-gap" in fp.flags
     filled = [p for p in fp.intensity_sources if p.provider == "embedded"]
@@ -185,7 +185,7 @@ def test_record_hashes_and_distinct_sources_are_kept() -> None:
     )
     assert fp.record_hashes == ("h1", "h2")
     assert len(fp.intensity_sources) == 1  # the same annual point, used twice, listed once
-    assert fp.co2e_kg == pytest.approx(2.0 * 1.2 * 365.477 / 1000)
+    assert fp.co2e_kg == pytest.approx(2.0 * 1.2 * 380.95 / 1000)
 
 
 def test_end_to_end_with_live_gb_data_running_past_its_end(uk_server, client, monkeypatch) -> None:
@@ -198,11 +198,11 @@ def test_end_to_end_with_live_gb_data_running_past_its_end(uk_server, client, mo
     rows = dict(gb_rows())
     assert [b.hour_start for b in fp.hourly] == [at(6, 11), at(6, 12), at(6, 13)]
     assert fp.hourly[0].intensity_g_per_kwh == pytest.approx(rows[at(6, 11, 30)])
-    assert fp.hourly[1].intensity_g_per_kwh == pytest.approx((rows[at(6, 12)] + 268.329) / 2)
-    assert fp.hourly[2].intensity_g_per_kwh == pytest.approx(268.329)
+    assert fp.hourly[1].intensity_g_per_kwh == pytest.approx((rows[at(6, 12)] + 237.589) / 2)
+    assert fp.hourly[2].intensity_g_per_kwh == pytest.approx(237.589)
     assert fp.hourly[2].intensity_origin == Origin.EMBEDDED
     assert fp.co2e_kg == pytest.approx(
-        4.0 * 1.1 / 4 * (rows[at(6, 11, 30)] + rows[at(6, 12)] + 2 * 268.329) / 1000
+        4.0 * 1.1 / 4 * (rows[at(6, 11, 30)] + rows[at(6, 12)] + 2 * 237.589) / 1000
     )
     assert "intensity-gap" in fp.flags
     filled = [p for p in fp.intensity_sources if p.provider == "embedded"]

@@ -19,8 +19,8 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 def test_embedded_figure_with_provenance(capsys) -> None:
     code, out, _ = run(capsys, "DE", "--at", "2024-05-04T12:00Z")
     assert code == 0
-    assert "intensity_g_per_kwh: 365.5" in out
-    assert "Our World in Data" in out and "data year 2021" in out
+    assert "intensity_g_per_kwh: 380.9" in out
+    assert "Our World in Data" in out and "data year 2023" in out
     assert load_dataset().sha256 in out
 
 

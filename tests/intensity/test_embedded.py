@@ -12,7 +12,7 @@ from carbonguard.errors import InputError
 from carbonguard.intensity import build_source, resolve_zone
 from carbonguard.intensity.dataset import DATA_FILES, DATASET_VERSION, dataset_hash, load_dataset
 from carbonguard.intensity.errors import UnknownZoneError
-from carbonguard.intensity.providers.embedded import EmbeddedSource
+from carbonguard.intensity.providers.embedded import EmbeddedSource, residual_mix_series
 from carbonguard.intensity.settings import IntensitySettings
 from carbonguard.models import Origin
 
@@ -57,11 +57,15 @@ T1 = datetime(2024, 5, 4, 14, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("zone", "expected", "year"),
     [
-        # Our World in Data carbon_intensity_elec, 2021 (as published, 3 decimals)
-        ("DE", 365.477, 2021),
-        ("FR", 67.39, 2021),
-        ("US", 379.26, 2021),
-        ("IN", 637.182, 2021),
+        # Our World in Data carbon_intensity_elec, 2023 (as redistributed in CodeCarbon 3.3.2's
+        # global_energy_mix.json, 3 decimals); Saudi Arabia's latest year there is 2022
+        ("DE", 380.95, 2023),
+        ("FR", 56.039, 2023),
+        ("US", 369.473, 2023),
+        ("IN", 713.441, 2023),
+        ("SA", 706.791, 2022),
+        # OWID owid-energy-data.csv, row World, 2023
+        ("WORLD", 483.18, 2023),
         # Australian National Greenhouse Accounts Factors 2024, scope 2: 0.66 and 0.15 kg CO2-e/kWh
         ("AU-NSW", 660.0, 2024),
         ("AU-TAS", 150.0, 2024),
@@ -124,12 +128,12 @@ def test_points_record_dataset_version_and_hash() -> None:
     assert point.dataset_version == DATASET_VERSION
     assert point.dataset_hash == expected_hash and len(expected_hash) == 64
     assert point.origin == Origin.EMBEDDED and point.kind == "annual" and point.provider == "embedded"
-    assert point.year == 2021
+    assert point.year == 2023
 
 
 def test_hash_changes_when_any_byte_changes() -> None:
     blobs = {n: resources.files("carbonguard.intensity").joinpath("data", n).read_bytes() for n in DATA_FILES}
-    changed = dict(blobs, **{"grid_annual.csv": blobs["grid_annual.csv"].replace(b"365.477", b"365.478")})
+    changed = dict(blobs, **{"grid_annual.csv": blobs["grid_annual.csv"].replace(b"380.95", b"380.96")})
     assert dataset_hash(changed) != dataset_hash(blobs)
 
 
@@ -192,10 +196,10 @@ def test_austria_has_no_residual_mix_because_aib_prints_none() -> None:
         residual_mix_series("AT", T0, T1)
 
 
-def test_approximate_rows_are_flagged_on_the_figure() -> None:
+def test_rows_not_read_from_the_publishers_file_are_flagged_with_their_quality() -> None:
     point = EmbeddedSource().series("WORLD", T0, T1)[0]
-    assert load_dataset().annual["WORLD"].quality == "approximate"
-    assert "quality:approximate" in point.flags
+    assert load_dataset().annual["WORLD"].quality == "published-secondary"
+    assert "quality:published-secondary" in point.flags
 
 
 def test_cli_text_says_annual_average_and_its_data_year(capsys) -> None:
@@ -203,7 +207,7 @@ def test_cli_text_says_annual_average_and_its_data_year(capsys) -> None:
 
     assert main(["intensity", "DE", "--at", "2026-03-01T00:00Z"]) == 0
     out = capsys.readouterr().out
-    assert "annual average, data year 2021" in out
+    assert "annual average, data year 2023" in out
     assert "2026-01-01T00:00Z" not in out  # the interval start must not read like a 2026 measurement
 
 
@@ -244,3 +248,47 @@ def test_residual_mix_is_a_separate_flagged_series() -> None:
     assert points[0].intensity_g_per_kwh != load_dataset().annual["DE"].intensity_g_per_kwh
     with pytest.raises(InputError, match="no residual mix"):
         residual_mix_series("JP", T0, T1)
+
+
+def test_a_figure_more_than_two_years_older_than_the_priced_year_is_flagged_stale() -> None:
+    # DE's figure is data year 2023: fresh enough for 2024 and 2025, stale for 2026
+    def flags(year: int) -> tuple[str, ...]:
+        return (
+            EmbeddedSource().series("DE", datetime(year, 3, 1, tzinfo=UTC), datetime(year, 3, 2, tzinfo=UTC))[0].flags
+        )
+
+    assert not any(f.startswith("stale-data:") for f in flags(2025))
+    assert "stale-data:2023" in flags(2026)
+    # a window across New Year: only the point for the stale year carries the flag
+    across = EmbeddedSource().series("DE", datetime(2025, 12, 31, 23, tzinfo=UTC), datetime(2026, 1, 1, 1, tzinfo=UTC))
+    assert ["stale-data:2023" in p.flags for p in across] == [False, True]
+    # residual mixes (AIB 2023) follow the same rule
+    assert (
+        "stale-data:2023"
+        in residual_mix_series("DE", datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC))[0].flags
+    )
+
+
+def test_stale_flag_reaches_the_footprint_so_the_gate_can_see_it() -> None:
+    from carbonguard.accounting import compute_footprint
+    from carbonguard.models import ComponentEnergy, EnergyMethod, StageRecord
+
+    def footprint(year: int):
+        rec = StageRecord(
+            run_id="r",
+            flow_name="f",
+            stage="train",
+            start=datetime(year, 3, 1, 12, tzinfo=UTC),
+            end=datetime(year, 3, 1, 13, tzinfo=UTC),
+            host="h",
+            pid=1,
+            components=(
+                ComponentEnergy(
+                    component="gpu", device="g0", method=EnergyMethod.COUNTER, energy_kwh=1.0, source="test"
+                ),
+            ),
+        )
+        return compute_footprint([rec], run_id="r", zone="DE", pue=1.0, source=build_source(None))
+
+    assert "stale-data:2023" in footprint(2026).flags
+    assert not any(f.startswith("stale-data:") for f in footprint(2025).flags)

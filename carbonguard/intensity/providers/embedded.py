@@ -18,6 +18,18 @@ from carbonguard.intensity.zones import canonical_zone, cloud_region, lookup_zon
 from carbonguard.models import IntensityPoint, Origin, Signal
 
 _CLOUD_ZONE = re.compile(r"^(AWS|GCP|AZURE):(.+)$", re.IGNORECASE)
+STALE_AFTER_YEARS = 2
+"""A figure whose data year is more than this many years before the year it prices is flagged."""
+
+
+def stale_flag(data_year: int, priced_year: int) -> str | None:
+    """`stale-data:<data year>` when an annual figure is older than the year it prices by > 2 years.
+
+    Grid intensity moves by tens of percent in a few years (OWID/Ember 2021 -> 2023: Finland
+    -46 %, Netherlands -31 %), so an old figure is a fact the gate (rule `intensity.stale`) and
+    reports should see; the figure itself is still served.
+    """
+    return f"stale-data:{data_year}" if priced_year - data_year > STALE_AFTER_YEARS else None
 
 
 def _year_bounds(year: int) -> tuple[datetime, datetime]:
@@ -85,6 +97,7 @@ class EmbeddedSource:
         points = []
         for year in range(start.year, last_year + 1):
             y0, y1 = _year_bounds(year)
+            stale = stale_flag(fig.year, year)
             points.append(
                 IntensityPoint(
                     zone=recorded_zone,
@@ -99,7 +112,7 @@ class EmbeddedSource:
                     year=fig.year,
                     dataset_version=self.data.version,
                     dataset_hash=self.data.sha256,
-                    flags=flags,
+                    flags=(*flags, stale) if stale else flags,
                 )
             )
         return points
@@ -135,6 +148,7 @@ def residual_mix_series(zone: str, start: datetime, end: datetime) -> list[Inten
     out = []
     for year in range(start.year, last_year + 1):
         y0, y1 = _year_bounds(year)
+        stale = stale_flag(fig.year, year)
         out.append(
             IntensityPoint(
                 zone=fig.zone,
@@ -149,7 +163,7 @@ def residual_mix_series(zone: str, start: datetime, end: datetime) -> list[Inten
                 year=fig.year,
                 dataset_version=data.version,
                 dataset_hash=data.sha256,
-                flags=flags,
+                flags=(*flags, stale) if stale else flags,
             )
         )
     return out

@@ -1,0 +1,1 @@
+"""Bridges to tools ML teams already run (MLflow). Each is optional and never fails a training job."""
