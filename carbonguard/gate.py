@@ -131,6 +131,22 @@ def _intensity_findings(loaded: LoadedPolicy, footprint: RunFootprint) -> Iterab
         )
 
 
+def _stale_findings(loaded: LoadedPolicy, footprint: RunFootprint) -> Iterable[Finding]:
+    years = sorted({f.split(":", 1)[1] for f in footprint.flags if f.startswith("stale-data:")})
+    outcome = _RULE_OUTCOME[loaded.policy.spec.intensity.stale_data]
+    if years and outcome is not None:
+        run_year = footprint.start.year if footprint.start else None
+        yield Finding(
+            rule_id="intensity.stale", outcome=outcome,
+            policy_file=loaded.source, policy_line=loaded.line_of("spec", "intensity")
+            or loaded.line_of("spec", "location"),
+            message=f"grid intensity for {footprint.zone} is an annual figure of data year {', '.join(years)}"
+            + (f", applied to a {run_year} run" if run_year else "") + "; the grid may have changed since",
+            remedy="Configure a live intensity provider (spec.intensity.providers), or accept the figure "
+            "with spec.intensity.stale_data: allow.",
+        )
+
+
 def _apply_waivers(loaded: LoadedPolicy, findings: list[Finding], as_of: datetime) -> list[Finding]:
     """Live waivers silence their rule; expired ones stop applying and add a warning of their own."""
     today = as_of.date()
@@ -163,6 +179,7 @@ def evaluate(loaded: LoadedPolicy, footprint: RunFootprint, *, as_of: datetime) 
         *_budget_findings(loaded, footprint),
         *_measurement_findings(loaded, footprint),
         *_intensity_findings(loaded, footprint),
+        *_stale_findings(loaded, footprint),
         *_location_findings(loaded, footprint),
     ]
     findings = _apply_waivers(loaded, findings, as_of)

@@ -74,6 +74,16 @@ _CATALOGUE: tuple[Rule, ...] = (
         "block",
     ),
     Rule(
+        "intensity.stale",
+        "Grid figure years older than the run",
+        "An embedded annual intensity figure was measured more than two years before the year it is "
+        "applied to, so the grid may have changed since. Configure a live provider (Electricity Maps, "
+        "WattTime, UK Carbon Intensity). Off unless the policy sets spec.intensity.stale_data to warn or "
+        "block: published annual data always lags, and the footprint carries the flag either way.",
+        True,
+        "warn",
+    ),
+    Rule(
         "location.zone-mismatch",
         "Stages ran on another grid than the policy's",
         "Stage records name a grid zone other than the one the policy computes CO2e for, so the "

@@ -68,3 +68,12 @@ def test_docs_rule_table_is_generated_from_the_catalogue() -> None:
     assert (REPO / "docs" / "rules.md").read_text(encoding="utf-8") == rules.markdown_table(), (
         "docs/rules.md drifted: run `python -m carbonguard.rules > docs/rules.md`"
     )
+
+
+def test_stale_grid_data_is_a_rule_the_policy_turns_on() -> None:
+    stale = RunFootprint(run_id="r", zone="DE", pue=1.0, it_energy_kwh=1.0, energy_kwh=1.0, energy_upper_kwh=1.0,
+                         co2e_kg=0.1, flags=("stale-data:2023",))
+    assert not evaluate(policy(), stale, as_of=AS_OF).findings  # default: the flag only
+    strict = POLICY.format(budget="run-co2e", waivers="[]") + "  intensity: {stale_data: warn}\n"
+    (finding,) = evaluate(parse_policy(strict, "p.yaml"), stale, as_of=AS_OF).findings
+    assert finding.rule_id == "intensity.stale" and "data year 2023" in finding.message

@@ -150,7 +150,7 @@ def render(
     """CSV text, header first, one row per (footprint, the stage records it was computed from).
 
     `countries` maps an ISO alpha-2 code to (country name, ISO alpha-3 code), which CodeCarbon
-    writes in `country_name`/`country_iso_code`; `embedded_countries()` builds it from the
+    writes in `country_name`/`country_iso_code`; `intensity.dataset.country_names()` builds it from the
     embedded dataset. Without it those two columns stay empty.
     """
     out = io.StringIO()
@@ -159,11 +159,3 @@ def render(
     for footprint, records in runs:
         writer.writerow(_row(footprint, records, countries or {}))
     return out.getvalue()
-
-
-def embedded_countries() -> dict[str, tuple[str, str]]:
-    """Alpha-2 -> (name, alpha-3) from the embedded dataset (a loader, kept apart from `render`)."""
-    from carbonguard.intensity.dataset import load_dataset
-
-    data = load_dataset()
-    return {zone: (data.annual[zone].name, alpha3) for alpha3, zone in data.alpha3.items()}

@@ -143,3 +143,9 @@ def load_dataset() -> Dataset:
         aliases=aliases,
         alpha3=alpha3,
     )
+
+
+def country_names() -> dict[str, tuple[str, str]]:
+    """Alpha-2 zone -> (country name, alpha-3 code), for exports that name countries (CodeCarbon CSV)."""
+    data = load_dataset()
+    return {zone: (data.annual[zone].name, alpha3) for alpha3, zone in data.alpha3.items()}

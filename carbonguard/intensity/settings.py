@@ -41,6 +41,11 @@ class IntensitySettings(_Section):
         default="block",
         description="A zone with no figure: block the run, or warn and use the world average.",
     )
+    stale_data: Literal["allow", "warn", "block"] = Field(
+        default="allow",
+        description="An annual figure whose data year is more than two years before the run's year "
+        "(flagged 'stale-data:YEAR' on the footprint either way).",
+    )
     timeout_s: StrictFloat = Field(default=10.0, gt=0, le=120)
     max_retries: StrictInt = Field(default=3, ge=0, le=10)
     cache_ttl_s: StrictInt = Field(default=3600, ge=0)

@@ -288,7 +288,8 @@ def test_stale_flag_reaches_the_footprint_so_the_gate_can_see_it() -> None:
                 ),
             ),
         )
-        return compute_footprint([rec], run_id="r", zone="DE", pue=1.0, source=build_source(None))
+        points = build_source(None).series("DE", rec.start, rec.end)
+        return compute_footprint([rec], run_id="r", zone="DE", pue=1.0, points=points)
 
     assert "stale-data:2023" in footprint(2026).flags
     assert not any(f.startswith("stale-data:") for f in footprint(2025).flags)
