@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from carbonguard.models import Model
+from carbonguard.policy.models import InterruptionCost
+
 
 
 class Span(Model):
@@ -76,11 +78,6 @@ class Slot(Model):
     overhead_s: float = Field(default=0, ge=0, description="Restart time at the slot's start (minutes cost).")
 
 
-class InterruptionCost(Model):
-    value: float = Field(ge=0)
-    unit: Literal["g_co2e", "minutes"]
-
-
 class PauseResume(Model):
     """The cheapest set of slots that adds up to the job's duration before the deadline."""
 
@@ -136,3 +133,25 @@ class Proposal(Model):
     run_now: Window | None = None
     saving: Saving | None = None
     reason: str = Field(description="Why this window, or why none beats running now.")
+
+
+class SchedulePlan(Model):
+    """Everything `carbonguard schedule` reports: best choice, run-now, both strategies, all zones."""
+
+    home_zone: str
+    duration_s: float
+    not_before: AwareDatetime
+    deadline: AwareDatetime | None
+    energy_kwh: float | None = None
+    energy_source: str | None = None
+    best: Window | None = Field(description="Lowest mean over every zone and start the data can judge.")
+    run_now: Window | None = Field(description="The home zone, started at not_before.")
+    saving: Saving | None = None
+    ties: tuple[Tie, ...] = Field(default=(), description="Tied optima in the best zone.")
+    time_shift_judged: bool = Field(description="False when the home zone has only flat annual figures.")
+    pause_resume: PauseResume | None = None
+    zones: tuple[ZoneOption, ...] = ()
+    levers: tuple[Lever, ...] = ()
+    searches: tuple[WindowSearch, ...] = ()
+    policy_checked: bool = False
+    notes: tuple[str, ...] = ()
