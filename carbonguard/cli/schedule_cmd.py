@@ -54,7 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--signal", choices=("average", "marginal"), default=None)
     p.add_argument("--policy", metavar="FILE",
                    help="policy: home zone, candidate zones, limits (max_delay_h, interruption_cost), providers")
-    p.add_argument("--interruption-cost", metavar="COST", help="per interruption, e.g. 10min or 50g (overrides the policy)")
+    p.add_argument("--interruption-cost", metavar="COST",
+                   help="per interruption, e.g. 10min or 50g (overrides the policy)")
     p.add_argument("--horizon-h", type=float, default=DEFAULT_HORIZON_H, metavar="H",
                    help=f"without --deadline, how far providers are asked (default {DEFAULT_HORIZON_H:g} h)")
     p.add_argument("--cache-dir", metavar="DIR", help="cache directory for live answers")
@@ -198,7 +199,9 @@ def run(args: argparse.Namespace) -> int:
     for zone, path in files.items():
         f = read_forecast(path, zone, time_column=args.time_column, value_column=args.value_column)
         forecasts[zone] = list(f.points)
-        file_notes.append(f"{zone}: {path} (time column {f.time_column!r}, g/kWh column {f.value_column!r}, {f.interval})")
+        file_notes.append(
+            f"{zone}: {path} (time column {f.time_column!r}, g/kWh column {f.value_column!r}, {f.interval})"
+        )
     rest = [z for z in zones if z not in forecasts]
     provider_errors: list[str] = []
     if rest:
@@ -294,7 +297,9 @@ def render_text(plan: Any, file_notes: list[str], provider_errors: list[str]) ->
         lines.append("run now:  unknown (no figures cover a start at not-before)")
     if plan.best:
         b = plan.best
-        lines.append(f"best:     {text_safe(b.zone)} {_t(b.start)} .. {_t(b.end)}  mean_g_per_kwh {_g(b.mean_g_per_kwh)}")
+        lines.append(
+            f"best:     {text_safe(b.zone)} {_t(b.start)} .. {_t(b.end)}  mean_g_per_kwh {_g(b.mean_g_per_kwh)}"
+        )
         lines.append(f"saving:   {_saving(plan.saving)}")
     if len(plan.ties) > 1 or (plan.ties and plan.ties[0].start != plan.ties[0].latest_start):
         lines.append("tied optima (earliest chosen):")
@@ -318,7 +323,9 @@ def render_text(plan: Any, file_notes: list[str], provider_errors: list[str]) ->
             lines.append(f"  {len(pr.slots)} slot(s), {pr.interruptions} interruption(s) (cost each: {cost}); "
                          f"mean_g_per_kwh {_g(pr.mean_g_per_kwh)}, effective_g_per_kwh {_g(pr.effective_g_per_kwh)}; "
                          f"saving {_saving(pr.saving)}")
-            lines += [f"  {_t(s.start)} .. {_t(s.end)}  mean_g_per_kwh {_g(s.mean_g_per_kwh)}" for s in pr.slots[:24]]
+            lines += [
+                f"  {_t(s.start)} .. {_t(s.end)}  mean_g_per_kwh {_g(s.mean_g_per_kwh)}" for s in pr.slots[:24]
+            ]
             if pr.reason:
                 lines.append(f"  note: {text_safe(pr.reason)}")
     lines.append("zones:")

@@ -22,6 +22,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,8 @@ def _aware(source: str, row: _Row, column: str, raw: Any) -> datetime:
         raise _problem(source, row.line, column, f"not an ISO 8601 time: {str(raw)[:60]!r}")
     if t.tzinfo is None or t.utcoffset() is None:
         raise _problem(source, row.line, column,
-                       f"time {str(raw)[:60]!r} has no UTC offset; write e.g. {str(raw)[:40]}Z so the hour is not a guess")
+                       f"time {str(raw)[:60]!r} has no UTC offset; write e.g. {str(raw)[:40]}Z "
+                       "so the hour is not a guess")
     return t.astimezone(timezone.utc)
 
 
@@ -172,17 +174,17 @@ def _build(source: str, zone: str, rows: list[_Row], columns: list[str],
     if not items:
         raise _problem(source, None, vcol, "every value is empty: no figures")
     items.sort(key=lambda it: it[0])
-    for (a, _, _, ra), (b, _, _, rb) in zip(items, items[1:]):
+    for (a, _, _, ra), (b, _, _, rb) in pairwise(items):
         if a == b:
             raise _problem(source, rb.line, tcol, f"time {a.isoformat()} repeats (first at line {ra.line})")
     if end_col is not None or dur_col is not None:
         interval = f"end column {end_col}" if end_col else f"duration column {dur_col}"
-        for (_, ea, _, _), (b, _, _, rb) in zip(items, items[1:]):
+        for (_, ea, _, _), (b, _, _, rb) in pairwise(items):
             if ea is not None and ea > b:
                 raise _problem(source, rb.line, tcol, "this interval overlaps the previous one")
         spans = [(a, e, v, r) for a, e, v, r in items]
     else:
-        gaps = Counter((b - a) for (a, _, _, _), (b, _, _, _) in zip(items, items[1:]))
+        gaps = Counter((b - a) for (a, _, _, _), (b, _, _, _) in pairwise(items))
         if not gaps:
             raise _problem(source, items[0][3].line, tcol,
                            "one row cannot say how long its figure holds: add an 'end' or 'duration_s' column")
@@ -228,7 +230,7 @@ def _csv_rows(source: str, text: str) -> tuple[list[_Row], list[str]]:
             line = reader.line_num
             if len(rec) != len(columns):
                 raise _problem(source, line, None, f"{len(rec)} fields, the header has {len(columns)}")
-            rows.append(_Row(line, dict(zip(columns, rec))))
+            rows.append(_Row(line, dict(zip(columns, rec, strict=True))))
     except csv.Error as err:
         raise _problem(source, reader.line_num, None, f"not valid CSV: {err}") from None
     return rows, columns
@@ -276,7 +278,9 @@ def _json_rows(source: str, text: str) -> tuple[list[_Row], list[str]]:
     if isinstance(doc, dict):
         key = next((k for k in LIST_KEYS if isinstance(doc.get(k), list)), None)
         if key is None:
-            raise _problem(source, 1, None, f"expected a list of objects, or an object with one of {', '.join(LIST_KEYS)}")
+            raise _problem(
+                source, 1, None, f"expected a list of objects, or an object with one of {', '.join(LIST_KEYS)}"
+            )
         records = doc[key]
     elif isinstance(doc, list):
         records = doc

@@ -15,7 +15,6 @@ from carbonguard.models import Model
 from carbonguard.policy.models import InterruptionCost
 
 
-
 class Span(Model):
     """A stretch of time, [start, end)."""
 

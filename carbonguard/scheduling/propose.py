@@ -45,10 +45,14 @@ def propose(
     now_points = forecasts.get(home, ())
     home_series = Series.from_points(now_points, home)
     deadline = as_of + timedelta(hours=scheduling.max_delay_h) + duration
-    home_search = best_window(home_series, duration, as_of, deadline, energy_kwh=energy_kwh, energy_source=energy_source)
+    home_search = best_window(
+        home_series, duration, as_of, deadline, energy_kwh=energy_kwh, energy_source=energy_source
+    )
     run_now = home_search.run_now or flat_run_now(now_points, home, duration, as_of)
     if run_now is None:
-        return Proposal(proposed=False, reason=f"no intensity figure for running now in {home}: nothing to compare with")
+        return Proposal(
+            proposed=False, reason=f"no intensity figure for running now in {home}: nothing to compare with"
+        )
     zones = [home, *(canonical_zone(z) for z in scheduling.candidate_zones if canonical_zone(z) != home)]
     missing = [z for z in zones if z not in forecasts]
     options: list[tuple[float, datetime, int, Window]] = []

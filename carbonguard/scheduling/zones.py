@@ -26,7 +26,9 @@ from carbonguard.scheduling.series import Series
 from carbonguard.scheduling.window import best_window, check_deadline, fmt_duration, saving_between, sources_of
 
 
-def flat_run_now(points: Sequence[IntensityPoint], zone: str, duration: timedelta, not_before: datetime) -> Window | None:
+def flat_run_now(
+    points: Sequence[IntensityPoint], zone: str, duration: timedelta, not_before: datetime
+) -> Window | None:
     """Run-now over any figures, annual included (an annual mean is a fair run-now figure for a zone)."""
     if not points:
         return None
@@ -44,7 +46,9 @@ def _delay_ok(scheduling: Scheduling | None, w: Window, not_before: datetime) ->
         return True, None
     limit = timedelta(hours=scheduling.max_delay_h)
     if delay > limit:
-        return False, f"starts {fmt_duration(delay)} after not-before; spec.scheduling.max_delay_h is {scheduling.max_delay_h:g}"
+        return False, (
+            f"starts {fmt_duration(delay)} after not-before; spec.scheduling.max_delay_h is {scheduling.max_delay_h:g}"
+        )
     return True, None
 
 
@@ -111,7 +115,9 @@ def plan(
         o.model_copy(
             update={
                 "saving_now": saving_between(ref, o.run_now_g_per_kwh, energy_kwh, energy_source),
-                "saving_best": saving_between(ref, o.best.mean_g_per_kwh if o.best else None, energy_kwh, energy_source),
+                "saving_best": saving_between(
+                    ref, o.best.mean_g_per_kwh if o.best else None, energy_kwh, energy_source
+                ),
                 "allowed_by_policy": _zone_ok(allowed_zones, o.zone, home_zone)[0]
                 if (policy_checked or allowed_zones is not None)
                 else None,
@@ -149,7 +155,7 @@ def plan(
 
     # the overall best: each zone's best window where a forecast judges time, else its run-now
     pool: list[tuple[float, int, Window, WindowSearch]] = []
-    for rank, (o, ws) in enumerate(zip(options, searches)):
+    for rank, (o, ws) in enumerate(zip(options, searches, strict=True)):
         if ws.best is not None:
             pool.append((ws.best.mean_g_per_kwh, rank, ws.best, ws))
         elif o.run_now_g_per_kwh is not None:
