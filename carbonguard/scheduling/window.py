@@ -118,20 +118,26 @@ class Prepared:
 
 
 def exact_integral(series: Series, start: int, d: int) -> Fraction | None:
-    """Exact integral (g/kWh x us) over [start, start + d), or None when not all covered."""
-    s, e, v = series.starts_us, series.ends_us, series.values
-    k = int(np.searchsorted(s, start, side="right")) - 1
+    """Exact integral (g/kWh x us) over [start, start + d), or None when not all covered.
+
+    Each float is an exact dyadic fraction (`as_integer_ratio`), so the sum is taken over integers
+    with one common power-of-two denominator.
+    """
+    s, e = series.starts_us, series.ends_us
     end = start + d
-    total = Fraction(0)
-    cursor = start
-    while cursor < end:
-        if k < 0 or k >= len(s) or s[k] > cursor or e[k] <= cursor:
-            return None
-        hi = min(int(e[k]), end)
-        total += Fraction(float(v[k])) * (hi - cursor)
-        cursor = hi
-        k += 1
-    return total
+    k0 = int(np.searchsorted(s, start, side="right")) - 1
+    k1 = int(np.searchsorted(s, end, side="left"))
+    if k0 < 0 or k1 <= k0:
+        return None
+    starts, ends = s[k0:k1].tolist(), e[k0:k1].tolist()
+    if starts[0] > start or ends[-1] < end or any(a != b for a, b in zip(ends[:-1], starts[1:], strict=True)):
+        return None  # a hole before, inside or after the window
+    ratios = [v.as_integer_ratio() for v in series.values[k0:k1].tolist()]
+    den = max(q for _, q in ratios)
+    total = 0
+    for (num, q), a, b in zip(ratios, starts, ends, strict=True):
+        total += num * (den // q) * (min(b, end) - max(a, start))
+    return Fraction(total, den)
 
 
 @dataclass(frozen=True)
