@@ -77,9 +77,9 @@ def main() -> int:
     print(f"  of which Prepared.of          median {prep_ms:9.1f} ms; search on a prepared series {warm_ms:.1f} ms")
     print(f"straightforward O(n x w) search median {naive_ms:9.1f} ms over {args.naive_repeats} run(s)")
     print(f"ratio O(n x w) / fast: {naive_ms / fast_ms:,.0f}x")
-    print(f"best window: {best.start:%Y-%m-%dT%H:%MZ} mean_g_per_kwh {best.mean_g_per_kwh:.4f}; "
-          f"O(n x w) found {naive[1] == to_us(best.start) and 'the same start' or 'a DIFFERENT start'}")
     same = naive[1] == to_us(best.start) and abs(naive[0] - best.mean_g_per_kwh) < 1e-6
+    print(f"best window: {best.start:%Y-%m-%dT%H:%MZ} mean_g_per_kwh {best.mean_g_per_kwh:.4f}; "
+          f"O(n x w) found {'the same window' if same else 'a DIFFERENT window'}")
     return 0 if same else 1
 
 
