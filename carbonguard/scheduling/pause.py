@@ -66,11 +66,10 @@ def pause_resume(
         return _not(zone, "no-solution", "the data ends before the job could finish", cost)
     s, e = series.starts_us, series.ends_us
     k0, k1 = int(np.searchsorted(e, lo, "right")), int(np.searchsorted(s, end, "left"))
+    boundaries = (*s[k0:k1].tolist(), *e[k0:k1].tolist())
     g = 0
-    for x in (*s[k0:k1].tolist(), *e[k0:k1].tolist(), d_us, over_us, end):
-        if lo < x <= end or x in (d_us, over_us):
-            g = math.gcd(g, x - lo if x not in (d_us, over_us) else x)
-    g = g or d_us
+    for offset in (*(x - lo for x in boundaries if lo < x <= end), d_us, over_us, end - lo):
+        g = math.gcd(g, offset)
     n_cells, units, restart = (end - lo) // g, d_us // g, over_us // g
     if n_cells * (units + 1) * (restart + 2) > MAX_STATES:
         return _not(

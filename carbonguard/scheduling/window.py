@@ -183,8 +183,10 @@ def search(series: Series, lo: int, hi: int, d: int, prep: Prepared | None = Non
     # two prefixes and the products of a window integral
     tol = 4 * (len(s) + 2) * _EPS * max(float(p.prefix[-1]), 1.0)
     short = sorted({int(x) for cand, val in parts for x in cand[val <= fmin + tol]})
-    exact = [(x, exact_integral(series, x, d)) for x in short]
-    best = min(v for _, v in exact if v is not None)
+    exact = [(x, v) for x in short if (v := exact_integral(series, x, d)) is not None]
+    if not exact:  # cannot happen while the float mask and the exact walk agree on coverage
+        return Found(None, [], [], count)
+    best = min(v for _, v in exact)
     tied = [x for x, v in exact if v == best]
     # merge neighbouring ties with no other candidate between them inside one gap-free run
     sorted_parts = [cand for cand, _ in parts]  # each part is sorted already

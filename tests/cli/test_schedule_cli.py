@@ -113,3 +113,16 @@ def test_policy_limits_are_reported(tmp_path: Path) -> None:
     assert time_lever["allowed_by_policy"] is False and "max_delay_h" in time_lever["reason"]
     assert next(z for z in doc["zones"] if z["zone"] == "FR")["allowed_by_policy"] is True
     assert doc["pause_resume"]["interruption_cost"] == {"value": 15.0, "unit": "minutes"}
+
+
+def test_forecast_per_zone(tmp_path: Path) -> None:
+    other = tmp_path / "fr.csv"
+    other.write_text("time,intensity\n2023-05-04T12:30Z,3\n2023-05-04T18:30Z,3\n2023-05-05T00:30Z,3\n")
+    r = _cli("--zone", "GB", "--zone", "FR", "--duration", "6h", "--not-before", T0, "--forecast", str(FIXTURE),
+             "--forecast", f"fr={other}", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["best"]["zone"] == "FR" and doc["best"]["mean_g_per_kwh"] == 3
+    assert next(z for z in doc["zones"] if z["zone"] == "FR")["basis"] == "forecast"
+    r = _cli("--zone", "GB", "--duration", "6h", "--forecast", f"SE={other}")
+    assert r.returncode == 2 and "not one of the --zone values" in r.stderr

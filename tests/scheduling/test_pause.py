@@ -73,3 +73,32 @@ def test_gram_cost_dp_equals_exhaustive_search(values: list[int], units: int, gr
     assert r.effective_g_per_kwh == pytest.approx(_exhaustive([float(v) for v in values], units, lam))
     contiguous = best_window(s, timedelta(minutes=10 * units), T0).best
     assert contiguous is not None and r.effective_g_per_kwh <= contiguous.mean_g_per_kwh + 1e-9
+
+
+def _exhaustive_restart(values: list[float], units: int, restart: int) -> float:
+    """Every set of running cells; each piece after the first spends `restart` cells restarting."""
+    best = float("inf")
+    n = len(values)
+    for mask in range(1, 1 << n):
+        cells = [i for i in range(n) if mask >> i & 1]
+        pieces: list[list[int]] = []
+        for c in cells:
+            if pieces and pieces[-1][-1] == c - 1:
+                pieces[-1].append(c)
+            else:
+                pieces.append([c])
+        progress = len(pieces[0]) + sum(max(0, len(p) - restart) for p in pieces[1:])
+        last = pieces[-1]
+        if progress == units and (len(pieces) == 1 or len(last) > restart):
+            best = min(best, sum(values[c] for c in cells))
+    return best / units
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.integers(0, 30), min_size=2, max_size=9), st.integers(1, 4), st.integers(0, 2))
+def test_minutes_cost_dp_equals_exhaustive_search(values: list[int], units: int, restart: int) -> None:
+    units = min(units, len(values))
+    s = Series.regular("X", T0, 600, values)
+    cost = InterruptionCost(value=10.0 * restart, unit="minutes")
+    r = pause_resume(s, timedelta(minutes=10 * units), T0, interruption_cost=cost)
+    assert r.effective_g_per_kwh == pytest.approx(_exhaustive_restart([float(v) for v in values], units, restart))
