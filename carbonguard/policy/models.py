@@ -115,12 +115,30 @@ class Matching(Section):
     registries: tuple[str, ...] = ()
 
 
-class Scheduling(Section):
-    """Limits for deferring a run to a cleaner window or zone (reserved for the scheduling work)."""
+class InterruptionCost(Section):
+    """What one pause-and-resume of a job costs: grams of CO2e, or minutes of restart time."""
 
-    max_delay_h: StrictFloat = Field(default=0, ge=0, le=168)
-    candidate_zones: tuple[str, ...] = ()
-    min_saving_fraction: StrictFloat = Field(default=0.1, ge=0, le=1)
+    value: StrictFloat = Field(ge=0, le=1e9, description="In the unit below.")
+    unit: Literal["g_co2e", "minutes"] = Field(
+        description="g_co2e: added per interruption; minutes: restart time spent at the job's power."
+    )
+
+
+class Scheduling(Section):
+    """Limits for deferring a run to a cleaner window or zone (read by carbonguard.scheduling)."""
+
+    max_delay_h: StrictFloat = Field(
+        default=0, ge=0, le=168, description="Latest start the gate may propose, in hours after now."
+    )
+    candidate_zones: tuple[str, ...] = Field(
+        default=(), description="Zones (or cloud regions, e.g. aws:us-west-2) the run may move to."
+    )
+    min_saving_fraction: StrictFloat = Field(
+        default=0.1, ge=0, le=1, description="A proposal must beat running now by at least this fraction."
+    )
+    interruption_cost: InterruptionCost | None = Field(
+        default=None, description="Per-interruption cost for pause-and-resume; unset: free."
+    )
 
 
 class Reporting(Section):
