@@ -15,17 +15,15 @@ never talks to Prefect. Exit 0 with an answer, 2 on bad input, a deadline too ti
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
-import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from carbonguard.cli.output import add_output_arguments, emit, output_targets
+
 PROVIDERS = ("embedded", "electricitymaps", "watttime", "uk-carbon-intensity")
-FORMATS = ("text", "json")
 DEFAULT_HORIZON_H = 48.0  # the GB Carbon Intensity API forecasts 48 h ahead; others 24-72 h
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|min|m|s)", re.IGNORECASE)
 _SECONDS = {"d": 86400, "h": 3600, "min": 60, "m": 60, "s": 1}
 
@@ -60,15 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"without --deadline, how far providers are asked (default {DEFAULT_HORIZON_H:g} h)")
     p.add_argument("--cache-dir", metavar="DIR", help="cache directory for live answers")
     p.add_argument("--no-cache", action="store_true", help="always ask live providers")
-    p.add_argument("-o", "--output", action="append", dest="outputs", default=[], metavar="FORMAT[=PATH]",
-                   help="text or json, to PATH or standard output; repeatable (default: text)")
-    p.add_argument("--json", action="store_true", help="same as -o json")
+    add_output_arguments(p, "schedule")
     p.set_defaults(handler=run)
-
-
-def text_safe(value: object) -> str:
-    """User-supplied text for a terminal: control and bidi characters become '?'."""
-    return _CONTROL.sub("?", str(value))
 
 
 def _bad(message: str, flag: str) -> Exception:
@@ -117,28 +108,8 @@ def parse_interruption_cost(text: str) -> Any:
     return InterruptionCost(value=float(m.group(1)), unit=unit)
 
 
-def _targets(args: argparse.Namespace) -> list[tuple[str, str]]:
-    """(format, path or '-') pairs, checked before any work (a typo never costs the answer)."""
-    raw = list(args.outputs) + (["json"] if args.json else [])
-    targets = []
-    for value in raw or ["text"]:
-        name, sep, path = value.partition("=")
-        if name not in FORMATS:
-            raise _bad(f"unknown format {name!r}; choose from {', '.join(FORMATS)}", "-o")
-        if sep and not path:
-            raise _bad(f"{value!r} names no file after '='", "-o")
-        if path and path != "-":
-            parent = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(parent) or os.path.isdir(path):
-                raise _bad(f"cannot write {path!r}", "-o")
-        targets.append((name, path or "-"))
-    if sum(p == "-" for _, p in targets) > 1:
-        raise _bad("only one output may go to standard output; give the others a PATH", "-o")
-    return targets
-
-
 def run(args: argparse.Namespace) -> int:
-    targets = _targets(args)
+    targets = output_targets(args)
     duration = parse_duration(args.duration)
     not_before = parse_time(args.not_before, "--not-before") if args.not_before else datetime.now(timezone.utc)
     deadline = parse_time(args.deadline, "--deadline") if args.deadline else None
@@ -247,96 +218,7 @@ def run(args: argparse.Namespace) -> int:
 
         why = "; ".join(n for s in result.searches for n in s.notes)
         raise InputError(Problem(f"no figures cover a {args.duration} job for any zone: {why}", source="schedule"))
-    doc = result.model_dump(mode="json", exclude={"searches"})
-    doc["searches"] = [s.model_dump(mode="json") for s in result.searches]
-    doc["inputs"] = {"forecast_files": file_notes, "provider_errors": provider_errors,
-                     "policy": args.policy}
-    for fmt, path in targets:
-        text = json.dumps(doc, indent=2) + "\n" if fmt == "json" else render_text(result, file_notes, provider_errors)
-        if path == "-":
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        else:
-            with open(path, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
+    from carbonguard.reporting.schedule import ScheduleReport
+
+    emit(targets, ScheduleReport(result, tuple(file_notes), tuple(provider_errors), args.policy))
     return 0
-
-
-def _t(t: datetime | None) -> str:
-    return "-" if t is None else t.strftime("%Y-%m-%dT%H:%MZ")
-
-
-def _g(v: float | None) -> str:
-    return "unknown" if v is None else f"{v:.1f}"
-
-
-def _saving(s: Any) -> str:
-    if s is None:
-        return "unknown"
-    out = f"{s.g_per_kwh:.1f} g/kWh"
-    if s.fraction is not None:
-        out += f" ({s.fraction:.1%})"
-    if s.co2e_kg is not None:
-        out += f", {s.co2e_kg:.3g} kg CO2e for {s.energy_kwh:g} kWh"
-    return out
-
-
-def _allowed(v: bool | None) -> str:
-    return {None: "no policy given", True: "allowed by the policy", False: "not allowed by the policy"}[v]
-
-
-def render_text(plan: Any, file_notes: list[str], provider_errors: list[str]) -> str:
-    """Plain text; every zone name, file name and provider message passes through text_safe."""
-    lines = [
-        f"job: {plan.duration_s / 3600:g} h, not before {_t(plan.not_before)}, deadline {_t(plan.deadline)}",
-        f"home zone: {text_safe(plan.home_zone)}",
-    ]
-    if plan.run_now:
-        lines.append(f"run now:  {_t(plan.run_now.start)}  mean_g_per_kwh {_g(plan.run_now.mean_g_per_kwh)}")
-    else:
-        lines.append("run now:  unknown (no figures cover a start at not-before)")
-    if plan.best:
-        b = plan.best
-        lines.append(
-            f"best:     {text_safe(b.zone)} {_t(b.start)} .. {_t(b.end)}  mean_g_per_kwh {_g(b.mean_g_per_kwh)}"
-        )
-        lines.append(f"saving:   {_saving(plan.saving)}")
-    if len(plan.ties) > 1 or (plan.ties and plan.ties[0].start != plan.ties[0].latest_start):
-        lines.append("tied optima (earliest chosen):")
-        lines += [f"  start {_t(t.start)} .. {_t(t.latest_start)}" for t in plan.ties[:20]]
-        if len(plan.ties) > 20:
-            lines.append(f"  ... {len(plan.ties) - 20} more (use -o json)")
-    if not plan.time_shift_judged:
-        lines.append("time shifting: cannot be judged (no forecast for the home zone, only flat annual figures)")
-    lines.append("levers (against the home zone now):")
-    for lv in plan.levers:
-        where = f"{text_safe(lv.zone)} {_t(lv.window.start)}" if lv.window else text_safe(lv.zone or "")
-        why = f" ({text_safe(lv.reason)})" if lv.reason else ""
-        lines.append(f"  {lv.kind:<9} {where:<28} saving {_saving(lv.saving)}; {_allowed(lv.allowed_by_policy)}{why}")
-    pr = plan.pause_resume
-    if pr is not None:
-        lines.append("pause and resume:")
-        if pr.status != "ok":
-            lines.append(f"  {pr.status}: {text_safe(pr.reason)}")
-        else:
-            cost = f"{pr.interruption_cost.value:g} {pr.interruption_cost.unit}" if pr.interruption_cost else "none"
-            lines.append(f"  {len(pr.slots)} slot(s), {pr.interruptions} interruption(s) (cost each: {cost}); "
-                         f"mean_g_per_kwh {_g(pr.mean_g_per_kwh)}, effective_g_per_kwh {_g(pr.effective_g_per_kwh)}; "
-                         f"saving {_saving(pr.saving)}")
-            lines += [
-                f"  {_t(s.start)} .. {_t(s.end)}  mean_g_per_kwh {_g(s.mean_g_per_kwh)}" for s in pr.slots[:24]
-            ]
-            if pr.reason:
-                lines.append(f"  note: {text_safe(pr.reason)}")
-    lines.append("zones:")
-    for z in plan.zones:
-        best = f"best {_t(z.best.start)} {_g(z.best.mean_g_per_kwh)}" if z.best else "best -"
-        lines.append(f"  {text_safe(z.zone):<12} {z.basis:<8} now {_g(z.run_now_g_per_kwh):>8}  {best}  "
-                     f"saving now {_saving(z.saving_now)}; {_allowed(z.allowed_by_policy)}")
-    for s in plan.searches:
-        for n in s.notes:
-            lines.append(f"note ({text_safe(s.zone)}): {text_safe(n)}")
-    lines += [f"note: {text_safe(n)}" for n in plan.notes]
-    lines += [f"forecast file: {text_safe(n)}" for n in file_notes]
-    lines += [f"provider error: {text_safe(e)}" for e in provider_errors]
-    return "\n".join(lines) + "\n"

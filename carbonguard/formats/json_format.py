@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from carbonguard.formats.registry import RenderOptions, Result
+from carbonguard.formats.registry import FORMATS, RenderOptions, Result
 
 
 def render(result: Result, options: RenderOptions) -> str:
@@ -13,4 +13,5 @@ def render(result: Result, options: RenderOptions) -> str:
     return json.dumps(result.json_document(), indent=2, sort_keys=True) + "\n"
 
 
-RENDERERS: dict[str, Any] = {kind: render for kind in ("run", "meter", "intensity", "zones", "compliance")}
+# Every result has a JSON document, so JSON renders whatever kinds the registry lists for it.
+RENDERERS: dict[str, Any] = {kind: render for kind in FORMATS["json"].kinds}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from carbonguard.formats.common import (
@@ -15,6 +16,7 @@ from carbonguard.formats.registry import RenderOptions
 from carbonguard.reporting.intensity import IntensityReport, ZoneCatalogue
 from carbonguard.reporting.meter import MeterReport
 from carbonguard.reporting.run import RunReport
+from carbonguard.reporting.schedule import ScheduleReport
 
 
 def render_run(result: RunReport, options: RenderOptions) -> str:
@@ -128,9 +130,91 @@ def render_zones(result: ZoneCatalogue, options: RenderOptions) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _tm(t: datetime | None) -> str:
+    return "-" if t is None else t.strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _g(v: float | None) -> str:
+    return "unknown" if v is None else f"{v:.1f}"
+
+
+def _saving(s: Any) -> str:
+    if s is None:
+        return "unknown"
+    out = f"{s.g_per_kwh:.1f} g/kWh"
+    if s.fraction is not None:
+        out += f" ({s.fraction:.1%})"
+    if s.co2e_kg is not None:
+        out += f", {s.co2e_kg:.3g} kg CO2e for {s.energy_kwh:g} kWh"
+    return out
+
+
+def _allowed(v: bool | None) -> str:
+    return {None: "no policy given", True: "allowed by the policy", False: "not allowed by the policy"}[v]
+
+
+def render_schedule(result: ScheduleReport, options: RenderOptions) -> str:
+    """Plain text; every zone name, file name and provider message passes through text_safe."""
+    plan, file_notes, provider_errors = result.plan, result.forecast_files, result.provider_errors
+    lines = [
+        f"job: {plan.duration_s / 3600:g} h, not before {_tm(plan.not_before)}, deadline {_tm(plan.deadline)}",
+        f"home zone: {t(plan.home_zone)}",
+    ]
+    if plan.run_now:
+        lines.append(f"run now:  {_tm(plan.run_now.start)}  mean_g_per_kwh {_g(plan.run_now.mean_g_per_kwh)}")
+    else:
+        lines.append("run now:  unknown (no figures cover a start at not-before)")
+    if plan.best:
+        b = plan.best
+        lines.append(
+            f"best:     {t(b.zone)} {_tm(b.start)} .. {_tm(b.end)}  mean_g_per_kwh {_g(b.mean_g_per_kwh)}"
+        )
+        lines.append(f"saving:   {_saving(plan.saving)}")
+    if len(plan.ties) > 1 or (plan.ties and plan.ties[0].start != plan.ties[0].latest_start):
+        lines.append("tied optima (earliest chosen):")
+        lines += [f"  start {_tm(t.start)} .. {_tm(t.latest_start)}" for t in plan.ties[:20]]
+        if len(plan.ties) > 20:
+            lines.append(f"  ... {len(plan.ties) - 20} more (use -o json)")
+    if not plan.time_shift_judged:
+        lines.append("time shifting: cannot be judged (no forecast for the home zone, only flat annual figures)")
+    lines.append("levers (against the home zone now):")
+    for lv in plan.levers:
+        where = f"{t(lv.zone)} {_tm(lv.window.start)}" if lv.window else t(lv.zone or "")
+        why = f" ({t(lv.reason)})" if lv.reason else ""
+        lines.append(f"  {lv.kind:<9} {where:<28} saving {_saving(lv.saving)}; {_allowed(lv.allowed_by_policy)}{why}")
+    pr = plan.pause_resume
+    if pr is not None:
+        lines.append("pause and resume:")
+        if pr.status != "ok":
+            lines.append(f"  {pr.status}: {t(pr.reason)}")
+        else:
+            cost = f"{pr.interruption_cost.value:g} {pr.interruption_cost.unit}" if pr.interruption_cost else "none"
+            lines.append(f"  {len(pr.slots)} slot(s), {pr.interruptions} interruption(s) (cost each: {cost}); "
+                         f"mean_g_per_kwh {_g(pr.mean_g_per_kwh)}, effective_g_per_kwh {_g(pr.effective_g_per_kwh)}; "
+                         f"saving {_saving(pr.saving)}")
+            lines += [
+                f"  {_tm(s.start)} .. {_tm(s.end)}  mean_g_per_kwh {_g(s.mean_g_per_kwh)}" for s in pr.slots[:24]
+            ]
+            if pr.reason:
+                lines.append(f"  note: {t(pr.reason)}")
+    lines.append("zones:")
+    for z in plan.zones:
+        best = f"best {_tm(z.best.start)} {_g(z.best.mean_g_per_kwh)}" if z.best else "best -"
+        lines.append(f"  {t(z.zone):<12} {z.basis:<8} now {_g(z.run_now_g_per_kwh):>8}  {best}  "
+                     f"saving now {_saving(z.saving_now)}; {_allowed(z.allowed_by_policy)}")
+    for s in plan.searches:
+        for n in s.notes:
+            lines.append(f"note ({t(s.zone)}): {t(n)}")
+    lines += [f"note: {t(n)}" for n in plan.notes]
+    lines += [f"forecast file: {t(n)}" for n in file_notes]
+    lines += [f"provider error: {t(e)}" for e in provider_errors]
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: dict[str, Any] = {
     "run": render_run,
     "meter": render_meter,
     "intensity": render_intensity,
     "zones": render_zones,
+    "schedule": render_schedule,
 }
