@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "carbonguard.cli.meter_cmd",
     "carbonguard.cli.intensity_cmd",
     "carbonguard.cli.keys_cmd",
+    "carbonguard.cli.estimate_cmd",
 )
 
 
