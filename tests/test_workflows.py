@@ -7,8 +7,10 @@ linted inside a generated workflow whose `workflow_dispatch` inputs mirror the a
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +109,46 @@ def test_ci_workflow_has_what_a_maintained_project_needs() -> None:
     assert "3.13" in job["strategy"]["matrix"]["python"]
     setup = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/setup-python@"))
     assert setup["with"]["cache"] == "pip"
+
+
+def _step(name: str) -> dict[str, Any]:
+    return next(s for s in _load(ACTION)["runs"]["steps"] if s["name"] == name)
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+                        "GIT_COMMITTER_EMAIL": "t@example.com", "HOME": str(cwd), "PATH": "/usr/bin:/bin"})
+
+
+@pytest.mark.skipif(shutil.which("git") is None or shutil.which("bash") is None, reason="needs git and bash")
+@pytest.mark.parametrize("on_base", [True, False], ids=["job-spec-on-base", "new-job-spec"])
+def test_base_step_estimates_the_base_branchs_job_spec(tmp_path: Path, on_base: bool) -> None:
+    """The action's base-branch step, run by bash against a real git remote, as a runner would."""
+    origin, work, runner_temp = tmp_path / "origin.git", tmp_path / "work", tmp_path / "runner"
+    runner_temp.mkdir()
+    _git(tmp_path, "init", "-q", "--bare", str(origin))
+    _git(tmp_path, "clone", "-q", str(origin), str(work))
+    (work / "README").write_text("x\n")
+    if on_base:
+        (work / "jobs").mkdir()
+        (work / "jobs/train.yaml").write_text((REPO / "examples/jobs/train-small.yaml").read_text())
+    _git(work, "add", "-A")
+    _git(work, "commit", "-qm", "base")
+    _git(work, "push", "-q", "origin", "HEAD:refs/heads/main")
+    output = tmp_path / "github_output"
+    output.touch()
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "RUNNER_TEMP": str(runner_temp),
+           "GITHUB_OUTPUT": str(output), "JOBSPEC": "jobs/train.yaml", "BASE_REF": "main"}
+    (runner_temp / "carbonguard").mkdir()
+    out = subprocess.run(["bash", "-c", _step("Estimate the base branch's job spec")["run"]], cwd=work, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = output.read_text().splitlines()
+    if on_base:
+        assert lines[-1] == f"baseline={runner_temp}/carbonguard/base.json"
+        assert '"kind": "estimate"' in (runner_temp / "carbonguard/base.json").read_text()
+    else:
+        assert lines == ["baseline="]
+        assert "is new on this branch" in out.stdout
