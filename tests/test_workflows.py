@@ -152,3 +152,12 @@ def test_base_step_estimates_the_base_branchs_job_spec(tmp_path: Path, on_base: 
     else:
         assert lines == ["baseline="]
         assert "is new on this branch" in out.stdout
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize(("status", "expected"), [("0", 0), ("1", 1), ("2", 2), ("", 70)])
+def test_verdict_step_passes_the_checks_exit_code_through(status: str, expected: int) -> None:
+    """The comment is posted before the verdict; a missing status (the check never ran) is a failure."""
+    script = _step("Apply the verdict")["run"]
+    out = subprocess.run(["bash", "-c", script], env={**os.environ, "STATUS": status}, timeout=30)
+    assert out.returncode == expected
