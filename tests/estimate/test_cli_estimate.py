@@ -128,3 +128,22 @@ def test_estimate_never_imports_prefect() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "PREFECT: []" in out.stderr
+
+
+def test_hostile_stage_names_from_a_ledger_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    start = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+    record = StageRecord(
+        run_id="run-x", flow_name="f", stage="train\x1b[2J\x1b]0;pwned\x07", start=start,
+        end=start + timedelta(hours=1), host="h", pid=1,
+        components=(ComponentEnergy(component="gpu", device="GPU-0", method="counter", energy_kwh=1.0,
+                                    source="nvml"),),
+    )
+    with open_ledger() as ledger:
+        ledger.append("stage", record.model_dump(mode="json"))
+    job = tmp_path / "job.yaml"
+    job.write_text("apiVersion: carbonguard/v1\nkind: TrainingJob\nmetadata: {name: j}\nspec:\n"
+                   "  location: {zone: SE}\n  pue: 1.0\n  from_run: {run_id: run-x}\n")
+    out = run(str(job))
+    assert out.returncode == 0, out.stderr
+    assert "\x1b" not in out.stdout and "\x07" not in out.stdout
+    assert "  train?[2J?]0;pwned?: " in out.stdout
