@@ -7,6 +7,10 @@ next. Facility energy is IT energy x PUE (GHG Protocol Scope 2, location-based).
 each reading's uncertainty band. Unavailable readings are counted, never turned into 0; cached task
 runs did no work and contribute nothing. Stretches with no intensity figure leave that hour's CO2e
 unknown (None) and flag `intensity-gap`, so the gate's rules decide what that means.
+
+Pure: intensity points come in as values (the caller fetches them for `intensity_span(records)`
+from whatever source the policy names), so the same records and points always give the same
+footprint, with no network or clock involved.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from carbonguard.errors import InputError, Problem
-from carbonguard.intensity.source import IntensitySource
 from carbonguard.intensity.timeseries import clip_segments, segments, weighted_average
 from carbonguard.models import (
     EnergyMethod,
@@ -105,6 +108,24 @@ def _pieces(record: StageRecord) -> list[tuple[datetime, datetime, float]]:
     return out
 
 
+def intensity_span(records: Sequence[StageRecord]) -> tuple[datetime, datetime] | None:
+    """The stretch of time whose intensity `compute_footprint` needs for these records (None: none)."""
+    pieces = [_pieces(r) for r in records if not r.cached]
+    if not pieces:
+        return None
+    return min(p[0][0] for p in pieces), max(p[-1][1] for p in pieces)
+
+
+def zone_mismatch(records: Sequence[StageRecord], zone: str) -> tuple[str, ...]:
+    """Zones that stages say they ran in, other than `zone` (after aliases): the CO2e would be wrong."""
+    from carbonguard.intensity.zones import canonical_zone, lookup_zone
+
+    def normal(code: str) -> str:
+        return lookup_zone(code).zone or canonical_zone(code)
+
+    return tuple(sorted({normal(r.zone) for r in records if r.zone} - {normal(zone)}))
+
+
 def _point_key(p: IntensityPoint) -> str:
     return json.dumps(p.model_dump(mode="json"), sort_keys=True)
 
@@ -115,10 +136,13 @@ def compute_footprint(
     run_id: str,
     zone: str,
     pue: float,
-    source: IntensitySource,
+    points: Sequence[IntensityPoint],
     record_hashes: Sequence[str] = (),
 ) -> RunFootprint:
-    """Location-based footprint of the records, by clock hour and by stage, with every source used."""
+    """Location-based footprint of the records, by clock hour and by stage, with every figure used.
+
+    `points` should cover `intensity_span(records)`; stretches they leave uncovered are gaps.
+    """
     if not pue >= 1.0:
         raise InputError(Problem(f"PUE must be at least 1.0, got {pue!r}", field_path="pue"))
     active = [r for r in records if not r.cached]
@@ -133,6 +157,7 @@ def compute_footprint(
         flags.append("unavailable-energy")
     if not records:
         flags.append("no-stage-records")
+    mismatch = zone_mismatch(records, zone)
     if not active:
         return RunFootprint(
             run_id=run_id,
@@ -144,14 +169,12 @@ def compute_footprint(
             co2e_kg=0.0 if records else None,
             co2e_upper_kg=0.0 if records else None,
             record_hashes=tuple(record_hashes),
+            zone_mismatch=mismatch,
             flags=tuple(flags),
         )
 
     pieces = {id(r): _pieces(r) for r in active}
-    span_start = min(p[0][0] for p in pieces.values())
-    span_end = max(p[-1][1] for p in pieces.values())
-    points = source.series(zone, span_start, span_end)
-    segs = segments(points)
+    segs = segments(list(points))
 
     hours: dict[datetime, _Sum] = {}
     stages: dict[str, _Sum] = {}
@@ -250,5 +273,6 @@ def compute_footprint(
         estimated_components=estimated,
         unavailable_components=unavailable,
         record_hashes=tuple(record_hashes),
+        zone_mismatch=mismatch,
         flags=tuple(dict.fromkeys(flags)),
     )

@@ -1,20 +1,32 @@
-"""Assess one run: read its stage records from the ledger, account, gate, and record the outcome.
+"""Assess one run from the ledger: verify, load its stage records, fetch intensity, judge, record.
 
-This is the one place that wires the layers together (ledger -> attribution -> accounting -> gate
--> ledger), so the CLI and the Prefect task cannot drift apart. The gate itself stays pure: the
-clock is read here and passed in as `as_of`.
+The ledger-bound shell around the pure `pipeline`: it is the one place that reads the clock, asks
+an intensity source and writes to the ledger, so the CLI's `gate` and the Prefect `carbon_gate`
+cannot drift apart. The policy, footprint and decision are written in one go after the judgement.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from carbonguard.errors import CarbonguardError, InputError, Problem
-from carbonguard.gate import evaluate
-from carbonguard.models import Decision, RunFootprint, StageRecord
+from carbonguard.models import Decision, IntensityPoint, RunFootprint, StageRecord
+from carbonguard.pipeline import intensity_request, judge, policy_zone
 from carbonguard.policy.loader import LoadedPolicy
+
+__all__ = [
+    "Assessment",
+    "LedgerIntegrityError",
+    "assess_run",
+    "fetch_points",
+    "load_stage_records",
+    "policy_zone",
+    "record_assessment",
+    "verified",
+]
 
 
 @dataclass(frozen=True)
@@ -23,15 +35,6 @@ class Assessment:
     footprint: RunFootprint
     decision: Decision
     decision_record_hash: str | None = None
-
-
-def policy_zone(loaded: LoadedPolicy) -> str:
-    """The policy's grid zone: given directly, or mapped from its cloud region."""
-    from carbonguard.intensity.zones import resolve_zone
-
-    location = loaded.policy.spec.location
-    cloud = location.cloud
-    return resolve_zone(location.zone, cloud.provider if cloud else None, cloud.region if cloud else None)
 
 
 class LedgerIntegrityError(CarbonguardError):
@@ -69,19 +72,22 @@ def load_stage_records(
     return [StageRecord.model_validate(e.payload) for e in entries], [e.record_hash for e in entries]
 
 
-def _flag_zone_mismatch(footprint: RunFootprint, records: list[StageRecord]) -> RunFootprint:
-    """Stages that say they ran on another grid than the policy's: the CO2e would be for the wrong grid."""
-    from carbonguard.intensity.zones import canonical_zone, lookup_zone
+def fetch_points(
+    loaded: LoadedPolicy, records: list[StageRecord], *, source: Any = None, credentials: Any = None
+) -> list[IntensityPoint]:
+    """The intensity figures `pipeline.judge` needs for these records, from the policy's providers."""
+    request = intensity_request(loaded, records)
+    if request is None:
+        return []
+    if source is None:
+        from carbonguard.intensity import build_source
 
-    def normal(zone: str) -> str:
-        found = lookup_zone(zone).zone
-        return found or canonical_zone(zone)
-
-    policy_zone_code = normal(footprint.zone)
-    others = sorted({normal(r.zone) for r in records if r.zone} - {policy_zone_code})
-    if not others:
-        return footprint
-    return footprint.model_copy(update={"flags": (*footprint.flags, *(f"zone-mismatch:{z}" for z in others))})
+        # Unknown zones fall back to the flagged world average here, and the gate turns the flag into
+        # `intensity.unknown-zone` with the outcome the policy asks for: a block is then a recorded,
+        # explained decision rather than an error that leaves no trace in the ledger.
+        settings = loaded.policy.spec.intensity.model_copy(update={"unknown_zone": "warn"})
+        source = build_source(settings, credentials=credentials)
+    return list(source.series(request.zone, request.start, request.end))
 
 
 def assess_run(
@@ -91,7 +97,7 @@ def assess_run(
     *,
     as_of: datetime | None = None,
     source: Any = None,
-    credentials: Any = None,
+    credentials: Callable[[str], str | None] | None = None,
     include_runs: tuple[str, ...] = (),
     verify: bool = True,
 ) -> Assessment:
@@ -99,28 +105,11 @@ def assess_run(
 
     `verify=False` only for a caller that has just run `verified(ledger)` itself.
     """
-    from carbonguard.accounting import compute_footprint
-    from carbonguard.intensity import build_source
-    from carbonguard.metering.attribution import attribute_shared_devices
-
     records, hashes = load_stage_records(verified(ledger) if verify else ledger, run_id, include_runs)
-    attributed = attribute_shared_devices(records)
-    spec = loaded.policy.spec
-    # Unknown zones fall back to the flagged world average here, and the gate turns the flag into
-    # `intensity.unknown-zone` with the outcome the policy asks for: a block is then a recorded,
-    # explained decision rather than an error that leaves no trace in the ledger.
-    settings = spec.intensity.model_copy(update={"unknown_zone": "warn"})
-    footprint = compute_footprint(
-        attributed,
-        run_id=run_id,
-        zone=policy_zone(loaded),
-        pue=spec.pue,
-        source=source if source is not None else build_source(settings, credentials=credentials),
-        record_hashes=hashes,
-    )
-    footprint = _flag_zone_mismatch(footprint, records)
-    decision = evaluate(loaded, footprint, as_of=as_of or datetime.now(timezone.utc))
-    return Assessment(tuple(records), footprint, decision)
+    points = fetch_points(loaded, records, source=source, credentials=credentials)
+    result = judge(loaded, records, points, run_id=run_id, as_of=as_of or datetime.now(timezone.utc),
+                   record_hashes=hashes)
+    return Assessment(tuple(records), result.footprint, result.decision)
 
 
 def record_assessment(ledger: Any, loaded: LoadedPolicy, assessment: Assessment) -> Assessment:

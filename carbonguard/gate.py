@@ -1,7 +1,8 @@
 """The gate: `evaluate(policy, footprint, as_of=...) -> Decision`. Pure and deterministic.
 
 It never reads a clock, a file or the network: the caller passes `as_of` (used only for waiver
-expiry), so any decision can be replayed from the ledger and must come out the same.
+expiry), so any decision can be replayed from the ledger and must come out the same. Every rule id
+it emits is in the catalogue (`carbonguard.rules`); emitting one that is not is a bug and raises.
 """
 
 from __future__ import annotations
@@ -9,23 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from carbonguard.models import Decision, Finding, Outcome, RunFootprint, StageFootprint, WaiverRef
+from carbonguard.models import Decision, Finding, Outcome, RunFootprint, WaiverRef
 from carbonguard.policy.loader import LoadedPolicy
 from carbonguard.policy.models import Budget, Waiver
+from carbonguard.rules import lookup
 
 _RULE_OUTCOME = {"allow": None, "warn": Outcome.WARN, "block": Outcome.BLOCK}
 _UNITS = {"co2e_kg": "kg CO2e", "energy_kwh": "kWh"}
 
 
-def _no_reading(target: RunFootprint | StageFootprint) -> bool:
-    """Devices were metered but none gave a reading: the energy is unknown, not 0."""
-    return target.unavailable_components > 0 and target.it_energy_kwh == 0
-
-
 def _budget_observed(footprint: RunFootprint, budget: Budget, upper: bool) -> float | None:
     """The figure a budget judges: run or stage, CO2e or facility energy, central or upper bound."""
     target = footprint if budget.stage is None else footprint.stage(budget.stage)
-    if target is None or _no_reading(target):
+    if target is None or not target.energy_known:
         return None
     if budget.metric == "energy_kwh":
         return target.energy_upper_kwh if upper else target.energy_kwh
@@ -53,7 +50,8 @@ def _budget_findings(loaded: LoadedPolicy, footprint: RunFootprint) -> Iterable[
         if target is not None and target.unavailable_components and observed is not None:
             basis = f"lower bound ({target.unavailable_components} readings unavailable) of {basis}"
         if observed is None:
-            why = "no device gave a reading" if target is not None and _no_reading(target) else "no intensity figure"
+            no_reading = target is not None and not target.energy_known
+            why = "no device gave a reading" if no_reading else "no intensity figure"
             yield Finding(
                 rule_id=budget.rule_id, outcome=Outcome.BLOCK, **common,
                 message=f"{budget.metric} of {budget.scope} is unknown ({why}), "
@@ -110,7 +108,7 @@ def _measurement_findings(loaded: LoadedPolicy, footprint: RunFootprint) -> Iter
 
 
 def _location_findings(loaded: LoadedPolicy, footprint: RunFootprint) -> Iterable[Finding]:
-    recorded = sorted(f.split(":", 1)[1] for f in footprint.flags if f.startswith("zone-mismatch:"))
+    recorded = footprint.zone_mismatch
     if recorded:
         yield Finding(
             rule_id="location.zone-mismatch", outcome=Outcome.BLOCK,
@@ -168,6 +166,8 @@ def evaluate(loaded: LoadedPolicy, footprint: RunFootprint, *, as_of: datetime) 
         *_location_findings(loaded, footprint),
     ]
     findings = _apply_waivers(loaded, findings, as_of)
+    for finding in findings:
+        lookup(finding.rule_id)  # raises for a rule the catalogue does not hold: a bug, never silent
     active = [f.outcome for f in findings if f.waived_by is None]
     outcome = max(active, key=lambda o: o.severity, default=Outcome.ALLOW)
     return Decision(
@@ -178,9 +178,9 @@ def evaluate(loaded: LoadedPolicy, footprint: RunFootprint, *, as_of: datetime) 
         policy_hash=loaded.content_hash,
         policy_file=loaded.source,
         evaluated_at=as_of,
-        energy_kwh=None if _no_reading(footprint) else footprint.energy_kwh,
-        co2e_kg=None if _no_reading(footprint) else footprint.co2e_kg,
-        energy_complete=footprint.unavailable_components == 0,
+        energy_kwh=footprint.known_energy_kwh,
+        co2e_kg=footprint.known_co2e_kg,
+        energy_complete=footprint.energy_complete,
         findings=tuple(findings),
         evaluated_record_hashes=footprint.record_hashes,
         functional_unit=loaded.policy.spec.reporting.functional_unit,

@@ -62,13 +62,39 @@ class ComponentEnergy(Model):
         return None if self.energy_kwh is None else self.energy_kwh + self.uncertainty_kwh
 
 
+# A label, not free text: printable characters only (no control, line-break or bidi-override
+# characters, which could rewrite a terminal or inject lines into CI logs), at most 200 of them.
+_NOT_LABEL = "\\x00-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069"
+LABEL_PATTERN = f"^[^{_NOT_LABEL}]{{1,200}}$"
+LABEL_HELP = "1-200 printable characters; no control, line-break or bidirectional-override characters"
+
+
+def check_label(value: str, field_path: str, source: str = "code") -> str:
+    """Refuse a stage name or run id that is not a label, where it enters (not after the work ran)."""
+    import re
+
+    from carbonguard.errors import InputError, Problem
+
+    if not isinstance(value, str) or not re.match(LABEL_PATTERN, value):
+        raise InputError(Problem(f"{value!r} is not allowed: {LABEL_HELP}", source=source, field_path=field_path))
+    return value
+
+
+def to_label(value: str) -> str:
+    """A label derived from something the user did not choose as one (a command's file name)."""
+    import re
+
+    cleaned = re.sub(f"[{_NOT_LABEL}]", "?", value)[:200]
+    return cleaned or "?"
+
+
 class StageRecord(Model):
     """One metered attempt of one training stage (a Prefect task run, a command, a code block)."""
 
     kind: Literal["stage"] = "stage"
-    run_id: str = Field(min_length=1)
+    run_id: str = Field(min_length=1, pattern=LABEL_PATTERN, description=LABEL_HELP)
     flow_name: str
-    stage: str = Field(min_length=1)
+    stage: str = Field(min_length=1, pattern=LABEL_PATTERN, description=LABEL_HELP)
     task_run_id: str | None = None
     attempt: int = Field(default=1, ge=1)
     cached: bool = Field(default=False, description="A cached task run did no work and records no energy.")
@@ -145,7 +171,45 @@ class HourlyBucket(Model):
     _utc = field_validator("hour_start")(lambda v: to_utc(v))
 
 
-class StageFootprint(Model):
+def energy_is_known(unavailable_components: int, it_energy_kwh: float) -> bool:
+    """The one rule for "no reading": devices were metered, some gave none, and none gave a figure.
+
+    Then the energy is unknown, never 0. With some readings present the figure is a lower bound
+    (`unavailable_components > 0`), which surfaces say beside it. Every surface asks this (through
+    the footprints' `energy_known`), so a missing reading cannot come back as 0 through a copy.
+    """
+    return not (unavailable_components > 0 and it_energy_kwh == 0)
+
+
+class _KnownEnergy:
+    """What a footprint (run or stage) says about itself: is its energy known, is it complete."""
+
+    unavailable_components: int
+    it_energy_kwh: float
+    energy_kwh: float
+    co2e_kg: float | None
+
+    @property
+    def energy_known(self) -> bool:
+        return energy_is_known(self.unavailable_components, self.it_energy_kwh)
+
+    @property
+    def energy_complete(self) -> bool:
+        """False when some device gave no reading: the figures are then lower bounds."""
+        return self.unavailable_components == 0
+
+    @property
+    def known_energy_kwh(self) -> float | None:
+        """Facility energy, or None when no device gave a reading."""
+        return self.energy_kwh if self.energy_known else None
+
+    @property
+    def known_co2e_kg(self) -> float | None:
+        """Location-based CO2e, or None when the energy or the intensity is unknown."""
+        return self.co2e_kg if self.energy_known else None
+
+
+class StageFootprint(_KnownEnergy, Model):
     """One stage's share of a run footprint, as the gate's stage budgets see it."""
 
     stage: str
@@ -159,7 +223,7 @@ class StageFootprint(Model):
     unavailable_components: int = Field(default=0, ge=0)
 
 
-class RunFootprint(Model):
+class RunFootprint(_KnownEnergy, Model):
     """Everything the gate needs to know about a run's energy and emissions, with sources."""
 
     run_id: str
@@ -179,6 +243,9 @@ class RunFootprint(Model):
     estimated_components: int = Field(default=0, ge=0)
     unavailable_components: int = Field(default=0, ge=0)
     record_hashes: tuple[str, ...] = Field(default=(), description="Ledger hashes of the stage records used.")
+    zone_mismatch: tuple[str, ...] = Field(
+        default=(), description="Grid zones recorded by stages that differ from `zone`, sorted."
+    )
     flags: tuple[str, ...] = ()
 
     def stage(self, name: str) -> StageFootprint | None:

@@ -20,6 +20,8 @@ from pathlib import Path
 # The local ephemeral Prefect API's first start races its own telemetry write on a fresh machine and
 # prints a harmless "database is locked" traceback; the example needs no telemetry.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Prefect waits 20 s for that server by default; a loaded two-core CI machine can take longer.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 import numpy as np
 from prefect import flow, task

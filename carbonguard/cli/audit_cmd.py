@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from carbonguard.cli.output import add_output_arguments, emit, output_targets
+
 VERIFY_EPILOG = """exit codes:
   0   intact
   2   usage or input error (bad flag, unreadable ledger, checkpoint or key file)
@@ -69,8 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("--run", metavar="ID", help="only this run")
     report.add_argument("--since", metavar="DATE", help="start of the period (ISO date or time, UTC)")
     report.add_argument("--until", metavar="DATE", help="end of the period, exclusive (ISO date or time)")
-    report.add_argument("--format", choices=("json", "markdown"), default="markdown")
-    report.add_argument("--out", type=Path, metavar="FILE", help="where to write it (default: stdout)")
+    add_output_arguments(report, "compliance", default="markdown")
+    report.add_argument("--out", metavar="FILE", help="write the --format (or default) output to FILE")
     report.set_defaults(handler=_report)
 
 
@@ -162,8 +164,9 @@ def _export(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from carbonguard.errors import InputError
-    from carbonguard.ledger.report import build_report, parse_period_bound, render_markdown, to_json
+    from carbonguard.reporting.compliance import build_report, parse_period_bound
 
+    targets = output_targets(args, default_path=args.out)
     if args.run and (args.since or args.until):
         raise InputError("--run cannot be combined with --since/--until", source="command line")
     since = parse_period_bound(args.since, "--since") if args.since else None
@@ -172,7 +175,7 @@ def _report(args: argparse.Namespace) -> int:
         raise InputError(f"--until ({args.until}) must be after --since ({args.since})", source="command line")
     with _open(args) as led:
         report = build_report(led, run_id=args.run, since=since, until=until)
-    _write_out(args.out, to_json(report) if args.format == "json" else render_markdown(report))
+    emit(targets, report)
     # The report is still written (it says FAILED VERIFICATION), but a pipeline must not take a
     # report of a tampered ledger for a clean one: exit with the verify command's code.
-    return 0 if report["ledger"]["verified"] else int(report["ledger"]["verification_exit_code"])
+    return 0 if report.ledger.verified else report.ledger.verification_exit_code

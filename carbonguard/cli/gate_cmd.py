@@ -6,32 +6,30 @@ Exit codes: 0 allow or warn, 1 block or reschedule (the run may not proceed now)
 from __future__ import annotations
 
 import argparse
-import sys
 
+from carbonguard.cli.output import add_output_arguments, emit, output_targets
 from carbonguard.errors import EXIT_BLOCKED, EXIT_OK
 
 
 def _gate(args: argparse.Namespace) -> int:
     from carbonguard.assess import assess_run, record_assessment
-    from carbonguard.formats import render
     from carbonguard.ledger import open_ledger
     from carbonguard.models import Outcome
     from carbonguard.policy import load_policy
+    from carbonguard.reporting.run import RunReport
 
+    targets = output_targets(args)
     loaded = load_policy(args.policy)
     with open_ledger(args.ledger, create=False) as ledger:  # a mistyped path must not create a new ledger
         assessment = assess_run(loaded, ledger, args.run)
         if not args.no_record:
             assessment = record_assessment(ledger, loaded, assessment)
-    fmt = "json" if args.json else args.format
-    sys.stdout.write(render(fmt, assessment.decision, assessment.footprint))
+    emit(targets, RunReport(assessment.decision, assessment.footprint))
     passing = assessment.decision.outcome in (Outcome.ALLOW, Outcome.WARN)
     return EXIT_OK if passing else EXIT_BLOCKED
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from carbonguard.formats import FORMATS
-
     parser = subparsers.add_parser(
         "gate",
         help="judge a recorded run against a policy (exit 0 pass, 1 blocked, 2 bad input)",
@@ -42,8 +40,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--run", required=True, metavar="RUN_ID", help="run id (the Prefect flow run id)")
     parser.add_argument("--ledger", metavar="URL", help="ledger path or URL (default: $CARBONGUARD_LEDGER "
                         "or .carbonguard/ledger.db)")
-    output = parser.add_mutually_exclusive_group()
-    output.add_argument("--format", choices=FORMATS, default="text")
-    output.add_argument("--json", action="store_true", help="same as --format json")
+    add_output_arguments(parser, "run")
     parser.add_argument("--no-record", action="store_true", help="do not write the decision to the ledger")
     parser.set_defaults(handler=_gate)

@@ -13,10 +13,10 @@ could answer (the message names the provider, URL and field).
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from carbonguard.cli.output import add_output_arguments, emit, output_targets
 
 PROVIDERS = ("embedded", "electricitymaps", "watttime", "uk-carbon-intensity")
 
@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cache-dir", metavar="DIR", help="cache directory for live answers")
     p.add_argument("--no-cache", action="store_true", help="always ask live providers")
     p.add_argument("--list-zones", action="store_true", help="list embedded zones with figures and sources")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_output_arguments(p, "intensity")
     p.set_defaults(handler=run)
 
 
@@ -80,46 +80,25 @@ def _parse_time(text: str, flag: str) -> datetime:
     return parsed.astimezone(timezone.utc)
 
 
-def _list_zones(as_json: bool) -> int:
+def _zone_catalogue() -> Any:
     from carbonguard.intensity.dataset import load_dataset
+    from carbonguard.reporting.intensity import ZoneCatalogue, ZoneFigure
 
     data = load_dataset()
-    rows = [
-        {
-            "zone": f.zone,
-            "name": f.name,
-            "year": f.year,
-            "intensity_g_per_kwh": f.intensity_g_per_kwh,
-            "quality": f.quality,
-            "source": f.source,
-        }
+    zones = tuple(
+        ZoneFigure(f.zone, f.name, f.year, f.intensity_g_per_kwh, f.quality, f.source)
         for f in sorted(data.annual.values(), key=lambda f: f.zone)
-    ]
-    if as_json:
-        print(
-            json.dumps(
-                {"dataset_version": data.version, "dataset_hash": data.sha256, "zones": rows}, indent=2
-            )
-        )
-        return 0
-    print(f"{'zone':<10} {'intensity_g_per_kwh':>19}  {'year':>4}  {'quality':<19} name")
-    for r in rows:
-        print(
-            f"{r['zone']:<10} {r['intensity_g_per_kwh']:>19.1f}  {r['year']:>4}  "
-            f"{r['quality']:<19} {r['name']}"
-        )
-    print(
-        f"\n{len(rows)} zones, {len(data.aliases)} aliases, {len(data.cloud_regions)} cloud regions; "
-        f"dataset {data.version} sha256 {data.sha256}"
     )
-    return 0
+    return ZoneCatalogue(data.version, data.sha256, zones, len(data.aliases), len(data.cloud_regions))
 
 
 def run(args: argparse.Namespace) -> int:
     from carbonguard.errors import InputError, Problem
 
+    targets = output_targets(args)
     if args.list_zones:
-        return _list_zones(args.json)
+        emit(targets, _zone_catalogue())
+        return 0
     if args.end and not args.start:
         raise InputError(Problem("--end needs --start", source="command line", field_path="--end"))
     if args.start and not args.end:
@@ -129,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
     from carbonguard.intensity.settings import IntensitySettings
     from carbonguard.intensity.timeseries import weighted_average
     from carbonguard.intensity.zones import resolve_zone
+    from carbonguard.reporting.intensity import IntensityReport
 
     zone_arg = args.zone
     if zone_arg and zone_arg.lower().startswith(("aws:", "gcp:", "azure:")):
@@ -155,72 +135,10 @@ def run(args: argparse.Namespace) -> int:
     source = build_source(settings, cache_dir=args.cache_dir)
     points = source.series(zone, start, end)
     avg = weighted_average(points, start, end)
-    errors = [str(e) for e in getattr(source, "errors", [])]
-    if args.json:
-        print(json.dumps(_as_json(zone, start, end, avg, points, errors), indent=2))
-    else:
-        _print_text(zone, start, end, avg, points, errors, instant=not args.start)
+    errors = tuple(str(e) for e in getattr(source, "errors", []))
+    emit(targets, IntensityReport(
+        zone=zone, start=start, end=end, intensity_g_per_kwh=avg.intensity_g_per_kwh,
+        covered_s=avg.covered_s, window_s=avg.window_s, gaps=avg.gaps, points=tuple(points),
+        provider_errors=errors, instant=not args.start,
+    ))
     return 0
-
-
-def _as_json(zone: str, start: datetime, end: datetime, avg: Any, points: list, errors: list[str]) -> dict:
-    return {
-        "zone": zone,
-        "start": start.isoformat().replace("+00:00", "Z"),
-        "end": end.isoformat().replace("+00:00", "Z"),
-        "intensity_g_per_kwh": avg.intensity_g_per_kwh,
-        "covered_s": avg.covered_s,
-        "window_s": avg.window_s,
-        "gaps": [{"start": g.start.isoformat(), "end": g.end.isoformat()} for g in avg.gaps],
-        "points": [p.model_dump(mode="json") for p in points],
-        "provider_errors": errors,
-    }
-
-
-def _figure_when(p: Any) -> str:
-    """When a figure applies, worded so an annual average is never read as a measurement of that year.
-
-    An embedded annual figure is served for the requested calendar year but was measured in its data
-    year (e.g. 2021); printing only the interval start (2026-01-01) would suggest a 2026 measurement.
-    """
-    if p.kind == "annual":
-        data_year = f"data year {p.year}" if p.year else "data year unknown"
-        return f"annual average, {data_year} (applied to {p.start.year})"
-    return f"{p.start.strftime('%Y-%m-%dT%H:%MZ')}  duration_s={p.duration_s}"
-
-
-def _print_text(
-    zone: str, start: datetime, end: datetime, avg: Any, points: list, errors: list[str], *, instant: bool
-) -> None:
-    out = sys.stdout
-    when = start.strftime("%Y-%m-%dT%H:%M:%SZ")
-    if not instant:
-        when += " .. " + end.strftime("%Y-%m-%dT%H:%M:%SZ")
-    value = "unknown" if avg.intensity_g_per_kwh is None else f"{avg.intensity_g_per_kwh:.1f}"
-    label = "intensity_g_per_kwh" if instant else "intensity_g_per_kwh (time-weighted)"
-    print(f"zone: {zone}", file=out)
-    print(f"time: {when}", file=out)
-    print(f"{label}: {value}", file=out)
-    if avg.gaps:
-        print(f"not covered: {sum(g.duration_s for g in avg.gaps):.0f} s in {len(avg.gaps)} gap(s)", file=out)
-    print("figures:", file=out)
-    shown = points if len(points) <= 48 else points[:24] + points[-24:]
-    for p in shown:
-        print(
-            f"  {_figure_when(p)}  "
-            f"intensity_g_per_kwh={p.intensity_g_per_kwh:.1f}  {p.kind}/{p.signal.value}  "
-            f"{p.provider} ({p.origin.value})"
-            + (f"  fallback_from={p.fallback_from}" if p.fallback_from else ""),
-            file=out,
-        )
-    if len(points) > len(shown):
-        print(f"  ... {len(points) - len(shown)} more (use --json for all)", file=out)
-    for src in dict.fromkeys((p.source, p.year) for p in points):
-        print(f"source: {src[0]}" + (f" (data year {src[1]})" if src[1] else ""), file=out)
-    for ds in dict.fromkeys((p.dataset_version, p.dataset_hash) for p in points if p.dataset_hash):
-        print(f"dataset: {ds[0]} sha256 {ds[1]}", file=out)
-    flags = list(dict.fromkeys(f for p in points for f in p.flags))
-    if flags:
-        print(f"flags: {', '.join(flags)}", file=out)
-    for e in errors:
-        print(f"provider error: {e}", file=out)

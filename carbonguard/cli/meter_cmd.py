@@ -21,13 +21,14 @@ import subprocess
 import sys
 import threading
 import uuid
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from carbonguard.cli.output import add_output_arguments, emit, output_targets
 from carbonguard.errors import EXIT_INPUT_ERROR, InputError, Problem
 
 if TYPE_CHECKING:  # heavy imports stay inside the handler so `carbonguard --help` stays fast
-    from carbonguard.metering import Measurement, Meter
-    from carbonguard.models import StageRecord
+    from carbonguard.metering import Meter
 
 EXIT_NOT_FOUND = 127
 EXIT_NOT_EXECUTABLE = 126
@@ -50,7 +51,7 @@ def register(subparsers: Any) -> None:
         "--ledger", metavar="URL", help="ledger to record into (default: the ledger's default)"
     )
     parser.add_argument("--no-record", action="store_true", help="meter and print only; write nothing")
-    parser.add_argument("--json", action="store_true", help="print a JSON document to stdout")
+    add_output_arguments(parser, "meter", default=None)
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS]")
     parser.set_defaults(handler=run)
 
@@ -66,21 +67,20 @@ def _resolve(command: list[str]) -> tuple[int, str] | None:
     return None
 
 
-def _format_energy(kwh: float | None) -> str:
-    if kwh is None:
-        return "unavailable"
-    return f"{kwh:.3g} kWh ({kwh * 3.6e6:.3g} J)"
-
-
 def run(args: argparse.Namespace) -> int:
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
     if not command:
         raise InputError(Problem("no command given; usage: carbonguard meter [options] -- CMD [ARGS]"))
+    output_targets(args)  # bad -o values fail before the command runs
+    from carbonguard.models import check_label
+
     for flag, value in (("--stage", args.stage), ("--run-id", args.run_id), ("--zone", args.zone)):
         if value is not None and not value.strip():
             raise InputError(Problem(f"{flag} must not be empty", source="command line"))
+        if value is not None and flag != "--zone":
+            check_label(value, flag, source="command line")
     if args.zone is not None and not _ZONE_CODE.match(args.zone.strip()):
         raise InputError(Problem(f"{args.zone!r} is not a grid zone code (e.g. FR, US-CAL-CISO, CA-ON)",
                                  source="command line", field_path="--zone"))
@@ -130,7 +130,9 @@ def _open_ledger(url: str | None) -> Any:
 
 
 def _meter_and_record(args: argparse.Namespace, command: list[str], meter: Meter, ledger: Any) -> int:
-    stage = args.stage or os.path.basename(command[0]) or command[0]
+    from carbonguard.models import to_label
+
+    stage = args.stage or to_label(os.path.basename(command[0]) or command[0])
     run_id = args.run_id or uuid.uuid4().hex
     handle = meter.begin_window(stage)
     try:
@@ -150,25 +152,26 @@ def _meter_and_record(args: argparse.Namespace, command: list[str], meter: Meter
         pid=child_pid,
         flags=(f"exit-status:{exit_code}",),
     )
-    payload: dict[str, Any] = {
-        "exit_code": exit_code,
-        "stage_record": record.model_dump(mode="json"),
-        "energy_kwh": measurement.energy_kwh,
-        "uncertainty_kwh": measurement.uncertainty_kwh,
-        "ledger": None,
-    }
+    from carbonguard.reporting.meter import LedgerRef, MeterReport
+
+    report = MeterReport(
+        command=tuple(command), record=record, duration_s=measurement.duration_s,
+        energy_kwh=measurement.energy_kwh, uncertainty_kwh=measurement.uncertainty_kwh,
+        exit_code=exit_code, measurement_flags=tuple(measurement.flags),
+    )
     status = exit_code
     if ledger is not None:
         try:
             appended = ledger.append("stage", record.model_dump(mode="json"))
-            payload["ledger"] = {"seq": appended.seq, "record_hash": appended.record_hash}
+            report = replace(report, ledger=LedgerRef(appended.seq, appended.record_hash))
         except Exception as exc:  # the command already ran: keep its record visible, fail loudly
             print(f"carbonguard meter: could not record the stage: {exc}", file=sys.stderr)
-            print(json.dumps(payload["stage_record"]), file=sys.stderr)
+            print(json.dumps(record.model_dump(mode="json")), file=sys.stderr)
             status = exit_code or EXIT_INPUT_ERROR
-    _print_summary(command, measurement, record, payload, exit_code)
-    if args.json:
-        print(json.dumps(payload, indent=2, sort_keys=True))
+    from carbonguard.formats import render
+
+    sys.stderr.write(render("text", report))  # the summary is an aside: stdout is the command's
+    emit(output_targets(args), report)
     return status
 
 
@@ -195,44 +198,3 @@ def _run_child(command: list[str]) -> tuple[int, int]:
         if main:
             signal.signal(signal.SIGINT, previous)
     return returncode, child.pid
-
-
-def _print_summary(
-    command: list[str],
-    measurement: Measurement,
-    record: StageRecord,
-    payload: dict[str, Any],
-    exit_code: int,
-) -> None:
-    out = sys.stderr
-    print(
-        f"carbonguard meter: {command[0]!r} as stage {record.stage!r} ran {measurement.duration_s:.3g} s, "
-        f"exit status {exit_code}",
-        file=out,
-    )
-    for c in measurement.components:
-        band = f" ± {c.uncertainty_kwh:.2g} kWh" if c.uncertainty_kwh else ""
-        print(
-            f"  {c.component:<4} {c.device:<24} {c.method.value:<11} {_format_energy(c.energy_kwh)}{band}",
-            file=out,
-        )
-        print(f"       {c.source}", file=out)
-    upper = measurement.energy_kwh + measurement.uncertainty_kwh
-    unavailable = len(measurement.unavailable)
-    print(
-        f"  total {_format_energy(measurement.energy_kwh)}, upper bound {upper:.3g} kWh"
-        + (f", {unavailable} reading(s) unavailable (not counted)" if unavailable else ""),
-        file=out,
-    )
-    if not any(c.component == "gpu" for c in measurement.components):
-        print(
-            "  no GPU metered" + (f" ({', '.join(measurement.flags)})" if measurement.flags else ""), file=out
-        )
-    ledger = payload["ledger"]
-    if ledger is not None:
-        print(
-            f"  recorded: run {record.run_id}, ledger seq {ledger['seq']}, hash {ledger['record_hash']}",
-            file=out,
-        )
-    else:
-        print(f"  not recorded (run {record.run_id})", file=out)

@@ -1,27 +1,32 @@
-"""Renderers: a `Decision` (and its footprint) in, text out. One module per format, no I/O.
+"""Renderers: a typed result (from `carbonguard.reporting`) and options in, text out; no I/O.
 
-`render(name, decision, footprint)` picks a renderer by name so every surface offers the same set.
+One module per format (`text`, `json_format`, `markdown`), one registry (`registry.FORMATS`), and
+escaping per format in `escape`. `render(name, result, options)` is what every surface calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the CLI lists FORMATS at start-up; pydantic models load only when rendering
+from carbonguard.formats.registry import FORMATS, RenderOptions, formats_for
+from carbonguard.formats.registry import render as _render
+
+if TYPE_CHECKING:  # the CLI lists formats at start-up; pydantic models load only when rendering
+    from carbonguard.formats.registry import Result
     from carbonguard.models import Decision, RunFootprint
 
-Renderer = Callable[["Decision", "RunFootprint | None"], str]
+__all__ = ["FORMATS", "RenderOptions", "formats_for", "render"]
 
 
-def _renderers() -> dict[str, Renderer]:
-    from carbonguard.formats import json_format, markdown, text
+def render(
+    name: str,
+    result: Result | Decision,
+    footprint: RunFootprint | None = None,
+    options: RenderOptions | None = None,
+) -> str:
+    """Render a result; a bare `Decision` (with its footprint) is shorthand for a `RunReport`."""
+    if not hasattr(result, "json_document"):
+        from carbonguard.reporting.run import RunReport
 
-    return {"text": text.render, "json": json_format.render, "markdown": markdown.render}
-
-
-FORMATS = ("text", "json", "markdown")
-
-
-def render(name: str, decision: Decision, footprint: RunFootprint | None = None) -> str:
-    return _renderers()[name](decision, footprint)
+        result = RunReport(result, footprint)  # type: ignore[arg-type]
+    return _render(name, result, options)  # type: ignore[arg-type]

@@ -1,4 +1,7 @@
-"""Shared wording for renderers, so every format says the same thing about the same number."""
+"""Shared wording for renderers, so every format says the same thing about the same number.
+
+These return plain (unescaped) text; each renderer escapes it for its own format.
+"""
 
 from __future__ import annotations
 
@@ -19,11 +22,8 @@ def fmt_run_quantity(value: float | None, unit: str, complete: bool) -> str:
 
 def fmt_stage_quantities(stage: StageFootprint) -> tuple[str, str]:
     """A stage's energy and CO2e, with the same no-reading and lower-bound rules as run totals."""
-    complete = stage.unavailable_components == 0
-    no_reading = not complete and stage.it_energy_kwh == 0
-    energy = None if no_reading else stage.energy_kwh
-    co2e = None if no_reading else stage.co2e_kg
-    return fmt_run_quantity(energy, "kWh", complete), fmt_run_quantity(co2e, "kg CO2e", complete)
+    return (fmt_run_quantity(stage.known_energy_kwh, "kWh", stage.energy_complete),
+            fmt_run_quantity(stage.known_co2e_kg, "kg CO2e", stage.energy_complete))
 
 
 def finding_location(finding: Finding) -> str:

@@ -1,16 +1,16 @@
-"""Machine-readable JSON: the decision and footprint exactly as modelled, units in field names."""
+"""Machine-readable JSON: each result exactly as modelled, units in field names, keys sorted."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from carbonguard.models import Decision, RunFootprint
+from carbonguard.formats.registry import RenderOptions, Result
 
 
-def render(decision: Decision, footprint: RunFootprint | None = None) -> str:
-    document = {
-        "schema": "carbonguard.gate-result/v1",
-        "decision": decision.model_dump(mode="json"),
-        "footprint": footprint.model_dump(mode="json") if footprint is not None else None,
-    }
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+def render(result: Result, options: RenderOptions) -> str:
+    # JSON escapes control characters itself; sorted keys keep the output deterministic.
+    return json.dumps(result.json_document(), indent=2, sort_keys=True) + "\n"
+
+
+RENDERERS: dict[str, Any] = {kind: render for kind in ("run", "meter", "intensity", "zones", "compliance")}

@@ -1,6 +1,8 @@
-"""Plain text for terminals and logs."""
+"""Plain text for terminals and logs. Every user-supplied string goes through `text_safe`."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from carbonguard.formats.common import (
     finding_location,
@@ -8,33 +10,127 @@ from carbonguard.formats.common import (
     fmt_stage_quantities,
     intensity_provenance,
 )
-from carbonguard.models import Decision, RunFootprint
+from carbonguard.formats.escape import text_safe as t
+from carbonguard.formats.registry import RenderOptions
+from carbonguard.reporting.intensity import IntensityReport, ZoneCatalogue
+from carbonguard.reporting.meter import MeterReport
+from carbonguard.reporting.run import RunReport
 
 
-def render(decision: Decision, footprint: RunFootprint | None = None) -> str:
+def render_run(result: RunReport, options: RenderOptions) -> str:
+    decision, footprint = result.decision, result.footprint
     lines = [
-        f"carbonguard gate: {decision.outcome.value.upper()} (run {decision.run_id})",
-        f"policy: {decision.policy_name} v{decision.policy_version} "
-        f"[{decision.policy_file or '-'}, sha256 {decision.policy_hash[:12]}]",
+        f"carbonguard gate: {decision.outcome.value.upper()} (run {t(decision.run_id)})",
+        f"policy: {t(decision.policy_name)} v{t(decision.policy_version)} "
+        f"[{t(decision.policy_file or '-')}, sha256 {decision.policy_hash[:12]}]",
         f"energy_kwh: {fmt_run_quantity(decision.energy_kwh, 'kWh', decision.energy_complete)}",
         f"co2e_kg (location-based): {fmt_run_quantity(decision.co2e_kg, 'kg', decision.energy_complete)}",
     ]
     if footprint is not None:
         lines.append(
-            f"zone: {footprint.zone}, PUE {footprint.pue:g}, IT energy {footprint.it_energy_kwh:.6g} kWh, "
+            f"zone: {t(footprint.zone)}, PUE {footprint.pue:g}, IT energy {footprint.it_energy_kwh:.6g} kWh, "
             f"estimated readings: {footprint.estimated_components}, "
             f"unavailable readings: {footprint.unavailable_components}"
         )
         for stage in footprint.stages:
             energy, co2e = fmt_stage_quantities(stage)
-            lines.append(f"  stage {stage.stage}: {energy}, {co2e} ({stage.records} record(s))")
-        lines.extend(f"intensity: {line}" for line in intensity_provenance(footprint))
+            lines.append(f"  stage {t(stage.stage)}: {energy}, {co2e} ({stage.records} record(s))")
+        lines.extend(f"intensity: {t(line)}" for line in intensity_provenance(footprint))
     if not decision.findings:
         lines.append("findings: none")
     for f in decision.findings:
-        status = f"waived by {f.waived_by.approved_by} until {f.waived_by.expires}" if f.waived_by else f.outcome.value
-        where = finding_location(f)
-        lines.append(f"- [{status}] {f.rule_id} ({f.scope}): {f.message}" + (f" [{where}]" if where else ""))
+        status = (f"waived by {t(f.waived_by.approved_by)} until {t(f.waived_by.expires)}" if f.waived_by
+                  else f.outcome.value)
+        where = t(finding_location(f))
+        lines.append(f"- [{status}] {t(f.rule_id)} ({t(f.scope)}): {t(f.message)}" + (f" [{where}]" if where else ""))
         if f.remedy and not f.waived_by:
-            lines.append(f"    fix: {f.remedy}")
+            lines.append(f"    fix: {t(f.remedy)}")
     return "\n".join(lines) + "\n"
+
+
+def _energy(kwh: float | None) -> str:
+    return "unavailable" if kwh is None else f"{kwh:.3g} kWh ({kwh * 3.6e6:.3g} J)"
+
+
+def render_meter(result: MeterReport, options: RenderOptions) -> str:
+    record = result.record
+    lines = [
+        f"carbonguard meter: {t(repr(result.command[0]))} as stage {t(repr(record.stage))} ran "
+        f"{result.duration_s:.3g} s, exit status {result.exit_code}"
+    ]
+    for c in record.components:
+        band = f" ± {c.uncertainty_kwh:.2g} kWh" if c.uncertainty_kwh else ""
+        lines.append(f"  {c.component:<4} {t(c.device):<24} {c.method.value:<11} {_energy(c.energy_kwh)}{band}")
+        lines.append(f"       {t(c.source)}")
+    upper = result.energy_kwh + result.uncertainty_kwh
+    unavailable = len(record.unavailable)
+    lines.append(f"  total {_energy(result.energy_kwh)}, upper bound {upper:.3g} kWh"
+                 + (f", {unavailable} reading(s) unavailable (not counted)" if unavailable else ""))
+    if not any(c.component == "gpu" for c in record.components):
+        flags = f" ({t(', '.join(result.measurement_flags))})" if result.measurement_flags else ""
+        lines.append("  no GPU metered" + flags)
+    if result.ledger is not None:
+        lines.append(f"  recorded: run {t(record.run_id)}, ledger seq {result.ledger.seq}, "
+                     f"hash {result.ledger.record_hash}")
+    else:
+        lines.append(f"  not recorded (run {t(record.run_id)})")
+    return "\n".join(lines) + "\n"
+
+
+def _figure_when(p: Any) -> str:
+    """When a figure applies, worded so an annual average is never read as a measurement of that year.
+
+    An embedded annual figure is served for the requested calendar year but was measured in its data
+    year (e.g. 2021); printing only the interval start (2026-01-01) would suggest a 2026 measurement.
+    """
+    if p.kind == "annual":
+        data_year = f"data year {p.year}" if p.year else "data year unknown"
+        return f"annual average, {data_year} (applied to {p.start.year})"
+    return f"{p.start.strftime('%Y-%m-%dT%H:%MZ')}  duration_s={p.duration_s}"
+
+
+def render_intensity(result: IntensityReport, options: RenderOptions) -> str:
+    when = result.start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if not result.instant:
+        when += " .. " + result.end.strftime("%Y-%m-%dT%H:%M:%SZ")
+    value = "unknown" if result.intensity_g_per_kwh is None else f"{result.intensity_g_per_kwh:.1f}"
+    label = "intensity_g_per_kwh" if result.instant else "intensity_g_per_kwh (time-weighted)"
+    lines = [f"zone: {t(result.zone)}", f"time: {when}", f"{label}: {value}"]
+    if result.gaps:
+        lines.append(f"not covered: {sum(g.duration_s for g in result.gaps):.0f} s in {len(result.gaps)} gap(s)")
+    lines.append("figures:")
+    points = result.points
+    shown = points if len(points) <= 48 else points[:24] + points[-24:]
+    for p in shown:
+        lines.append(
+            f"  {_figure_when(p)}  intensity_g_per_kwh={p.intensity_g_per_kwh:.1f}  {p.kind}/{p.signal.value}  "
+            f"{t(p.provider)} ({p.origin.value})" + (f"  fallback_from={t(p.fallback_from)}" if p.fallback_from else "")
+        )
+    if len(points) > len(shown):
+        lines.append(f"  ... {len(points) - len(shown)} more (use --json for all)")
+    for source, year in dict.fromkeys((p.source, p.year) for p in points):
+        lines.append(f"source: {t(source)}" + (f" (data year {year})" if year else ""))
+    for version, digest in dict.fromkeys((p.dataset_version, p.dataset_hash) for p in points if p.dataset_hash):
+        lines.append(f"dataset: {t(version)} sha256 {t(digest)}")
+    flags = list(dict.fromkeys(f for p in points for f in p.flags))
+    if flags:
+        lines.append(f"flags: {t(', '.join(flags))}")
+    lines.extend(f"provider error: {t(e)}" for e in result.provider_errors)
+    return "\n".join(lines) + "\n"
+
+
+def render_zones(result: ZoneCatalogue, options: RenderOptions) -> str:
+    lines = [f"{'zone':<10} {'intensity_g_per_kwh':>19}  {'year':>4}  {'quality':<19} name"]
+    for z in result.zones:
+        lines.append(f"{z.zone:<10} {z.intensity_g_per_kwh:>19.1f}  {z.year:>4}  {z.quality:<19} {t(z.name)}")
+    lines.append(f"\n{len(result.zones)} zones, {result.aliases} aliases, {result.cloud_regions} cloud regions; "
+                 f"dataset {result.dataset_version} sha256 {result.dataset_hash}")
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS: dict[str, Any] = {
+    "run": render_run,
+    "meter": render_meter,
+    "intensity": render_intensity,
+    "zones": render_zones,
+}

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, field_validator, model_validator
 
 from carbonguard.intensity.settings import IntensitySettings
+from carbonguard.rules import reserved_budget_ids, waivable_fixed_ids
 
 SLUG = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 STAGE_SCOPE = r"^(run|stage:[A-Za-z0-9_.-]{1,64})$"
@@ -20,15 +21,6 @@ _STRICT_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 Action = Literal["block", "warn", "reschedule"]
 Rule = Literal["allow", "warn", "block"]
-
-# Rule ids the gate can emit besides `budget.<id>`; waivers must name one of these or a budget.
-FIXED_RULE_IDS = (
-    "measurement.estimated",
-    "measurement.unavailable",
-    "intensity.unknown-zone",
-    "location.zone-mismatch",
-    "budget.stage-missing",
-)
 
 
 class Section(BaseModel):
@@ -72,6 +64,13 @@ class Budget(Section):
         default=None, gt=0, lt=1, description="Warn once the observed value reaches this fraction of the limit."
     )
     description: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in reserved_budget_ids():
+            raise ValueError(f"budget id {value!r} is reserved: budget.{value} is a fixed rule id")
+        return value
 
     @property
     def rule_id(self) -> str:
@@ -151,8 +150,8 @@ class Spec(Section):
         return budgets
 
     def known_rule_ids(self) -> set[str]:
-        """Rule ids a waiver may name: every budget's, plus the fixed ones."""
-        return {b.rule_id for b in self.budgets} | set(FIXED_RULE_IDS)
+        """Rule ids a waiver may name: every budget's, plus the waivable fixed ones of the catalogue."""
+        return {b.rule_id for b in self.budgets} | set(waivable_fixed_ids())
 
 
 class Policy(Section):

@@ -60,6 +60,7 @@ def carbon_gate(
     from carbonguard.prefect.context import current_flow_run_id
     from carbonguard.prefect.runs import flow_run_tree, record_cached_stages
     from carbonguard.prefect.secrets import prefect_credentials
+    from carbonguard.reporting.run import RunReport
 
     loaded = load_policy(policy)
     target = run_id or current_flow_run_id()
@@ -73,9 +74,10 @@ def carbon_gate(
             loaded, led, target, credentials=prefect_credentials, include_runs=tuple(tree[1:]), verify=False,
         ))
     decision = assessment.decision
+    report = RunReport(decision, assessment.footprint)
     try:  # the decision is already in the ledger; a failed artifact upload must not change the outcome
         create_markdown_artifact(
-            markdown=render("markdown", decision, assessment.footprint),
+            markdown=render("markdown", report),
             key="carbonguard-decision",
             description=f"carbonguard gate: {decision.outcome.value} "
             f"({decision.policy_name} v{decision.policy_version})",
@@ -83,7 +85,7 @@ def carbon_gate(
     except Exception:
         log.warning("carbonguard: could not publish the decision artifact", exc_info=True)
     _emit_event(decision)
-    text = render("text", decision, assessment.footprint)
+    text = render("text", report)
     log.info("%s", text)
     if decision.outcome in (Outcome.BLOCK, Outcome.RESCHEDULE) and fail_on_block:
         # Reschedule means "not now": the run must not proceed to promotion either.

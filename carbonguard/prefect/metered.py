@@ -161,11 +161,13 @@ def metered(
     def decorate(obj: F) -> F:
         from prefect import Task
 
+        from carbonguard.models import check_label
+
         if isinstance(obj, Task):
-            name = stage or obj.name
+            name = check_label(stage or obj.name, "stage", source="@metered")
             task = obj.with_options()
             task.fn = _wrap(obj.fn, name, zone, ledger, policy)
             return task  # type: ignore[return-value]
-        return _wrap(obj, stage or obj.__name__, zone, ledger, policy)
+        return _wrap(obj, check_label(stage or obj.__name__, "stage", source="@metered"), zone, ledger, policy)
 
     return decorate

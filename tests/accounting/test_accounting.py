@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from carbonguard.accounting import compute_footprint
+from carbonguard.accounting import compute_footprint as compute_from_points
+from carbonguard.accounting import intensity_span
 from carbonguard.errors import InputError
 from carbonguard.intensity import build_source
 from carbonguard.intensity.chain import FallbackChain
@@ -12,6 +13,13 @@ from carbonguard.intensity.providers.embedded import EmbeddedSource
 from carbonguard.intensity.settings import IntensitySettings
 from carbonguard.models import Origin
 from tests.intensity.helpers import StaticSource, at, gb_points, gb_rows, gpu, point, record
+
+
+def compute_footprint(records, *, source, zone, **kwargs):
+    """Accounting takes points, not a source: fetch exactly the span it asks for, as callers do."""
+    span = intensity_span(records)
+    points = source.series(zone, *span) if span is not None else []
+    return compute_from_points(records, zone=zone, points=points, **kwargs)
 
 
 def hourly_source() -> StaticSource:

@@ -11,17 +11,22 @@ Why these figures (and only from ledger records, so an auditor can recompute the
 - ISO/IEC 21031:2024 (Software Carbon Intensity): SCI = ((E x I) + M) per R -> computed only when
   the policy names a functional unit R; an absent embodied term M is stated, not assumed zero.
 Quantities are decimal strings, computed with `Decimal` from the ledger's decimal strings.
+
+The report is a typed model (`ComplianceReport`): figures and provenance only. `formats/` renders it
+(markdown, JSON); nothing here writes text for people.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
 
 from carbonguard.errors import InputError, Problem
+from carbonguard.models import energy_is_known
 
 if TYPE_CHECKING:
     from carbonguard.ledger.ledger import Ledger
@@ -34,6 +39,144 @@ STANDARDS = {
     "energy_mix": "ESRS E1 (E1-5): total energy consumption in MWh and share from renewable sources",
     "sci": "ISO/IEC 21031:2024 Software Carbon Intensity: SCI = ((E x I) + M) per R",
 }
+
+
+class _Figures(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LedgerState(_Figures):
+    url: str
+    head_seq: int | None
+    head_hash: str | None
+    verified: bool
+    verification: str
+    verification_exit_code: int
+
+
+class Selection(_Figures):
+    run_id: str | None
+    since: str | None
+    until: str | None
+    rule: str
+
+
+class EnergyFigures(_Figures):
+    it_energy_kwh: str | None
+    measured_energy_kwh: str
+    estimated_energy_kwh: str
+    unavailable_readings: int
+    basis: str
+    measured_methods: list[str]
+    facility_energy_kwh: str | None
+    pue: str | float | None
+    facility_energy_status: str
+
+
+class DeviceRef(_Figures):
+    host: str
+    component: str
+    device: str
+
+
+class ComputeFigures(_Figures):
+    devices: list[DeviceRef]
+    gpu_count: int
+    gpu_device_hours: str | None
+    stages: int
+    stage_time_h: str | None
+    training_wall_time_h: str | None
+
+
+class Scope2Figures(_Figures):
+    location_based_co2e_kg: str | None
+    location_based_source: str
+    market_based_co2e_kg: str | None
+    market_based_source: str
+
+
+class ClaimRef(_Figures):
+    seq: int
+    registry: str | None
+    certificates: str
+    hour: str | None
+    zone: str | None
+    energy_mwh: str | float | None
+
+
+class RenewableFigures(_Figures):
+    claimed_energy_mwh: str | None
+    renewable_share_percent: str | None
+    status: str
+    claims: list[ClaimRef]
+
+
+class SciFigures(_Figures):
+    functional_unit: str | None
+    functional_units: str | None
+    operational_co2e_g: str | None
+    embodied_co2e_g: str | None
+    embodied_status: str
+    sci_g_per_unit: str | None
+    status: str
+
+
+class DecisionRef(_Figures):
+    seq: int
+    outcome: str | None
+    policy_name: str | None
+    policy_version: str | None
+    policy_hash: str | None
+    record_hash: str
+
+
+class Provenance(_Figures):
+    record_hashes: list[str]
+
+
+class RunCompliance(_Figures):
+    run_id: str
+    start: str | None
+    end: str | None
+    energy: EnergyFigures
+    compute: ComputeFigures
+    scope2: Scope2Figures
+    renewable: RenewableFigures
+    sci: SciFigures
+    decisions: list[DecisionRef]
+    provenance: Provenance
+
+
+class PeriodFigures(_Figures):
+    runs: int
+    total_energy_mwh: str | None
+    total_energy_scope: str
+    measured_it_energy_mwh: str | None
+    estimated_it_energy_mwh: str | None
+    location_based_co2e_kg: str | None
+    location_based_status: str
+    market_based_co2e_kg: str | None
+    market_based_status: str
+    renewable_energy_mwh: str | None
+    renewable_share_percent: str | None
+    renewable_status: str
+    metered_gpu_device_hours: str | None
+
+
+class ComplianceReport(_Figures):
+    """Per-run and period figures from a ledger, each with its unit, basis and source record."""
+
+    kind: ClassVar[str] = "compliance"
+    report: str
+    generated_at: str
+    standards: dict[str, str]
+    ledger: LedgerState
+    selection: Selection
+    runs: list[RunCompliance]
+    period: PeriodFigures
+
+    def json_document(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
 
 
 def parse_period_bound(text: str, flag: str) -> datetime:
@@ -91,8 +234,8 @@ class _Run:
 
 
 def build_report(ledger: Ledger, *, run_id: str | None = None, since: datetime | None = None,
-                 until: datetime | None = None) -> dict[str, Any]:
-    """The report as a JSON-ready dict: ledger state, one entry per run, and the period totals."""
+                 until: datetime | None = None) -> ComplianceReport:
+    """The report: ledger state, one entry per run, and the period totals."""
     runs: dict[str, _Run] = {}
     kinds = {"stage": "stages", "footprint": "footprints", "decision": "decisions", "claim": "claims"}
     for rec in ledger.records(run_id=run_id):
@@ -108,7 +251,7 @@ def build_report(ledger: Ledger, *, run_id: str | None = None, since: datetime |
     selected.sort(key=lambda r: (r.start() or datetime.min.replace(tzinfo=timezone.utc), r.run_id))
     verified = ledger.verify()
     run_reports = [_run_report(run) for run in selected]
-    return {
+    return ComplianceReport.model_validate({
         "report": "carbonguard compliance report",
         "generated_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
         "standards": STANDARDS,
@@ -120,7 +263,7 @@ def build_report(ledger: Ledger, *, run_id: str | None = None, since: datetime |
                       "rule": "a run belongs to the period in which its first stage started"},
         "runs": run_reports,
         "period": _period(run_reports),
-    }
+    })
 
 
 def _run_report(run: _Run) -> dict[str, Any]:
@@ -160,7 +303,7 @@ def _run_report(run: _Run) -> dict[str, Any]:
     facility = _d(fp.get("energy_kwh"))
     # A run whose devices gave no reading at all has no energy figure: unknown, never 0. A run with
     # some readings missing has a lower bound, and every figure built on it says so.
-    no_reading = bool(run.stages) and unavailable > 0 and not measured and not estimated
+    no_reading = bool(run.stages) and not energy_is_known(unavailable, float(it_energy))
     lower_bound = f"lower bound: {unavailable} device readings unavailable" if unavailable else None
     if no_reading:
         facility = None
@@ -315,54 +458,3 @@ def _period(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "metered_gpu_device_hours": _s(sum((_d(r["compute"]["gpu_device_hours"]) for r in runs), Decimal(0)), 6)
         if runs else None,
     }
-
-
-def to_json(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
-
-
-def _cell(value: Any) -> str:
-    return "—" if value is None else str(value).replace("|", "\\|")
-
-
-def render_markdown(report: dict[str, Any]) -> str:
-    """A human-readable report: the period summary, then one section per run."""
-    led, period = report["ledger"], report["period"]
-    lines = [
-        "# carbonguard compliance report", "",
-        f"Generated {report['generated_at']} from `{led['url']}` — ledger "
-        f"{'verified' if led['verified'] else 'FAILED VERIFICATION'} ({led['verification']}); "
-        f"head seq {led['head_seq']}, hash `{led['head_hash']}`.", "",
-        "## Period", "",
-        "| figure | value |", "| --- | --- |",
-    ]
-    for key, value in period.items():
-        lines.append(f"| {key} | {_cell(value)} |")
-    for run in report["runs"]:
-        e, c, s, rn, sci = run["energy"], run["compute"], run["scope2"], run["renewable"], run["sci"]
-        lines += [
-            "", f"## Run `{run['run_id']}`", "", f"{_cell(run['start'])} to {_cell(run['end'])}", "",
-            "| figure | value | provenance |", "| --- | --- | --- |",
-            f"| IT energy (kWh) | {_cell(e['it_energy_kwh'])} | basis: {e['basis']}; measured "
-            f"{e['measured_energy_kwh']}, estimated {e['estimated_energy_kwh']}, "
-            f"{e['unavailable_readings']} unavailable readings |",
-            f"| facility energy (kWh) | {_cell(e['facility_energy_kwh'])} | PUE {_cell(e['pue'])}; "
-            f"{e['facility_energy_status']} |",
-            f"| GPUs / GPU device-hours | {c['gpu_count']} / {c['gpu_device_hours']} | GPUs metered through "
-            f"NVML; {len(c['devices'])} readings' devices in all (GPU, CPU, DRAM, process estimates) |",
-            f"| training wall time (h) | {_cell(c['training_wall_time_h'])} | {c['stages']} stages, "
-            f"{c['stage_time_h']} stage-hours |",
-            f"| Scope 2 location-based (kg CO2e) | {_cell(s['location_based_co2e_kg'])} | "
-            f"{_cell(s['location_based_source'])} |",
-            f"| Scope 2 market-based (kg CO2e) | {_cell(s['market_based_co2e_kg'])} | "
-            f"{_cell(s['market_based_source'])} |",
-            f"| renewable share (%) | {_cell(rn['renewable_share_percent'])} | {rn['status']}; "
-            f"{len(rn['claims'])} claims |",
-            f"| SCI (g CO2e per {_cell(sci['functional_unit'])}) | {_cell(sci['sci_g_per_unit'])} | "
-            f"{sci['status']}; {sci['embodied_status']} |",
-        ]
-        for d in run["decisions"]:
-            lines.append(f"| decision seq {d['seq']} | {d['outcome']} | policy {d['policy_name']} "
-                         f"v{d['policy_version']} `{d['policy_hash']}` |")
-    lines += ["", "Standards: " + "; ".join(report["standards"].values()) + ".", ""]
-    return "\n".join(lines)

@@ -1,0 +1,64 @@
+"""The one list of output formats: name, module, and the result kinds each can render.
+
+Kept free of heavy imports so the CLI can build `-o FORMAT` help and check names at start-up; the
+renderer modules load only when something is rendered. A test checks every module's `RENDERERS`
+against the kinds declared here, so this table cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """Options every renderer accepts; a renderer ignores what does not apply to it."""
+
+    tag: str | None = None  # identifies a PR comment to update in place (markdown marker)
+    max_chars: int | None = None  # cut long output (e.g. GitHub's comment limit) and say so
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Result(Protocol):
+    """A typed result from `carbonguard.reporting`: `kind` picks the renderer."""
+
+    kind: str
+
+    def json_document(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    name: str
+    module: str
+    kinds: tuple[str, ...]
+    description: str
+
+
+_SPECS = (
+    FormatSpec("text", "carbonguard.formats.text", ("run", "meter", "intensity", "zones"),
+               "plain text for terminals and logs"),
+    FormatSpec("json", "carbonguard.formats.json_format", ("run", "meter", "intensity", "zones", "compliance"),
+               "machine-readable JSON, units in field names"),
+    FormatSpec("markdown", "carbonguard.formats.markdown", ("run", "compliance"),
+               "markdown for PR comments and Prefect artifacts"),
+)
+
+FORMATS: dict[str, FormatSpec] = {spec.name: spec for spec in _SPECS}
+
+
+def formats_for(kind: str) -> tuple[str, ...]:
+    """Format names that can render a result of `kind`, in registry order."""
+    return tuple(spec.name for spec in _SPECS if kind in spec.kinds)
+
+
+def render(name: str, result: Result, options: RenderOptions | None = None) -> str:
+    """Render `result` in format `name`; KeyError names what is available when it cannot."""
+    spec = FORMATS.get(name)
+    if spec is None or result.kind not in spec.kinds:
+        raise KeyError(f"format {name!r} cannot render a {result.kind} result; "
+                       f"available: {', '.join(formats_for(result.kind))}")
+    module = importlib.import_module(spec.module)
+    return module.RENDERERS[result.kind](result, options or RenderOptions())

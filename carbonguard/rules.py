@@ -1,0 +1,138 @@
+"""The rule catalogue: every rule id the gate can emit, with its title, help and waiver status.
+
+Why one catalogue: the gate, waiver validation, the docs' rule table and SARIF's `rules` array all
+need the same facts about a rule. Kept as plain data with no heavy imports, so the CLI can list
+rules without loading pydantic. A test fails when the gate emits a rule this file does not hold.
+
+Budget rules are a family: each policy budget `id` yields the rule `budget.<id>`, described by the
+`budget.<id>` template entry. Fixed ids in the `budget.` namespace (e.g. `budget.stage-missing`)
+are reserved: a policy may not name a budget after them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["block", "warn"]
+
+BUDGET_PREFIX = "budget."
+BUDGET_TEMPLATE = "budget.<id>"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a rule id means. `default_severity` is what the gate emits unless the policy says otherwise."""
+
+    id: str
+    title: str
+    help: str
+    waivable: bool
+    default_severity: Severity
+
+
+_CATALOGUE: tuple[Rule, ...] = (
+    Rule(
+        BUDGET_TEMPLATE,
+        "Emission or energy budget exceeded",
+        "The run (or the named stage) used more facility energy or emitted more CO2e than the budget "
+        "allows, or reached its warn_at fraction. Reduce the energy (fewer epochs, a smaller model, "
+        "mixed precision), run in a cleaner zone or hour, or record an approved waiver.",
+        True,
+        "block",
+    ),
+    Rule(
+        "budget.stage-missing",
+        "Budgeted stage not recorded",
+        "A budget names a stage that the run did not record, so the budget could not be checked. "
+        "Check the stage name against the @metered(stage=...) names of the flow.",
+        True,
+        "warn",
+    ),
+    Rule(
+        "measurement.estimated",
+        "Energy estimated, not measured",
+        "Some energy readings are estimates (CPU time x power per core, RAM x W/GB) rather than "
+        "hardware counters. Run where NVML or RAPL counters exist, or judge on the upper bound.",
+        True,
+        "warn",
+    ),
+    Rule(
+        "measurement.unavailable",
+        "Energy reading unavailable",
+        "A device gave no reading, so the run's energy is a lower bound or unknown. Check the device "
+        "errors in the stage records (NVML, RAPL permissions) and rerun.",
+        True,
+        "block",
+    ),
+    Rule(
+        "intensity.unknown-zone",
+        "No grid intensity for the zone",
+        "No carbon intensity is known for the policy's zone, so the world average was used. Use a zone "
+        "code carbonguard knows (carbonguard intensity --list-zones) or configure a live provider.",
+        True,
+        "block",
+    ),
+    Rule(
+        "location.zone-mismatch",
+        "Stages ran on another grid than the policy's",
+        "Stage records name a grid zone other than the one the policy computes CO2e for, so the "
+        "emissions would be for the wrong grid. Judge under a policy for the zone the stages ran in.",
+        True,
+        "block",
+    ),
+    Rule(
+        "waiver.expired",
+        "Waiver expired",
+        "A waiver's expiry date has passed, so the finding it silenced applies again. Fix the cause, "
+        "or renew the waiver with a new approval and expiry date.",
+        False,
+        "warn",
+    ),
+)
+
+RULES: dict[str, Rule] = {rule.id: rule for rule in _CATALOGUE}
+
+
+def lookup(rule_id: str) -> Rule:
+    """The catalogue entry for an emitted rule id; `budget.<id>` resolves to the budget template."""
+    rule = RULES.get(rule_id)
+    if rule is not None and rule_id != BUDGET_TEMPLATE:
+        return rule
+    if rule_id.startswith(BUDGET_PREFIX) and len(rule_id) > len(BUDGET_PREFIX) and rule_id != BUDGET_TEMPLATE:
+        return RULES[BUDGET_TEMPLATE]
+    raise KeyError(f"rule {rule_id!r} is not in the rule catalogue (carbonguard/rules.py)")
+
+
+def reserved_budget_ids() -> frozenset[str]:
+    """Budget ids a policy may not use, because `budget.<id>` would collide with a fixed rule."""
+    return frozenset(r.id[len(BUDGET_PREFIX):] for r in _CATALOGUE
+                     if r.id.startswith(BUDGET_PREFIX) and r.id != BUDGET_TEMPLATE)
+
+
+def waivable_fixed_ids() -> tuple[str, ...]:
+    """Fixed (non-budget) rule ids a waiver may name, sorted."""
+    return tuple(sorted(r.id for r in _CATALOGUE if r.waivable and r.id != BUDGET_TEMPLATE))
+
+
+def markdown_table() -> str:
+    """The rule table of docs/rules.md (regenerate: `python -m carbonguard.rules > docs/rules.md`)."""
+    lines = [
+        "# Rules",
+        "",
+        "Every finding the gate emits names one of these rule ids. Generated from `carbonguard/rules.py`",
+        "by `python -m carbonguard.rules > docs/rules.md`; a test fails when this page drifts from it.",
+        "",
+        "| rule id | title | default | waivable | help |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for rule in _CATALOGUE:
+        lines.append(f"| `{rule.id}` | {rule.title} | {rule.default_severity} | "
+                     f"{'yes' if rule.waivable else 'no'} | {rule.help} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(markdown_table())

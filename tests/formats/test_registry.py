@@ -1,0 +1,33 @@
+"""One registry: the declared kinds of each format are exactly what its module renders."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from carbonguard.formats import FORMATS, formats_for, render
+from carbonguard.formats.registry import RenderOptions
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_declared_kinds_match_the_module(name: str) -> None:
+    spec = FORMATS[name]
+    module = importlib.import_module(spec.module)
+    assert set(module.RENDERERS) == set(spec.kinds)
+
+
+def test_formats_for_a_kind() -> None:
+    assert formats_for("run") == ("text", "json", "markdown")
+    assert "text" not in formats_for("compliance")
+
+
+def test_a_format_that_cannot_render_a_kind_says_what_can() -> None:
+    class Fake:
+        kind = "compliance"
+
+        def json_document(self) -> dict:
+            return {}
+
+    with pytest.raises(KeyError, match="available: json, markdown"):
+        render("text", Fake(), options=RenderOptions())
