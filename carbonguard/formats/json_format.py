@@ -13,4 +13,5 @@ def render(result: Result, options: RenderOptions) -> str:
     return json.dumps(result.json_document(), indent=2, sort_keys=True) + "\n"
 
 
-RENDERERS: dict[str, Any] = {kind: render for kind in ("run", "meter", "intensity", "zones", "compliance")}
+RENDERERS: dict[str, Any] = {kind: render for kind in ("run", "meter", "intensity", "zones", "compliance",
+                                                         "estimate")}

@@ -38,9 +38,10 @@ class FormatSpec:
 
 
 _SPECS = (
-    FormatSpec("text", "carbonguard.formats.text", ("run", "meter", "intensity", "zones"),
+    FormatSpec("text", "carbonguard.formats.text", ("run", "meter", "intensity", "zones", "estimate"),
                "plain text for terminals and logs"),
-    FormatSpec("json", "carbonguard.formats.json_format", ("run", "meter", "intensity", "zones", "compliance"),
+    FormatSpec("json", "carbonguard.formats.json_format",
+               ("run", "meter", "intensity", "zones", "compliance", "estimate"),
                "machine-readable JSON, units in field names"),
     FormatSpec("markdown", "carbonguard.formats.markdown", ("run", "compliance"),
                "markdown for PR comments and Prefect artifacts"),

@@ -158,7 +158,7 @@ def test_estimate_from_run_uses_the_job_location_and_pue() -> None:
 
 
 def test_estimate_package_is_pure() -> None:
-    code = ("import carbonguard.estimate.estimator, carbonguard.estimate.scaling, sys; "
+    code = ("import carbonguard.estimate.estimator, carbonguard.estimate.scaling, carbonguard.estimate.pricing, sys; "
             "print('\\n'.join(sys.modules))")
     loaded = set(subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                                 check=True).stdout.split())

@@ -1,29 +1,38 @@
-"""An estimate priced: per-(location, PUE) footprints of the estimated records, plus job totals.
+"""The result of `carbonguard estimate`: estimated stage records, their footprints, and job totals.
 
-Pure given its intensity source (the embedded one needs no network). A job whose stages run in
-different grids or facilities gets one footprint per group, because a footprint has one zone and
-one PUE; the totals add them. `to_dict` is the JSON document (`schema_version` 1): sorted keys,
-units in every name, no wall-clock time (the start is the caller's synthetic one).
+A job whose stages run in different grids or facilities has one footprint per (location, PUE)
+group, because a footprint has one zone and one PUE; the totals add them. `json_document` is the
+JSON form (`schema`: carbonguard.estimate/v1): units in every name, no wall-clock time (the start
+is the caller's synthetic one), every component with its method, band and source.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from carbonguard.estimate.estimator import JobEstimate
-from carbonguard.intensity.source import IntensitySource
-from carbonguard.models import RunFootprint
+from carbonguard.models import RunFootprint, StageFootprint, StageRecord
 
-SCHEMA_VERSION = 1
+ESTIMATE_SCHEMA = "carbonguard.estimate/v1"
 
 
 @dataclass(frozen=True)
-class EstimateResult:
-    estimate: JobEstimate
+class EstimatedStage:
+    record: StageRecord
+    location: str  # grid zone ('DE') or cloud region ('GCP:EUROPE-WEST4')
+    pue: float
+
+
+@dataclass(frozen=True)
+class EstimateReport:
+    kind: ClassVar[str] = "estimate"
+    job: str
+    run_id: str
+    stages: tuple[EstimatedStage, ...]
     footprints: tuple[RunFootprint, ...]
     jobspec_source: str | None = None
     jobspec_hash: str | None = None
+    table_sha256: str | None = None
 
     def _sum(self, attr: str) -> float | None:
         values = [getattr(f, attr) for f in self.footprints]
@@ -49,19 +58,18 @@ class EstimateResult:
     def co2e_upper_kg(self) -> float | None:
         return self._sum("co2e_upper_kg")
 
-    def stage_footprint(self, stage: str) -> tuple[RunFootprint, Any] | None:
+    def stage_footprint(self, stage: str) -> StageFootprint | None:
         for footprint in self.footprints:
             found = footprint.stage(stage)
             if found is not None:
-                return footprint, found
+                return found
         return None
 
-    def to_dict(self) -> dict[str, Any]:
+    def json_document(self) -> dict[str, Any]:
         stages = []
-        for s in self.estimate.stages:
+        for s in self.stages:
             r = s.record
-            priced = self.stage_footprint(r.stage)
-            sf = priced[1] if priced else None
+            sf = self.stage_footprint(r.stage)
             stages.append({
                 "stage": r.stage,
                 "location": s.location,
@@ -78,12 +86,13 @@ class EstimateResult:
                 "components": [c.model_dump(mode="json") for c in r.components],
             })
         return {
-            "schema_version": SCHEMA_VERSION,
+            "schema": ESTIMATE_SCHEMA,
+            "schema_version": 1,
             "kind": "estimate",
-            "job": self.estimate.job,
-            "run_id": self.estimate.run_id,
+            "job": self.job,
+            "run_id": self.run_id,
             "jobspec": {"source": self.jobspec_source, "sha256": self.jobspec_hash},
-            "accelerator_table_sha256": self.estimate.table_sha256,
+            "accelerator_table_sha256": self.table_sha256,
             "method": "estimated",
             "stages": stages,
             "totals": {
@@ -95,15 +104,3 @@ class EstimateResult:
             },
             "footprints": [f.model_dump(mode="json") for f in self.footprints],
         }
-
-
-def price(estimate: JobEstimate, source: IntensitySource, *, jobspec_source: str | None = None,
-          jobspec_hash: str | None = None) -> EstimateResult:
-    """Footprint of every (location, PUE) group of the estimate, through the same accounting as measured runs."""
-    from carbonguard.accounting import compute_footprint
-
-    footprints = tuple(
-        compute_footprint(records, run_id=estimate.run_id, zone=zone, pue=pue, source=source)
-        for (zone, pue), records in estimate.groups().items()
-    )
-    return EstimateResult(estimate, footprints, jobspec_source, jobspec_hash)
