@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "carbonguard.cli.intensity_cmd",
     "carbonguard.cli.keys_cmd",
     "carbonguard.cli.schedule_cmd",
+    "carbonguard.cli.estimate_cmd",
 )
 
 

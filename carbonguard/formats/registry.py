@@ -38,10 +38,10 @@ class FormatSpec:
 
 
 _SPECS = (
-    FormatSpec("text", "carbonguard.formats.text", ("run", "meter", "intensity", "zones", "schedule"),
+    FormatSpec("text", "carbonguard.formats.text", ("run", "meter", "intensity", "zones", "schedule", "estimate"),
                "plain text for terminals and logs"),
     FormatSpec("json", "carbonguard.formats.json_format",
-               ("run", "meter", "intensity", "zones", "compliance", "schedule"),
+               ("run", "meter", "intensity", "zones", "compliance", "schedule", "estimate"),
                "machine-readable JSON, units in field names"),
     FormatSpec("markdown", "carbonguard.formats.markdown", ("run", "compliance"),
                "markdown for PR comments and Prefect artifacts"),

@@ -13,6 +13,7 @@ from carbonguard.formats.common import (
 )
 from carbonguard.formats.escape import text_safe as t
 from carbonguard.formats.registry import RenderOptions
+from carbonguard.reporting.estimate import EstimateReport
 from carbonguard.reporting.intensity import IntensityReport, ZoneCatalogue
 from carbonguard.reporting.meter import MeterReport
 from carbonguard.reporting.run import RunReport
@@ -211,7 +212,33 @@ def render_schedule(result: ScheduleReport, options: RenderOptions) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _num(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.4g}"
+
+
+def render_estimate(result: EstimateReport, options: RenderOptions) -> str:
+    """Per stage: time, place, IT energy with its band, facility energy and CO2e; then totals and sources."""
+    lines = [f"carbonguard estimate: {t(result.job)} ({len(result.stages)} stages; every figure is an estimate)"]
+    for s in result.stages:
+        r, sf = s.record, result.stage_footprint(s.record.stage)
+        band = sum(c.uncertainty_kwh for c in r.components)
+        lines.append(
+            f"  {t(r.stage)}: {r.duration_s / 3600:.3g} h at {t(s.location)} (PUE {s.pue:g}); "
+            f"IT energy {r.energy_kwh:.4g} ± {band:.2g} kWh; energy {_num(sf.energy_kwh if sf else None)} kWh; "
+            f"co2e {_num(sf.co2e_kg if sf else None)} kg (upper {_num(sf.co2e_upper_kg if sf else None)} kg)"
+        )
+    lines.append(f"total: energy_kwh {result.energy_kwh:.4g} (upper {result.energy_upper_kwh:.4g}); "
+                 f"co2e_kg {_num(result.co2e_kg)} (upper {_num(result.co2e_upper_kg)})")
+    provenance = dict.fromkeys(line for f in result.footprints for line in intensity_provenance(f))
+    lines.extend(f"intensity: {t(line)}" for line in provenance)
+    rows = sorted({c.source.split("; ", 1)[1] for s in result.stages for c in s.record.components
+                   if c.component == "gpu" and "; " in c.source})
+    lines.extend(f"power: {t(row)}" for row in rows)
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: dict[str, Any] = {
+    "estimate": render_estimate,
     "run": render_run,
     "meter": render_meter,
     "intensity": render_intensity,

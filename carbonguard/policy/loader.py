@@ -86,6 +86,20 @@ def _located(doc: LocatedDocument, path: Path, message: str, key: bool = False) 
     return Problem(message, doc.source, line, column, format_path(path) or None)
 
 
+def validation_problems(doc: LocatedDocument, exc: ValidationError) -> list[Problem]:
+    """Each pydantic error as `file:line:col: field: message` (shared by every YAML document kind)."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        path = tuple(error["loc"])
+        if error["type"] == "missing":  # point at the mapping that lacks the field
+            line, column = doc.locate_key(path[:-1]) if path[:-1] else (1, 1)
+            problems.append(Problem(_message(error), doc.source, line, column, format_path(path)))
+            continue
+        key = error["type"] == "extra_forbidden"
+        problems.append(_located(doc, path, _message(error), key=key))
+    return problems
+
+
 def _semantic_problems(doc: LocatedDocument, policy: Policy) -> list[Problem]:
     """Cross-field rules that need a precise location: waivers must name rules that exist."""
     problems = []
@@ -111,16 +125,7 @@ def parse_policy(text: str | bytes, source: str) -> LoadedPolicy:
     try:
         policy = Policy.model_validate(doc.data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False):
-            path = tuple(error["loc"])
-            if error["type"] == "missing":  # point at the mapping that lacks the field
-                line, column = doc.locate_key(path[:-1]) if path[:-1] else (1, 1)
-                problems.append(Problem(_message(error), doc.source, line, column, format_path(path)))
-                continue
-            key = error["type"] == "extra_forbidden"
-            problems.append(_located(doc, path, _message(error), key=key))
-        raise InputError(problems) from None
+        raise InputError(validation_problems(doc, exc)) from None
     problems = _semantic_problems(doc, policy)
     if problems:
         raise InputError(problems)

@@ -126,8 +126,11 @@ def _format_path(path: Path) -> str:
 format_path = _format_path
 
 
-def load_located(text: str | bytes, source: str) -> LocatedDocument:
-    """Parse one YAML document; every failure is an `InputError` naming `source`, line and column."""
+def load_located(text: str | bytes, source: str, what: str = "policy") -> LocatedDocument:
+    """Parse one YAML document; every failure is an `InputError` naming `source`, line and column.
+
+    `what` names the kind of document in messages ('policy', 'job spec').
+    """
     if isinstance(text, bytes):
         if len(text) > MAX_BYTES:
             raise InputError(Problem(f"file is larger than {MAX_BYTES} bytes", source))
@@ -157,11 +160,11 @@ def load_located(text: str | bytes, source: str) -> LocatedDocument:
         first = str(exc).splitlines()[0] if str(exc) else repr(exc)
         raise InputError(Problem(f"invalid YAML: {first}", source, 1, 1)) from None
     if not nodes:
-        raise InputError(Problem("empty document: expected a policy mapping", source, 1, 1))
+        raise InputError(Problem(f"empty document: expected a {what} mapping", source, 1, 1))
     if len(nodes) > 1:
         mark = nodes[1].start_mark
         raise InputError(
-            Problem("more than one YAML document; put one policy per file", source, mark.line + 1, mark.column + 1)
+            Problem(f"more than one YAML document; put one {what} per file", source, mark.line + 1, mark.column + 1)
         )
     try:
         builder.doc.data = builder.build(nodes[0], (), 0)
