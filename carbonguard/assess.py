@@ -14,13 +14,14 @@ from typing import Any
 
 from carbonguard.errors import CarbonguardError, InputError, Problem
 from carbonguard.models import Decision, IntensityPoint, RunFootprint, StageRecord
-from carbonguard.pipeline import intensity_request, judge, policy_zone
+from carbonguard.pipeline import forecast_requests, intensity_request, judge, policy_zone
 from carbonguard.policy.loader import LoadedPolicy
 
 __all__ = [
     "Assessment",
     "LedgerIntegrityError",
     "assess_run",
+    "fetch_forecasts",
     "fetch_points",
     "load_stage_records",
     "policy_zone",
@@ -72,6 +73,17 @@ def load_stage_records(
     return [StageRecord.model_validate(e.payload) for e in entries], [e.record_hash for e in entries]
 
 
+def _policy_source(loaded: LoadedPolicy, credentials: Any = None) -> Any:
+    """The policy's intensity providers, as one source with its fallback chain."""
+    from carbonguard.intensity import build_source
+
+    # Unknown zones fall back to the flagged world average here, and the gate turns the flag into
+    # `intensity.unknown-zone` with the outcome the policy asks for: a block is then a recorded,
+    # explained decision rather than an error that leaves no trace in the ledger.
+    settings = loaded.policy.spec.intensity.model_copy(update={"unknown_zone": "warn"})
+    return build_source(settings, credentials=credentials)
+
+
 def fetch_points(
     loaded: LoadedPolicy, records: list[StageRecord], *, source: Any = None, credentials: Any = None
 ) -> list[IntensityPoint]:
@@ -79,15 +91,21 @@ def fetch_points(
     request = intensity_request(loaded, records)
     if request is None:
         return []
-    if source is None:
-        from carbonguard.intensity import build_source
-
-        # Unknown zones fall back to the flagged world average here, and the gate turns the flag into
-        # `intensity.unknown-zone` with the outcome the policy asks for: a block is then a recorded,
-        # explained decision rather than an error that leaves no trace in the ledger.
-        settings = loaded.policy.spec.intensity.model_copy(update={"unknown_zone": "warn"})
-        source = build_source(settings, credentials=credentials)
+    source = source if source is not None else _policy_source(loaded, credentials)
     return list(source.series(request.zone, request.start, request.end))
+
+
+def fetch_forecasts(
+    loaded: LoadedPolicy, records: list[StageRecord], as_of: datetime, *, source: Any
+) -> dict[str, list[IntensityPoint]] | None:
+    """Forecasts per zone for a reschedule proposal; None when no budget can reschedule.
+
+    The embedded annual figures are flat: with them alone the proposal compares zones, not hours.
+    """
+    requests = forecast_requests(loaded, records, as_of)
+    if not requests:
+        return None
+    return {r.zone: list(source.series(r.zone, r.start, r.end)) for r in requests}
 
 
 def assess_run(
@@ -106,9 +124,12 @@ def assess_run(
     `verify=False` only for a caller that has just run `verified(ledger)` itself.
     """
     records, hashes = load_stage_records(verified(ledger) if verify else ledger, run_id, include_runs)
-    points = fetch_points(loaded, records, source=source, credentials=credentials)
-    result = judge(loaded, records, points, run_id=run_id, as_of=as_of or datetime.now(timezone.utc),
-                   record_hashes=hashes)
+    source = source if source is not None else _policy_source(loaded, credentials)
+    points = fetch_points(loaded, records, source=source)
+    as_of = as_of or datetime.now(timezone.utc)
+    forecasts = fetch_forecasts(loaded, records, as_of, source=source)
+    result = judge(loaded, records, points, run_id=run_id, as_of=as_of, record_hashes=hashes,
+                   forecasts=forecasts)
     return Assessment(tuple(records), result.footprint, result.decision)
 
 

@@ -7,10 +7,18 @@ it emits is in the catalogue (`carbonguard.rules`); emitting one that is not is 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from carbonguard.models import Decision, Finding, Outcome, RunFootprint, WaiverRef
+from carbonguard.models import (
+    Decision,
+    Finding,
+    IntensityPoint,
+    Outcome,
+    RescheduleProposal,
+    RunFootprint,
+    WaiverRef,
+)
 from carbonguard.policy.loader import LoadedPolicy
 from carbonguard.policy.models import Budget, Waiver
 from carbonguard.rules import lookup
@@ -173,8 +181,63 @@ def _apply_waivers(loaded: LoadedPolicy, findings: list[Finding], as_of: datetim
     return out
 
 
-def evaluate(loaded: LoadedPolicy, footprint: RunFootprint, *, as_of: datetime) -> Decision:
-    """Judge one run's footprint against one policy. Same inputs, same Decision, every time."""
+def _proposal(loaded: LoadedPolicy, footprint: RunFootprint, as_of: datetime,
+              forecasts: Mapping[str, Sequence[IntensityPoint]] | None) -> RescheduleProposal:
+    """Where and when the run would be cleaner, sized by its own measured duration and energy."""
+    if footprint.start is None or footprint.end is None or footprint.end <= footprint.start:
+        return RescheduleProposal(proposed=False, reason="the run recorded no duration to size a window for")
+    if forecasts is None:
+        return RescheduleProposal(proposed=False, reason="no intensity forecast was available to the gate")
+    from carbonguard.scheduling.propose import propose  # numpy: loaded only when a run is rescheduled
+
+    duration = footprint.end - footprint.start
+    found = propose(loaded.policy.spec.scheduling, forecasts, footprint.zone, duration, as_of,
+                    energy_kwh=footprint.known_energy_kwh,
+                    energy_source="measured" if footprint.known_energy_kwh is not None else None)
+    window, now, saving = found.window, found.run_now, found.saving
+    return RescheduleProposal(
+        proposed=found.proposed, zone=found.zone if found.proposed else None,
+        start=window.start if window and found.proposed else None,
+        end=window.end if window and found.proposed else None,
+        mean_g_per_kwh=window.mean_g_per_kwh if window and found.proposed else None,
+        run_now_zone=now.zone if now else None, run_now_g_per_kwh=now.mean_g_per_kwh if now else None,
+        saving_g_per_kwh=saving.g_per_kwh if saving else None, saving_fraction=saving.fraction if saving else None,
+        saving_co2e_kg=saving.co2e_kg if saving else None, duration_s=duration.total_seconds(), reason=found.reason,
+    )
+
+
+def _reschedule(loaded: LoadedPolicy, footprint: RunFootprint, findings: list[Finding], as_of: datetime,
+                forecasts: Mapping[str, Sequence[IntensityPoint]] | None,
+                ) -> tuple[list[Finding], RescheduleProposal | None]:
+    """`reschedule` means "then, there": with no window that beats now, the budget's fallback applies."""
+    if not any(f.outcome == Outcome.RESCHEDULE and f.waived_by is None for f in findings):
+        return findings, None
+    proposal = _proposal(loaded, footprint, as_of, forecasts)
+    if proposal.proposed:
+        return findings, proposal
+    budgets = {b.rule_id: b for b in loaded.policy.spec.budgets}
+    out = []
+    for f in findings:
+        if f.outcome == Outcome.RESCHEDULE and f.waived_by is None:
+            fallback = budgets[f.rule_id].fallback if f.rule_id in budgets else "block"
+            f = f.model_copy(update={"outcome": Outcome(fallback),
+                                     "message": f"{f.message}; cannot reschedule: {proposal.reason}"})
+        out.append(f)
+    return out, proposal
+
+
+def evaluate(
+    loaded: LoadedPolicy,
+    footprint: RunFootprint,
+    *,
+    as_of: datetime,
+    forecasts: Mapping[str, Sequence[IntensityPoint]] | None = None,
+) -> Decision:
+    """Judge one run's footprint against one policy. Same inputs, same Decision, every time.
+
+    `forecasts` (intensity points keyed by zone: the run's zone and the policy's candidates) are
+    needed only when a rule asks to reschedule; without them the budget's fallback applies.
+    """
     findings = [
         *_budget_findings(loaded, footprint),
         *_measurement_findings(loaded, footprint),
@@ -183,6 +246,7 @@ def evaluate(loaded: LoadedPolicy, footprint: RunFootprint, *, as_of: datetime) 
         *_location_findings(loaded, footprint),
     ]
     findings = _apply_waivers(loaded, findings, as_of)
+    findings, proposal = _reschedule(loaded, footprint, findings, as_of, forecasts)
     for finding in findings:
         lookup(finding.rule_id)  # raises for a rule the catalogue does not hold: a bug, never silent
     active = [f.outcome for f in findings if f.waived_by is None]
@@ -199,6 +263,7 @@ def evaluate(loaded: LoadedPolicy, footprint: RunFootprint, *, as_of: datetime) 
         co2e_kg=footprint.known_co2e_kg,
         energy_complete=footprint.energy_complete,
         findings=tuple(findings),
+        reschedule=proposal,
         evaluated_record_hashes=footprint.record_hashes,
         functional_unit=loaded.policy.spec.reporting.functional_unit,
         functional_units=loaded.policy.spec.reporting.units_per_run,

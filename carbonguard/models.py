@@ -292,6 +292,29 @@ class Finding(Model):
     waived_by: WaiverRef | None = None
 
 
+class RescheduleProposal(Model):
+    """What `reschedule` proposes: run in `zone` from `start` to `end`, or why no window beats now.
+
+    Filled by the gate from `carbonguard.scheduling.propose`; surfaces act on it (Prefect creates the
+    deferred flow run), never recompute it.
+    """
+
+    proposed: bool
+    zone: str | None = None
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    mean_g_per_kwh: float | None = Field(default=None, ge=0, description="Time-weighted mean over the window.")
+    run_now_zone: str | None = None
+    run_now_g_per_kwh: float | None = Field(default=None, ge=0, description="Running now in the run's zone.")
+    saving_g_per_kwh: float | None = None
+    saving_fraction: float | None = None
+    saving_co2e_kg: float | None = Field(default=None, description="Given the run's energy; None when unknown.")
+    duration_s: float | None = Field(default=None, gt=0, description="Job duration the window was sized for.")
+    reason: str
+
+    _utc = field_validator("start", "end")(lambda v: v if v is None else to_utc(v))
+
+
 class Decision(Model):
     """The gate's answer, with everything needed to replay it from the ledger."""
 
@@ -309,6 +332,9 @@ class Decision(Model):
         default=True, description="False when some device gave no reading: the figures are then lower bounds."
     )
     findings: tuple[Finding, ...] = ()
+    reschedule: RescheduleProposal | None = Field(
+        default=None, description="Set when a rule asked to reschedule: the window and zone, or why none."
+    )
     evaluated_record_hashes: tuple[str, ...] = ()
     functional_unit: str | None = Field(default=None, description="R of the SCI score, named by the policy.")
     functional_units: float | None = Field(default=None, gt=0, description="How many R this run produced.")

@@ -8,9 +8,9 @@ bound) and the CLI's estimate checks fetch what is needed and call `judge`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from carbonguard.accounting import compute_footprint, intensity_span
 from carbonguard.gate import evaluate
@@ -57,8 +57,12 @@ def judge(
     run_id: str,
     as_of: datetime,
     record_hashes: Sequence[str] = (),
+    forecasts: Mapping[str, Sequence[IntensityPoint]] | None = None,
 ) -> Judgement:
-    """Footprint and decision for one run. Same inputs, same `Judgement`, byte for byte."""
+    """Footprint and decision for one run. Same inputs, same `Judgement`, byte for byte.
+
+    `forecasts` (points per zone, from `forecast_request`) let a `reschedule` rule propose a window.
+    """
     footprint = compute_footprint(
         attribute_shared_devices(list(records)),
         run_id=run_id,
@@ -67,4 +71,30 @@ def judge(
         points=points,
         record_hashes=record_hashes,
     )
-    return Judgement(footprint, evaluate(loaded, footprint, as_of=as_of))
+    return Judgement(footprint, evaluate(loaded, footprint, as_of=as_of, forecasts=forecasts))
+
+
+def may_reschedule(loaded: LoadedPolicy) -> bool:
+    """Whether a judgement could need forecasts: some budget reschedules."""
+    return any(b.action == "reschedule" for b in loaded.policy.spec.budgets)
+
+
+def forecast_requests(
+    loaded: LoadedPolicy, records: Sequence[StageRecord], as_of: datetime
+) -> list[IntensityRequest]:
+    """Forecast windows a reschedule proposal needs: the run's zone and each candidate, from `as_of`
+    over `max_delay_h` plus the run's own duration. Empty when no budget can reschedule."""
+    span = intensity_span(records)
+    if not may_reschedule(loaded) or span is None:
+        return []
+    from carbonguard.intensity.zones import resolve_zone
+
+    scheduling = loaded.policy.spec.scheduling
+    delay = timedelta(hours=scheduling.max_delay_h if scheduling else 0)
+    end = as_of + delay + (span[1] - span[0])
+    zones = [policy_zone(loaded)]
+    for candidate in scheduling.candidate_zones if scheduling else ():
+        zone = resolve_zone(candidate, None, None)  # a cloud region (aws:us-west-2) maps to its zone
+        if zone not in zones:
+            zones.append(zone)
+    return [IntensityRequest(zone, as_of, end) for zone in zones]

@@ -5,7 +5,7 @@ These return plain (unescaped) text; each renderer escapes it for its own format
 
 from __future__ import annotations
 
-from carbonguard.models import Finding, RunFootprint, StageFootprint
+from carbonguard.models import Finding, RescheduleProposal, RunFootprint, StageFootprint
 
 
 def fmt_quantity(value: float | None, unit: str) -> str:
@@ -24,6 +24,21 @@ def fmt_stage_quantities(stage: StageFootprint) -> tuple[str, str]:
     """A stage's energy and CO2e, with the same no-reading and lower-bound rules as run totals."""
     return (fmt_run_quantity(stage.known_energy_kwh, "kWh", stage.energy_complete),
             fmt_run_quantity(stage.known_co2e_kg, "kg CO2e", stage.energy_complete))
+
+
+def reschedule_line(proposal: RescheduleProposal) -> str:
+    """The proposal in one sentence: where and when, what it saves, or why there is none."""
+    if not proposal.proposed or proposal.start is None:
+        return f"no cleaner window: {proposal.reason}"
+    saving = ""
+    if proposal.saving_fraction is not None:
+        saving = f", saving {proposal.saving_fraction:.0%}"
+        if proposal.saving_co2e_kg is not None:
+            saving += f" ({proposal.saving_co2e_kg:.3g} kg CO2e)"
+    now = (f" against {proposal.run_now_g_per_kwh:.0f} g/kWh now" if proposal.run_now_g_per_kwh is not None else "")
+    return (f"run in {proposal.zone} from {proposal.start.strftime('%Y-%m-%dT%H:%MZ')} to "
+            f"{proposal.end.strftime('%Y-%m-%dT%H:%MZ') if proposal.end else '?'} "
+            f"at {proposal.mean_g_per_kwh:.0f} g/kWh{now}{saving}")
 
 
 def finding_location(finding: Finding) -> str:

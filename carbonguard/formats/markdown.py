@@ -13,6 +13,7 @@ from carbonguard.formats.common import (
     fmt_run_quantity,
     fmt_stage_quantities,
     intensity_provenance,
+    reschedule_line,
 )
 from carbonguard.formats.escape import md_code as c
 from carbonguard.formats.escape import md_text as m
@@ -54,6 +55,8 @@ def render_run(result: RunReport, options: RenderOptions) -> str:
         provenance = intensity_provenance(footprint)
         if provenance:
             out += ["", "**Grid intensity used**", ""] + [f"- {m(line)}" for line in provenance]
+    if decision.reschedule is not None:
+        out += ["", f"**Reschedule:** {m(reschedule_line(decision.reschedule))}"]
     out += ["", "### Findings", ""]
     if not decision.findings:
         out.append("None.")

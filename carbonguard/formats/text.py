@@ -10,6 +10,7 @@ from carbonguard.formats.common import (
     fmt_run_quantity,
     fmt_stage_quantities,
     intensity_provenance,
+    reschedule_line,
 )
 from carbonguard.formats.escape import text_safe as t
 from carbonguard.formats.registry import RenderOptions
@@ -39,6 +40,8 @@ def render_run(result: RunReport, options: RenderOptions) -> str:
             energy, co2e = fmt_stage_quantities(stage)
             lines.append(f"  stage {t(stage.stage)}: {energy}, {co2e} ({stage.records} record(s))")
         lines.extend(f"intensity: {t(line)}" for line in intensity_provenance(footprint))
+    if decision.reschedule is not None:
+        lines.append(f"reschedule: {t(reschedule_line(decision.reschedule))}")
     if not decision.findings:
         lines.append("findings: none")
     for f in decision.findings:

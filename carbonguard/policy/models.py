@@ -60,6 +60,11 @@ class Budget(Section):
     metric: Literal["co2e_kg", "energy_kwh"]
     limit: StrictFloat = Field(gt=0, description="In the metric's unit (kg CO2e or kWh of facility energy).")
     action: Action = "block"
+    fallback: Literal["block", "warn"] = Field(
+        default="block",
+        description="With action: reschedule, what applies when no window or zone beats running now "
+        "by spec.scheduling.min_saving_fraction within max_delay_h.",
+    )
     warn_at: StrictFloat | None = Field(
         default=None, gt=0, lt=1, description="Warn once the observed value reaches this fraction of the limit."
     )

@@ -104,8 +104,11 @@ def test_reschedule_action() -> None:
     text = BASE.replace("action: block", "action: reschedule") % {
         "estimated": "allow", "unavailable": "block", "upper": "false", "unknown_zone": "block", "waivers": "[]"}
     decision = evaluate(parse_policy(text, "p.yaml"), footprint(co2e=11.0), as_of=AS_OF)
-    assert decision.outcome == Outcome.RESCHEDULE
+    # No spec.scheduling and no forecast: "not now" cannot say "then, there", so the fallback applies.
+    assert decision.outcome == Outcome.BLOCK
+    assert "cannot reschedule" in decision.findings[0].message
     assert "cleaner window" in decision.findings[0].remedy
+    assert decision.reschedule is not None and not decision.reschedule.proposed
 
 
 def test_finding_is_explained() -> None:

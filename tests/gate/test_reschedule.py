@@ -1,0 +1,88 @@
+"""`action: reschedule` makes the decision carry a window and zone, or fall back with the reason."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from carbonguard.gate import evaluate
+from carbonguard.models import IntensityPoint, Origin, Outcome, RunFootprint
+from carbonguard.policy import parse_policy
+
+AS_OF = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
+POLICY = """\
+apiVersion: carbonguard/v1
+kind: CarbonPolicy
+metadata: {{name: resched, version: "1"}}
+spec:
+  location: {{zone: GB}}
+  pue: 1.0
+  budgets:
+    - {{id: run-co2e, metric: co2e_kg, limit: 1.0, action: reschedule, fallback: {fallback}}}
+  scheduling: {{max_delay_h: 24, candidate_zones: [{zones}], min_saving_fraction: 0.2}}
+"""
+
+
+def policy(fallback: str = "block", zones: str = ""):
+    return parse_policy(POLICY.format(fallback=fallback, zones=zones), "resched.yaml")
+
+
+def run(co2e: float = 2.0, hours: int = 2) -> RunFootprint:
+    start = AS_OF - timedelta(hours=hours)
+    return RunFootprint(run_id="r", zone="GB", pue=1.0, start=start, end=AS_OF, it_energy_kwh=10.0,
+                        energy_kwh=10.0, energy_upper_kwh=10.0, co2e_kg=co2e, co2e_upper_kg=co2e)
+
+
+def hourly(zone: str, values: list[float]) -> list[IntensityPoint]:
+    return [IntensityPoint(zone=zone, start=AS_OF + timedelta(hours=h), duration_s=3600, intensity_g_per_kwh=v,
+                           kind="forecast", provider="test", origin=Origin.LIVE) for h, v in enumerate(values)]
+
+
+def test_a_cleaner_window_is_proposed_and_carried_by_the_decision() -> None:
+    forecast = {"GB": hourly("GB", [300, 300, 300, 100, 100, 300] + [300] * 24)}
+    decision = evaluate(policy(), run(), as_of=AS_OF, forecasts=forecast)
+    assert decision.outcome == Outcome.RESCHEDULE
+    proposal = decision.reschedule
+    assert proposal.proposed and proposal.zone == "GB"
+    assert (proposal.start, proposal.end) == (AS_OF + timedelta(hours=3), AS_OF + timedelta(hours=5))
+    assert proposal.mean_g_per_kwh == pytest.approx(100)
+    assert proposal.run_now_g_per_kwh == pytest.approx(300)
+    assert proposal.saving_fraction == pytest.approx(2 / 3)
+    assert proposal.saving_co2e_kg == pytest.approx(10.0 * 200 / 1000)
+
+
+def test_another_zone_can_be_the_proposal() -> None:
+    forecasts = {"GB": hourly("GB", [300] * 30), "FR": hourly("FR", [50] * 30)}
+    decision = evaluate(policy(zones="FR"), run(), as_of=AS_OF, forecasts=forecasts)
+    assert decision.outcome == Outcome.RESCHEDULE
+    assert decision.reschedule.zone == "FR" and decision.reschedule.start == AS_OF
+
+
+def test_no_window_beats_now_enough_so_the_fallback_applies_with_the_reason() -> None:
+    forecast = {"GB": hourly("GB", [300, 280] + [290] * 28)}  # at most ~7 % cleaner: under 20 %
+    decision = evaluate(policy(fallback="warn"), run(), as_of=AS_OF, forecasts=forecast)
+    assert decision.outcome == Outcome.WARN
+    assert not decision.reschedule.proposed
+    assert "min_saving_fraction 0.2" in decision.findings[0].message
+
+
+def test_within_budget_there_is_nothing_to_reschedule() -> None:
+    decision = evaluate(policy(), run(co2e=0.5), as_of=AS_OF, forecasts={"GB": hourly("GB", [300] * 30)})
+    assert decision.outcome == Outcome.ALLOW and decision.reschedule is None
+
+
+def test_the_same_inputs_propose_the_same_window() -> None:
+    forecast = {"GB": hourly("GB", [300, 100, 100] + [300] * 27)}
+    first = evaluate(policy(), run(), as_of=AS_OF, forecasts=forecast)
+    assert first.model_dump_json() == evaluate(policy(), run(), as_of=AS_OF, forecasts=forecast).model_dump_json()
+
+
+def test_the_proposal_is_shown_in_text_and_markdown() -> None:
+    from carbonguard.formats import render
+
+    forecast = {"GB": hourly("GB", [300, 300, 300, 100, 100, 300] + [300] * 24)}
+    decision = evaluate(policy(), run(), as_of=AS_OF, forecasts=forecast)
+    assert "reschedule: run in GB from 2026-03-02T15:00Z to 2026-03-02T17:00Z at 100 g/kWh" in render(
+        "text", decision)
+    assert "**Reschedule:** run in GB from 2026" in render("markdown", decision)
