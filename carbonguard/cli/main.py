@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "carbonguard.cli.keys_cmd",
     "carbonguard.cli.schedule_cmd",
     "carbonguard.cli.estimate_cmd",
+    "carbonguard.cli.runs_cmd",
 )
 
 

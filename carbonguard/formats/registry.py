@@ -38,10 +38,11 @@ class FormatSpec:
 
 
 _SPECS = (
-    FormatSpec("text", "carbonguard.formats.text", ("run", "meter", "intensity", "zones", "schedule", "estimate"),
+    FormatSpec("text", "carbonguard.formats.text",
+               ("run", "meter", "intensity", "zones", "schedule", "estimate", "runs"),
                "plain text for terminals and logs"),
     FormatSpec("json", "carbonguard.formats.json_format",
-               ("run", "meter", "intensity", "zones", "compliance", "schedule", "estimate"),
+               ("run", "meter", "intensity", "zones", "compliance", "schedule", "estimate", "runs"),
                "machine-readable JSON, units in field names"),
     FormatSpec("markdown", "carbonguard.formats.markdown", ("run", "compliance"),
                "markdown for PR comments and Prefect artifacts"),

@@ -18,6 +18,7 @@ from carbonguard.reporting.estimate import EstimateReport
 from carbonguard.reporting.intensity import IntensityReport, ZoneCatalogue
 from carbonguard.reporting.meter import MeterReport
 from carbonguard.reporting.run import RunReport
+from carbonguard.reporting.runs import RunList
 from carbonguard.reporting.schedule import ScheduleReport
 
 
@@ -240,6 +241,32 @@ def render_estimate(result: EstimateReport, options: RenderOptions) -> str:
     return "\n".join(lines) + "\n"
 
 
+def sig3(value: float | None, unit: str = "") -> str:
+    """A number for people: 3 significant figures, its unit, 'unknown' when there is none."""
+    if value is None:
+        return "unknown"
+    return f"{value:.3g}" + (f" {unit}" if unit else "")
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def render_runs(result: RunList, options: RenderOptions) -> str:
+    header = ("start (UTC)", "run id", "flow", "stages", "energy_kwh", "co2e_kg", "last decision")
+    rows = [(r.start.strftime("%Y-%m-%d %H:%M") if r.start else "-", t(r.run_id), t(r.flow_name or "-"),
+             str(r.stages), sig3(r.energy_kwh) if r.footprinted else "-", sig3(r.co2e_kg) if r.footprinted else "-",
+             t(r.outcome or "not gated")) for r in result.runs]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    more = result.total_runs - len(result.runs)
+    lines.append(f"{plural(result.total_runs, 'run')} in {t(result.ledger_url)}"
+                 + (f"; {more} older not shown (--limit)" if more > 0 else "")
+                 + "; energy is facility kWh, CO2e location-based kg, '-' until a run is gated")
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: dict[str, Any] = {
     "estimate": render_estimate,
     "run": render_run,
@@ -247,4 +274,5 @@ RENDERERS: dict[str, Any] = {
     "intensity": render_intensity,
     "zones": render_zones,
     "schedule": render_schedule,
+    "runs": render_runs,
 }
