@@ -29,12 +29,12 @@ class Problem:
     field_path: str | None = None
 
     def __str__(self) -> str:
-        where = self.source or "<input>"
+        where = self.source or ""  # no placeholder like "<input>" when nothing names the source
         if self.line is not None:
-            where += f":{self.line}"
+            where += f"{':' if where else 'line '}{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        prefix = f"{where}: "
+        prefix = f"{where}: " if where else ""
         if self.field_path:
             prefix += f"{self.field_path}: "
         return prefix + self.message

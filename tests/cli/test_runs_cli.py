@@ -56,3 +56,10 @@ def test_lists_runs_newest_first_with_energy_co2e_and_last_decision(tmp_path: Pa
 def test_a_missing_ledger_is_an_input_error(tmp_path: Path, capsys) -> None:
     assert main(["runs", "--ledger", str(tmp_path / "none.db")]) == 2
     assert not (tmp_path / "none.db").exists()
+
+
+def test_errors_name_what_they_know_and_invent_no_placeholder() -> None:
+    from carbonguard.errors import Problem
+
+    assert str(Problem("must be at least 1", field_path="--limit")) == "--limit: must be at least 1"
+    assert "<input>" not in str(Problem("no command given"))
