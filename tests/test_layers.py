@@ -106,3 +106,14 @@ def test_rule_catalogue_and_format_registry_are_light() -> None:
     """The CLI reads both while building its parser: neither may load pydantic."""
     loaded = _modules_after("import carbonguard.rules, carbonguard.formats.registry, carbonguard.cli.output")
     assert "pydantic" not in loaded
+
+
+def test_offline_commands_do_not_load_httpx() -> None:
+    """The embedded source needs no network: httpx (and rich, which it pulls in) stays unloaded."""
+    loaded = _modules_after(
+        "from carbonguard.cli.main import main\n"
+        "import contextlib, io\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['intensity', 'DE', '--at', '2026-03-02T10:00Z'])"
+    )
+    assert "httpx" not in loaded and "carbonguard.scheduling.models" not in loaded

@@ -6,7 +6,7 @@ no HTML, link, image or extra table column can be smuggled in through a stage or
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carbonguard.formats.common import (
     finding_location,
@@ -19,11 +19,13 @@ from carbonguard.formats.escape import md_code as c
 from carbonguard.formats.escape import md_text as m
 from carbonguard.formats.registry import RenderOptions
 from carbonguard.models import Outcome
-from carbonguard.reporting.compliance import ComplianceReport
-from carbonguard.reporting.run import RunReport
 
 _BADGE = {Outcome.ALLOW: "✅ allow", Outcome.WARN: "⚠️ warn", Outcome.RESCHEDULE: "⏳ reschedule",
           Outcome.BLOCK: "⛔ block"}
+
+if TYPE_CHECKING:  # result types are only annotations here; importing them would slow every CLI start
+    from carbonguard.reporting.compliance import ComplianceReport
+    from carbonguard.reporting.run import RunReport
 
 
 def render_run(result: RunReport, options: RenderOptions) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carbonguard.formats.common import (
     finding_location,
@@ -14,12 +14,14 @@ from carbonguard.formats.common import (
 )
 from carbonguard.formats.escape import text_safe as t
 from carbonguard.formats.registry import RenderOptions
-from carbonguard.reporting.estimate import EstimateReport
-from carbonguard.reporting.intensity import IntensityReport, ZoneCatalogue
-from carbonguard.reporting.meter import MeterReport
-from carbonguard.reporting.run import RunReport
-from carbonguard.reporting.runs import RunList
-from carbonguard.reporting.schedule import ScheduleReport
+
+if TYPE_CHECKING:  # result types are only annotations here; importing them would slow every CLI start
+    from carbonguard.reporting.estimate import EstimateReport
+    from carbonguard.reporting.intensity import IntensityReport, ZoneCatalogue
+    from carbonguard.reporting.meter import MeterReport
+    from carbonguard.reporting.run import RunReport
+    from carbonguard.reporting.runs import RunList
+    from carbonguard.reporting.schedule import ScheduleReport
 
 
 def render_run(result: RunReport, options: RenderOptions) -> str:

@@ -11,16 +11,19 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from carbonguard.intensity.cache import CachedSource, FileCache, default_cache_dir
 from carbonguard.intensity.chain import FallbackChain
-from carbonguard.intensity.providers import electricitymaps, uk_carbon_intensity, watttime
-from carbonguard.intensity.providers._http import JsonHttp
 from carbonguard.intensity.providers.embedded import EmbeddedSource
 from carbonguard.intensity.settings import IntensitySettings, ProviderEndpoint
 from carbonguard.intensity.source import IntensitySource
+
+if TYPE_CHECKING:  # httpx and the live providers load only when a live provider is configured
+    import httpx
+
+    from carbonguard.intensity.providers import electricitymaps, uk_carbon_intensity, watttime
+    from carbonguard.intensity.providers._http import JsonHttp
 
 DEFAULT_ENV = {
     "electricitymaps": {"token": "ELECTRICITYMAPS_TOKEN"},
@@ -31,11 +34,14 @@ URL_ENV = {
     "watttime": "CARBONGUARD_WATTTIME_URL",
     "uk-carbon-intensity": "CARBONGUARD_UK_CARBON_INTENSITY_URL",
 }
-DEFAULT_URL = {
-    "electricitymaps": electricitymaps.DEFAULT_BASE_URL,
-    "watttime": watttime.DEFAULT_BASE_URL,
-    "uk-carbon-intensity": uk_carbon_intensity.DEFAULT_BASE_URL,
-}
+
+
+def default_url(name: str) -> str:
+    """The provider's public API base URL."""
+    from carbonguard.intensity.providers import electricitymaps, uk_carbon_intensity, watttime
+
+    module = {"electricitymaps": electricitymaps, "watttime": watttime, "uk-carbon-intensity": uk_carbon_intensity}
+    return module[name].DEFAULT_BASE_URL
 
 
 def _endpoint(settings: IntensitySettings, name: str) -> ProviderEndpoint:
@@ -45,7 +51,7 @@ def _endpoint(settings: IntensitySettings, name: str) -> ProviderEndpoint:
 
 def base_url(settings: IntensitySettings, name: str) -> str:
     """Environment override first (for proxies and tests), then the policy, then the public URL."""
-    return os.environ.get(URL_ENV[name]) or _endpoint(settings, name).base_url or DEFAULT_URL[name]
+    return os.environ.get(URL_ENV[name]) or _endpoint(settings, name).base_url or default_url(name)
 
 
 CredentialLookup = Callable[[str], "str | None"]
@@ -64,6 +70,8 @@ def build_live(
     | watttime.WattTimeSource
     | uk_carbon_intensity.UkCarbonIntensitySource
 ):
+    from carbonguard.intensity.providers import electricitymaps, uk_carbon_intensity, watttime
+
     ep = _endpoint(settings, name)
     url = base_url(settings, name)
     if name == "electricitymaps":
@@ -102,6 +110,8 @@ def build_source(
         if name == "embedded":
             sources.append(EmbeddedSource(unknown_zone=settings.unknown_zone, signal=settings.signal))
             continue
+        from carbonguard.intensity.providers._http import JsonHttp
+
         http = JsonHttp(
             name, timeout_s=settings.timeout_s, max_retries=settings.max_retries, client=http_client
         )
