@@ -101,6 +101,10 @@ def _svg(chart_id: str, fig: Any, title: str, description: str) -> Chart:
     text = buffer.getvalue()
     text = text[text.index("<svg"):]  # inline: no XML declaration or DOCTYPE
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
+    # matplotlib numbers its groups per figure (figure_1, axes_1, ...): prefix them so ids stay unique
+    # when several charts share a page. Nothing refers to these ids; clip paths and markers have
+    # hashed ids, already distinct per chart through svg.hashsalt.
+    text = re.sub(r'id="([A-Za-z][\w.]*_\d+)"', rf'id="{chart_id}-\1"', text)
     for placeholder, css in _CSS_OF.items():
         text = text.replace(placeholder, css)
     from carbonguard.formats.escape import html_text
@@ -118,7 +122,11 @@ def _svg(chart_id: str, fig: Any, title: str, description: str) -> Chart:
 
 
 def short_label(text: str, limit: int = 28) -> str:
-    """Axis labels stay short; the table beside the chart carries the full name."""
+    """Chart text: no control characters (matplotlib would write them into the SVG as they are), and
+    short; the table beside the chart carries the full name."""
+    from carbonguard.formats.escape import text_safe
+
+    text = text_safe(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -228,7 +236,7 @@ def period_runs(chart_id: str, starts: Sequence[datetime], values: Sequence[floa
             if value is None:
                 ax.plot([x], [0], marker="x", color=colour, markersize=8, linestyle="none")
                 continue
-            label = outcome if outcome not in seen else None
+            label = short_label(outcome) if outcome not in seen else None
             seen.add(outcome)
             ax.vlines(x, 0, value, color=colour, linewidth=1.5, alpha=0.6)
             (dot,) = ax.plot([x], [value], marker="o", color=colour, markersize=7, linestyle="none",

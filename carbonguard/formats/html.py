@@ -47,7 +47,8 @@ h2 { font-size: 19px; margin: 36px 0 8px; padding-bottom: 4px; border-bottom: 1p
 h3 { font-size: 16px; margin: 20px 0 6px; }
 p { margin: 6px 0; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace;
-  font-size: 13px; overflow-wrap: anywhere; }
+  font-size: 13px; overflow-wrap: break-word; }
+dd code, p code { overflow-wrap: anywhere; }
 .eyebrow { text-transform: uppercase; letter-spacing: .06em; font-size: 12px; color: var(--muted); margin: 0; }
 .muted { color: var(--muted); }
 .verdict { border: 2px solid var(--tone); border-left-width: 10px; border-radius: 8px; padding: 16px 20px;
@@ -57,9 +58,12 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaV
 .tone-other { --tone: var(--cg-other); }
 .badge { display: inline-block; color: var(--tone); font-weight: 700; }
 h1 .lead { font-weight: 600; font-size: 20px; }
-.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 10px; margin: 14px 0 0; }
+.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(128px, 1fr)); gap: 10px; margin: 14px 0 0; }
 .tile { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; }
-.tile .value { font-size: 22px; font-weight: 650; line-height: 1.2; }
+.tile .value { font-size: 22px; font-weight: 650; line-height: 1.2; white-space: nowrap; }
+.tile .value.words { font-size: 16px; white-space: normal; padding-top: 4px; }
+td.when { white-space: nowrap; }
+td .outcome { font-weight: 600; color: var(--tone); }
 .tile .label { font-size: 12.5px; color: var(--muted); }
 .findings { list-style: none; padding: 0; margin: 14px 0 0; }
 .finding { border: 1px solid var(--line); border-left: 5px solid var(--tone); border-radius: 6px;
@@ -102,7 +106,13 @@ def _tone(outcome: str | None) -> str:
 
 
 def _tile(value: str, label: str) -> str:
-    return f'<div class="tile"><div class="value">{h(value)}</div><div class="label">{h(label)}</div></div>'
+    words = "" if any(ch.isdigit() for ch in value) or len(value) <= 8 else " words"  # "not computed"
+    return (f'<div class="tile"><div class="value{words}">{h(value)}</div>'
+            f'<div class="label">{h(label)}</div></div>')
+
+
+def _outcome(outcome: str | None) -> str:
+    return f'<span class="outcome {_tone(outcome)}">{h(outcome or "—")}</span>'
 
 
 def _kv(rows: Sequence[tuple[str, str]]) -> str:
@@ -178,9 +188,8 @@ def _finding(f: Finding) -> str:
                     f" against limit <strong>{h(_finding_value(f.limit, f.unit))}</strong></p>")
     fix = f'<p class="fix"><strong>Fix:</strong> {h(f.remedy)}</p>' if f.remedy else ""
     return (f'<li class="finding {tone}"><p><span class="badge">{h(status)}</span> '
-            f"<code>{h(f.rule_id)}</code>{' — ' + h(title) if title else ''}"
-            f' <span class="muted">· scope {h(f.scope)}{where}</span></p>'
-            f"<p>{h(f.message)}</p>{measured}{fix}</li>")
+            f"<strong>{h(title) if title else ''}</strong> <code>{h(f.rule_id)}</code></p>{measured}"
+            f'<p class="muted">{h(f.message)} · scope {h(f.scope)}{where}</p>{fix}</li>')
 
 
 def _lead(d: Any) -> str:
@@ -376,6 +385,12 @@ def _last_outcome(run: RunCompliance) -> str:
     return (run.decisions[-1].outcome or "none") if run.decisions else "none"
 
 
+def _when(text: str | None) -> str:
+    if not text:
+        return "—"
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
 def _period_header(report: ComplianceReport) -> str:
     led, period, sel = report.ledger, report.period, report.selection
     counts = Counter(_last_outcome(r) for r in report.runs)
@@ -390,6 +405,8 @@ def _period_header(report: ComplianceReport) -> str:
     energy_mwh = _f(period.total_energy_mwh)
     tiles = [
         _tile(str(period.runs), "runs in the period"),
+        _tile(f"{numbers.sig3(_f(period.metered_gpu_device_hours))} h" if period.metered_gpu_device_hours else "none",
+              "GPU device-hours"),
         _tile(numbers.energy(None if energy_mwh is None else energy_mwh * 1000), "energy, " +
               ("facility" if period.total_energy_scope.startswith("facility") else period.total_energy_scope)),
         _tile(numbers.co2e(_f(period.location_based_co2e_kg)), "Scope 2 location-based"),
@@ -401,7 +418,7 @@ def _period_header(report: ComplianceReport) -> str:
     return (
         f'<header class="verdict {tone}"><p class="eyebrow">carbonguard · compliance report</p>'
         f"<h1>{ledger_line} · gate outcomes: {h(outcome_text)}</h1>"
-        f"<p>{h(window)} · ledger <code>{h(led.url)}</code> · generated {h(report.generated_at)}</p>"
+        f"<p>{h(window)} · ledger <code>{h(led.url)}</code> · generated {h(_when(report.generated_at))} UTC</p>"
         f'<div class="tiles">{"".join(tiles)}</div></header>'
     )
 
@@ -414,12 +431,16 @@ def _period_runs(report: ComplianceReport) -> str:
     rows = []
     for r in report.runs:
         energy = _f(r.energy.facility_energy_kwh) if r.energy.facility_energy_kwh else _f(r.energy.it_energy_kwh)
-        rows.append([f"<code>{h(r.run_id)}</code>", h(r.start or "—"), h(numbers.energy(energy)),
-                     h(numbers.co2e(_f(r.scope2.location_based_co2e_kg))),
+        bound = "≥ " if r.energy.unavailable_readings and energy is not None else ""
+        location = _f(r.scope2.location_based_co2e_kg)
+        rows.append([f"<code>{h(r.run_id)}</code>", h(_when(r.start)), h(bound + numbers.energy(energy)),
+                     h((bound if location is not None else "") + numbers.co2e(location)),
                      h(numbers.co2e(_f(r.scope2.market_based_co2e_kg)) if r.scope2.market_based_co2e_kg
-                       else "not computed"), h(r.energy.basis), h(_last_outcome(r))])
-    table = _table(["run", "start (UTC)", "energy", "CO2e location-based", "CO2e market-based", "basis",
-                    "gate outcome"], rows, numeric=(2, 3, 4))
+                       else "not computed"),
+                     h(r.energy.basis + (f", {r.energy.unavailable_readings} reading(s) missing" if bound else "")),
+                     _outcome(_last_outcome(r))])
+    table = _table(["run", "start (UTC)", "energy (facility)", "CO2e location-based", "CO2e market-based",
+                    "basis", "gate outcome"], rows, numeric=(1, 2, 3, 4))
     if dated:
         unit, values = _scaled([_f(r.scope2.location_based_co2e_kg) for r in dated], numbers.MASS_UNITS)
         starts = [datetime.fromisoformat(r.start.replace("Z", "+00:00")) for r in dated]  # type: ignore[union-attr]
@@ -442,7 +463,8 @@ def _period_budgets(report: ComplianceReport) -> str:
             for f in d.findings:
                 outcome = "waived" if f.waived else (f.outcome or "—")
                 rows.append([f"<code>{h(r.run_id)}</code>", f"<code>{h(f.rule_id)}</code>", h(f.scope or "run"),
-                             h(_finding_value(f.observed, f.unit)), h(_finding_value(f.limit, f.unit)), h(outcome),
+                             h(_finding_value(f.observed, f.unit)), h(_finding_value(f.limit, f.unit)),
+                             _outcome(outcome),
                              h(f"{d.policy_name or '—'} v{d.policy_version or '—'}")])
     if not rows:
         return ("<section id=budgets><h2>Budgets and outcomes</h2><p>No findings recorded: every decision in the "
@@ -486,7 +508,7 @@ def _period_provenance(report: ComplianceReport) -> str:
             ("ledger head", f"seq {h(led.head_seq)}, hash <code>{h(led.head_hash or '—')}</code>"),
             ("period rule", h(report.selection.rule))]
     parts = ["<section id=provenance><h2>Provenance</h2>", _kv(rows)]
-    decisions = [[f"<code>{h(r.run_id)}</code>", str(d.seq), h(d.outcome or "—"),
+    decisions = [[f"<code>{h(r.run_id)}</code>", str(d.seq), _outcome(d.outcome),
                   h(f"{d.policy_name or '—'} v{d.policy_version or '—'}"), f"<code>{h(d.policy_hash or '—')}</code>"]
                  for r in report.runs for d in r.decisions]
     if decisions:
