@@ -150,7 +150,8 @@ def _band_legend(ax: Any, colour: str) -> None:
     ax.legend(handles=[Patch(color=colour, label="figure"),
                        Patch(facecolor=colour, alpha=0.3, hatch="///", edgecolor=colour, linewidth=0,
                              label="up to the upper bound of estimates")],
-              frameon=False, loc="lower right", fontsize=8.5)
+              frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, fontsize=8.5,
+              borderaxespad=0.2)  # above the panel: never over a bar
 
 
 def stage_panels(chart_id: str, labels: Sequence[str], energy: Sequence[float | None],
@@ -188,7 +189,7 @@ def hourly_panels(chart_id: str, hours: Sequence[datetime], energy: Sequence[flo
     from matplotlib import dates
 
     with matplotlib.rc_context(_rc(chart_id)):
-        fig, (top, bottom) = _figure(chart_id, WIDTH_IN, 4.0, nrows=2, sharex=True,
+        fig, (top, bottom) = _figure(chart_id, WIDTH_IN, 4.4, nrows=2, sharex=True,
                                      gridspec_kw={"height_ratios": [1, 1]})
         width = 1 / 24 * 0.8
         centres = [dates.date2num(h) + 1 / 48 for h in hours]
@@ -198,7 +199,7 @@ def hourly_panels(chart_id: str, hours: Sequence[datetime], energy: Sequence[flo
             if upper > value:
                 top.bar(x, upper - value, bottom=value, width=width, color=_SERIES["energy"], alpha=0.3,
                         hatch="///", edgecolor=_SERIES["energy"], linewidth=0)
-        top.set_ylabel(f"energy\n({energy_unit} per hour)")
+        top.set_ylabel(f"energy\n({energy_unit})")
         if any(u > v for v, u in zip(energy, energy_upper, strict=True)):
             _band_legend(top, _SERIES["energy"])
         top.set_ylim(bottom=0)

@@ -21,7 +21,7 @@ from typing import Any
 from carbonguard.formats import charts, numbers
 from carbonguard.formats.escape import html_text as h
 from carbonguard.formats.registry import RenderOptions
-from carbonguard.models import Finding, Outcome, RunFootprint
+from carbonguard.models import Finding, RunFootprint
 from carbonguard.reporting.compliance import ComplianceReport, RunCompliance
 from carbonguard.reporting.run import RunReport
 
@@ -49,6 +49,7 @@ p { margin: 6px 0; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace;
   font-size: 13px; overflow-wrap: break-word; }
 dd code, p code { overflow-wrap: anywhere; }
+code.hash { word-break: break-all; }
 .eyebrow { text-transform: uppercase; letter-spacing: .06em; font-size: 12px; color: var(--muted); margin: 0; }
 .muted { color: var(--muted); }
 .verdict { border: 2px solid var(--tone); border-left-width: 10px; border-radius: 8px; padding: 16px 20px;
@@ -139,7 +140,7 @@ def _figure(chart: charts.Chart, caption: str, table: str = "") -> str:
 def _hashes(title: str, hashes: Sequence[str]) -> str:
     if not hashes:
         return ""
-    items = "".join(f"<li><code>{h(x)}</code></li>" for x in hashes)
+    items = "".join(f'<li><code class="hash">{h(x)}</code></li>' for x in hashes)
     return f"<details><summary>{h(title)} ({len(hashes)})</summary><ul>{items}</ul></details>"
 
 
@@ -277,6 +278,13 @@ def _run_stages(result: RunReport) -> str:
     return "<section id=stages><h2>Where the energy went</h2>" + _figure(chart, caption, table) + "</section>"
 
 
+def _from(provider: str | None, origin: str | None) -> str:
+    """'uk-carbon-intensity (cache)'; the embedded provider's origin is itself, said once."""
+    if provider and origin and origin != provider:
+        return f"{provider} ({origin})"
+    return provider or origin or "—"
+
+
 def _run_hourly(result: RunReport) -> str:
     fp = result.footprint
     if fp is None or not fp.hourly:
@@ -292,8 +300,8 @@ def _run_hourly(result: RunReport) -> str:
                                  "Energy per hour and grid carbon intensity", description)
     rows = [[h(f"{b.hour_start:%Y-%m-%d %H:%M}"), h(numbers.energy(b.energy_kwh)),
              h(numbers.intensity(b.intensity_g_per_kwh)), h(numbers.co2e(b.co2e_kg)),
-             h(" ".join(x for x in (b.intensity_provider, b.intensity_origin.value if b.intensity_origin else None)
-                        if x) or "—")] for b in fp.hourly]
+             h(_from(b.intensity_provider, b.intensity_origin.value if b.intensity_origin else None))]
+            for b in fp.hourly]
     table = _table(["hour (UTC)", "energy", "grid intensity", "CO2e", "intensity from"], rows, numeric=(1, 2, 3))
     caption = (f"{len(fp.hourly)} clock hour{'s' if len(fp.hourly) != 1 else ''} (UTC) of zone {fp.zone}: "
                "energy drawn (top) against the grid's carbon intensity in the same hour (bottom).")
@@ -305,11 +313,11 @@ def _intensity_rows(fp: RunFootprint) -> list[list[str]]:
     rows = []
     for p in fp.intensity_sources:
         when = f"year {p.year}" if p.year else _utc(p.start)
-        origin = p.origin.value + (f", fell back from {p.fallback_from}" if p.fallback_from else "")
+        origin = _from(p.provider, p.origin.value) + (f", fell back from {p.fallback_from}" if p.fallback_from else "")
         dataset = " ".join(x for x in (p.dataset_version, p.dataset_hash) if x)
         rows.append([h(numbers.intensity(p.intensity_g_per_kwh)), h(p.zone), h(when),
-                     h(f"{p.signal.value}, {p.kind}"), h(f"{p.provider} ({origin})"),
-                     f"<code>{h(dataset)}</code>" if dataset else "—", h(p.source or "—")])
+                     h(f"{p.signal.value}, {p.kind}"), h(origin),
+                     f'<code class="hash">{h(dataset)}</code>' if dataset else "—", h(p.source or "—")])
     return rows
 
 
@@ -325,9 +333,9 @@ def _intensity_summary(fp: RunFootprint) -> str:
                 else f"{numbers.sig3(min(values))}–{numbers.intensity(max(values))}")
         years = sorted({p.year for p in points if p.year})
         hashes = sorted({p.dataset_hash for p in points if p.dataset_hash})
-        text = (f"{len(points)} figure{'s' if len(points) != 1 else ''} for zone {zone} from {provider} ({origin}): "
-                f"{span}" + (f", year {', '.join(map(str, years))}" if years else ""))
-        lines.append(h(text) + "".join(f", dataset sha256 <code>{h(x)}</code>" for x in hashes))
+        text = (f"{len(points)} figure{'s' if len(points) != 1 else ''} for zone {zone} "
+                f"from {_from(provider, origin)}: {span}" + (f", year {', '.join(map(str, years))}" if years else ""))
+        lines.append(h(text) + "".join(f", dataset sha256 <code class=hash>{h(x)}</code>" for x in hashes))
     return "<br>".join(lines)
 
 
@@ -336,7 +344,7 @@ def _run_provenance(result: RunReport) -> str:
     rows: list[tuple[str, str]] = [
         ("policy", f"{h(d.policy_name)} version {h(d.policy_version)}"
                    + (f" from <code>{h(d.policy_file)}</code>" if d.policy_file else "")),
-        ("policy hash (sha256)", f"<code>{h(d.policy_hash)}</code>"),
+        ("policy hash (sha256)", f'<code class="hash">{h(d.policy_hash)}</code>'),
         ("evaluated at", h(_utc(d.evaluated_at))),
     ]
     if fp is not None:
@@ -488,7 +496,7 @@ def _period_stages(report: ComplianceReport, limit: int = 10) -> str:
     if not runs:
         return ""
     ranked = sorted(runs, key=lambda name: (-totals.get(name, -1.0), name))[:limit]
-    values = [totals[n] if n in totals else None for n in ranked]
+    values = [totals.get(n) for n in ranked]
     unit, scaled = _scaled(values, numbers.ENERGY_UNITS)
     description = "; ".join(f"{n}: {numbers.energy(v)}" for n, v in zip(ranked, values, strict=True))
     chart = charts.ranked_bars("cg-top-stages", ranked, scaled, unit, "IT energy", "Top stages by IT energy",
@@ -509,7 +517,8 @@ def _period_provenance(report: ComplianceReport) -> str:
             ("period rule", h(report.selection.rule))]
     parts = ["<section id=provenance><h2>Provenance</h2>", _kv(rows)]
     decisions = [[f"<code>{h(r.run_id)}</code>", str(d.seq), _outcome(d.outcome),
-                  h(f"{d.policy_name or '—'} v{d.policy_version or '—'}"), f"<code>{h(d.policy_hash or '—')}</code>"]
+                  h(f"{d.policy_name or '—'} v{d.policy_version or '—'}"),
+                  f'<code class="hash">{h(d.policy_hash or "—")}</code>']
                  for r in report.runs for d in r.decisions]
     if decisions:
         parts += ["<h3>Decisions and policy hashes</h3>",

@@ -63,9 +63,9 @@ def carbon_gate(
     from carbonguard.ledger import open_ledger
     from carbonguard.policy import load_policy
     from carbonguard.prefect.context import current_flow_run_id
+    from carbonguard.prefect.report import check_report_dir, publish_run_report
     from carbonguard.prefect.runs import flow_run_tree, record_cached_stages
     from carbonguard.prefect.secrets import prefect_credentials
-    from carbonguard.prefect.report import check_report_dir, publish_run_report
     from carbonguard.reporting.run import RunReport, ledger_state
 
     check_report_dir(report_dir)  # before anything is recorded

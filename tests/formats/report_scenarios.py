@@ -129,7 +129,8 @@ def period(tmp: Path) -> ComplianceReport:
     url = str(tmp / "period.db")
     policy = _policy(tmp, False, 0.08)
     runs = [
-        ("nightly-0504a", START, [("prepare", 10, 0.06, False), ("train", 90, 1.3, False), ("evaluate", 15, 0.1, False)]),
+        ("nightly-0504a", START,
+         [("prepare", 10, 0.06, False), ("train", 90, 1.3, False), ("evaluate", 15, 0.1, False)]),
         ("nightly-0504b", START + timedelta(hours=6),
          [("prepare", 10, 0.06, False), ("train", 150, 2.7, True), ("evaluate", 20, 0.15, False)]),
         ("sweep-0505", START + timedelta(hours=20),

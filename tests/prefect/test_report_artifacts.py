@@ -69,7 +69,8 @@ def test_report_url_names_the_served_file(tmp_path: Path) -> None:
     policy.write_text(POLICY)
     run_id = reported(str(policy), str(tmp_path / "reports"), "https://reports.example.org/carbon/")
     assert (tmp_path / "reports" / f"carbonguard-run-{run_id}.html").exists()
-    assert f"https://reports.example.org/carbon/carbonguard-run-{run_id}.html" in str(Artifact.get("carbonguard-report").data)
+    link = Artifact.get("carbonguard-report")
+    assert f"https://reports.example.org/carbon/carbonguard-run-{run_id}.html" in str(link.data)
 
 
 def test_a_report_dir_that_is_a_file_is_refused_before_recording(tmp_path: Path) -> None:
