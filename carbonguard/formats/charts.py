@@ -147,7 +147,7 @@ def _band_bars(ax: Any, y: Sequence[float], values: Sequence[float | None], uppe
 def _band_legend(ax: Any, colour: str) -> None:
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color=colour, label="figure"),
+    ax.legend(handles=[Patch(color=colour, label="as recorded"),
                        Patch(facecolor=colour, alpha=0.3, hatch="///", edgecolor=colour, linewidth=0,
                              label="up to the upper bound of estimates")],
               frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, fontsize=8.5,

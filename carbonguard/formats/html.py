@@ -271,7 +271,7 @@ def _run_stages(result: RunReport) -> str:
         rows.append([h(s.stage), str(s.records), h(numbers.energy(s.known_energy_kwh)), h(band),
                      h(numbers.co2e(s.known_co2e_kg)), h(readings)])
     caption = (f"Bars: facility energy (IT × PUE {numbers.sig3(fp.pue)}) and location-based CO2e per stage; "
-               "the hatched band reaches the upper bound of estimated readings.")
+               "the lighter band reaches the upper bound of estimated readings.")
     if share is not None:
         caption = f"{top.stage} used {numbers.sig3(share)} % of the run's energy. " + caption
     table = _table(["stage", "attempts", "energy", "estimate band", "CO2e", "readings"], rows, numeric=(1, 2, 3, 4))
