@@ -168,7 +168,7 @@ def stage_panels(chart_id: str, labels: Sequence[str], energy: Sequence[float | 
         _band_bars(left, y, energy, energy_upper, _SERIES["energy"], f"{chart_id}-energy")
         _band_bars(right, y, co2e, co2e_upper, _SERIES["co2e"], f"{chart_id}-co2e")
         left.set_yticks(y, [short_label(s) for s in labels])
-        left.invert_yaxis()
+        left.set_ylim(len(labels) - 0.5, -0.5)  # first stage on top; room for "no reading" rows
         left.set_xlabel(f"energy ({energy_unit}, facility)")
         right.set_xlabel(f"CO2e ({co2e_unit}, location-based)")
         if any(u is not None and v is not None and u > v for v, u in zip(energy, energy_upper, strict=True)):
@@ -266,7 +266,7 @@ def ranked_bars(chart_id: str, labels: Sequence[str], values: Sequence[float | N
         y = list(range(len(labels)))
         _band_bars(ax, y, values, [None] * len(values), _SERIES["energy"], chart_id)
         ax.set_yticks(y, [short_label(s) for s in labels])
-        ax.invert_yaxis()
+        ax.set_ylim(len(labels) - 0.5, -0.5)
         ax.set_xlabel(f"{axis_label} ({unit})")
         ax.grid(axis="y", visible=False)
         ax.set_xlim(left=0)

@@ -25,7 +25,8 @@ CHART_TEXT = """[...document.querySelectorAll('figure.chart svg')].map(s => ({ro
   title: (s.querySelector('title') || {}).textContent || '', texts: s.querySelectorAll('text').length,
   width: s.getBoundingClientRect().width}))"""
 SCRIPTS = {"marks": MARKS, "charts": CHART_TEXT, "text": "document.body.innerText",
-           "scripts": "document.scripts.length"}
+           "scripts": "document.scripts.length + document.images.length + document.querySelectorAll('iframe, object, "
+                      "embed, img, [onerror], [onload]').length"}
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +82,13 @@ def test_period_report_in_chromium(browser: Browser, tmp_path: Path) -> None:
     for run in report.runs:
         assert run.run_id in text
     assert report.ledger.head_hash in text and "Top stages" in text and "Budgets and outcomes" in text
+
+
+def test_hostile_names_do_not_run_in_the_browser(browser: Browser, tmp_path: Path) -> None:
+    """The markup test's claim, confirmed by a browser: nothing injected became an element."""
+    from carbonguard.formats import render
+    from tests.formats.report_scenarios import HOSTILE_STAGE, example_run
+
+    page = render("html", example_run(tmp_path, hostile=True))
+    visit = _visit(browser, page, tmp_path, "run-report-hostile")
+    assert HOSTILE_STAGE in visit.evaluations["text"]  # shown as text, in the table

@@ -82,3 +82,10 @@ def test_a_report_dir_that_is_a_file_is_refused_before_recording(tmp_path: Path)
         reported(str(policy), str(not_a_dir))
     with open_ledger() as ledger:
         assert ledger.records(record_type="decision") == []
+
+
+def test_report_file_name_stays_in_the_directory() -> None:
+    from carbonguard.prefect.report import report_file_name
+
+    name = report_file_name("../../etc/<run> 1")
+    assert "/" not in name and "<" not in name and " " not in name and name.endswith(".html")
