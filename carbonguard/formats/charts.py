@@ -147,8 +147,9 @@ def _band_bars(ax: Any, y: Sequence[float], values: Sequence[float | None], uppe
 def _band_legend(ax: Any, colour: str) -> None:
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color=colour, label="as recorded"),
-                       Patch(facecolor=colour, alpha=0.3, hatch="///", edgecolor=colour, linewidth=0,
+    colour = _INK  # one legend for panels of different colours
+    ax.legend(handles=[Patch(color=colour, alpha=0.75, label="as recorded"),
+                       Patch(facecolor=colour, alpha=0.25, hatch="///", edgecolor=colour, linewidth=0,
                              label="up to the upper bound of estimates")],
               frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, fontsize=8.5,
               borderaxespad=0.2)  # above the panel: never over a bar

@@ -12,6 +12,7 @@ A run page is a list of sections (`RUN_SECTIONS`), each a function `(RunReport) 
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -61,7 +62,8 @@ code.hash { word-break: break-all; }
 h1 .lead { font-weight: 600; font-size: 20px; }
 .tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(128px, 1fr)); gap: 10px; margin: 14px 0 0; }
 .tile { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; }
-.tile .value { font-size: 22px; font-weight: 650; line-height: 1.2; white-space: nowrap; }
+.tile .value { font-size: 22px; font-weight: 650; line-height: 1.2; }
+.tile .value .unit { font-size: 15px; font-weight: 600; white-space: nowrap; }
 .tile .value.words { font-size: 16px; white-space: normal; padding-top: 4px; }
 td.when { white-space: nowrap; }
 td .outcome { font-weight: 600; color: var(--tone); }
@@ -107,9 +109,14 @@ def _tone(outcome: str | None) -> str:
 
 
 def _tile(value: str, label: str) -> str:
-    words = "" if any(ch.isdigit() for ch in value) or len(value) <= 8 else " words"  # "not computed"
-    return (f'<div class="tile"><div class="value{words}">{h(value)}</div>'
-            f'<div class="label">{h(label)}</div></div>')
+    """A key figure: the number large, its unit smaller beside it; words ("not computed") smaller."""
+    match = re.match(r"^([≥<>~]?\s?[\d.,]+\+?)\s+(.+)$", value)
+    if match:
+        shown = f'{h(match.group(1))} <span class="unit">{h(match.group(2))}</span>'
+        kind = ""
+    else:
+        shown, kind = h(value), "" if len(value) <= 8 else " words"
+    return f'<div class="tile"><div class="value{kind}">{shown}</div><div class="label">{h(label)}</div></div>'
 
 
 def _outcome(outcome: str | None) -> str:

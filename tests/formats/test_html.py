@@ -121,7 +121,8 @@ def test_sections_without_data_do_not_appear(tmp_path: Path) -> None:
 
 def test_numbers_are_for_people(tmp_path: Path) -> None:
     page = render("html", example_run(tmp_path))
-    assert "65.8 g CO2e" in page and "4.10 kWh" in page
+    assert "65.8 g CO2e against 50.0 g CO2e" in page  # the headline: observed against limit
+    assert '4.10 <span class="unit">kWh</span>' in page  # the key-figure tile
     assert "0.0658476" not in page.replace("0.0658476 kg CO2e, over the budget", "")  # only the gate's message
 
 
