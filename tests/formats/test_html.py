@@ -156,3 +156,12 @@ def test_rendering_without_matplotlib_names_the_extra(monkeypatch: pytest.Monkey
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     with pytest.raises(charts.ReportDependencyMissing, match=r"pip install 'carbonguard\[report\]'"):
         render("html", report)
+
+
+def test_an_empty_period_says_so_without_charts(tmp_path: Path) -> None:
+    from carbonguard.ledger import Signer, open_ledger
+    from carbonguard.reporting.compliance import build_report
+
+    with open_ledger(str(tmp_path / "empty.db"), signing_key=Signer.generate()) as ledger:
+        page = render("html", build_report(ledger))
+    assert "No runs in this period" in page and "gate outcomes: no runs" in page and "<svg" not in page
