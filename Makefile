@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS := prefect,dask,postgres,examples,dev
+EXTRAS := prefect,dask,postgres,examples,report,dev
 
 .PHONY: setup demo test lint clean
 

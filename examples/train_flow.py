@@ -4,7 +4,8 @@ Stages: prepare (generate a classification data set), train (logistic regression
 gradient descent with numpy), evaluate (held-out accuracy), then the carbon gate, then promotion
 only when the gate allows it. Energy is metered per stage, turned into CO2e with the embedded grid
 intensity of the policy's zone, judged against `policies/example-train.yaml`, and every record and
-decision is appended to the hash-chained ledger at `.carbonguard/ledger.db`.
+decision is appended to the hash-chained ledger at `.carbonguard/ledger.db`. With the `report`
+extra (matplotlib) installed, the gate also writes the run's HTML report beside the ledger.
 
 Run: python examples/train_flow.py [--policy FILE] [--epochs N]
 """
@@ -87,11 +88,13 @@ def promote(model: dict, accuracy: float, out_dir: Path) -> Path:
 
 
 @flow(name="carbonguard-example-train")
-def train_flow(policy: str = str(DEFAULT_POLICY), epochs: int = 300, out_dir: str = "artifacts") -> Decision:
+def train_flow(policy: str = str(DEFAULT_POLICY), epochs: int = 300, out_dir: str = "artifacts",
+               report_dir: str | None = None) -> Decision:
     data = prepare()
     model = train(data, epochs=epochs)
     accuracy = evaluate(model, data)
-    decision = carbon_gate(policy)  # raises GateBlocked on block or reschedule: no promotion then
+    # raises GateBlocked on block or reschedule: no promotion then
+    decision = carbon_gate(policy, report_dir=report_dir)
     if decision.outcome in (Outcome.ALLOW, Outcome.WARN):
         promote(model, accuracy, Path(out_dir))
     return decision
@@ -104,10 +107,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", default="artifacts")
     args = parser.parse_args(argv)
     ledger = os.environ.get("CARBONGUARD_LEDGER", ".carbonguard/ledger.db")
+    from carbonguard.formats.registry import FORMATS
+    from carbonguard.prefect.report import report_file_name
+
+    report_dir = None
+    if FORMATS["html"].missing():
+        print(f"no HTML report: {FORMATS['html'].missing()}", file=sys.stderr)
+    else:
+        report_dir = os.path.dirname(os.path.abspath(ledger))  # beside the ledger
     try:
-        decision = train_flow(policy=args.policy, epochs=args.epochs, out_dir=args.out_dir)
+        decision = train_flow(policy=args.policy, epochs=args.epochs, out_dir=args.out_dir, report_dir=report_dir)
     except GateBlocked as blocked:
         print(str(blocked), file=sys.stderr)
+        if report_dir:
+            print(f"HTML report: {Path(report_dir) / report_file_name(blocked.decision.run_id)}")
         print(f"promotion stopped ({blocked.decision.outcome.value}); records and decision are in the ledger {ledger}")
         print("verify it with: carbonguard audit verify")
         return 1
@@ -120,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     footprint = RunFootprint.model_validate(recorded[-1].payload) if recorded else None
     print(render("text", decision, footprint))
     print(f"records and decision are in the ledger {ledger}; run id {decision.run_id}")
+    if report_dir:
+        print(f"HTML report: {Path(report_dir) / report_file_name(decision.run_id)}")
     print("verify it with: carbonguard audit verify")
     if decision.outcome in (Outcome.ALLOW, Outcome.WARN):
         print(f"model promoted to {Path(args.out_dir) / 'model.json'}")

@@ -16,7 +16,7 @@ def _gate(args: argparse.Namespace) -> int:
     from carbonguard.ledger import open_ledger
     from carbonguard.models import Outcome
     from carbonguard.policy import load_policy
-    from carbonguard.reporting.run import RunReport
+    from carbonguard.reporting.run import RunReport, ledger_state
 
     targets = output_targets(args)
     loaded = load_policy(args.policy)
@@ -24,7 +24,9 @@ def _gate(args: argparse.Namespace) -> int:
         assessment = assess_run(loaded, ledger, args.run)
         if not args.no_record:
             assessment = record_assessment(ledger, loaded, assessment)
-    emit(targets, RunReport(assessment.decision, assessment.footprint))
+        # The HTML report shows the ledger head and its verification (one more pass over the chain).
+        state = ledger_state(ledger) if any(t.format == "html" for t in targets) else None
+    emit(targets, RunReport(assessment.decision, assessment.footprint, ledger=state))
     passing = assessment.decision.outcome in (Outcome.ALLOW, Outcome.WARN)
     return EXIT_OK if passing else EXIT_BLOCKED
 

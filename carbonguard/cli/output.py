@@ -51,6 +51,11 @@ def _parse(value: str, names: tuple[str, ...]) -> Target:
     if name not in names:
         raise InputError(Problem(f"unknown format {name!r}; choose from {', '.join(names)}",
                                  source="command line", field_path="-o"))
+    from carbonguard.formats.registry import FORMATS
+
+    missing = FORMATS[name].missing()
+    if missing:  # before any work is done, so a recorded run never loses its other outputs
+        raise InputError(Problem(missing, source="command line", field_path="-o"))
     if sep and not path:
         raise InputError(Problem(f"{value!r} names no file after '='; write {name}=PATH or {name}",
                                  source="command line", field_path="-o"))

@@ -35,6 +35,18 @@ class FormatSpec:
     module: str
     kinds: tuple[str, ...]
     description: str
+    requires: tuple[str, ...] = ()  # importable modules the format needs beyond the core install
+    install_hint: str | None = None
+
+    def missing(self) -> str | None:
+        """One line saying what to install when a required module is absent, else None."""
+        from importlib.util import find_spec
+
+        absent = [name for name in self.requires if find_spec(name) is None]
+        if not absent:
+            return None
+        return (f"format {self.name!r} needs {', '.join(absent)}, which is not installed: "
+                f"{self.install_hint or 'pip install ' + ' '.join(absent)}")
 
 
 _SPECS = (
@@ -46,6 +58,9 @@ _SPECS = (
                "machine-readable JSON, units in field names"),
     FormatSpec("markdown", "carbonguard.formats.markdown", ("run", "compliance"),
                "markdown for PR comments and Prefect artifacts"),
+    FormatSpec("html", "carbonguard.formats.html", ("run", "compliance"),
+               "one self-contained HTML page with charts", requires=("matplotlib",),
+               install_hint="pip install 'carbonguard[report]'"),
 )
 
 FORMATS: dict[str, FormatSpec] = {spec.name: spec for spec in _SPECS}

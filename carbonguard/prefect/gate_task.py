@@ -44,6 +44,8 @@ def carbon_gate(
     run_id: str | None = None,
     ledger: str | None = None,
     fail_on_block: bool = True,
+    report_dir: str | None = None,
+    report_url: str | None = None,
 ) -> Decision:
     """Judge this flow run's metered stages against `policy`, record the decision, publish it.
 
@@ -52,16 +54,21 @@ def carbon_gate(
 
     Raises `GateBlocked` on `block` and on `reschedule` (unless `fail_on_block=False`, which returns
     the decision for the flow to act on) so downstream promotion never runs.
+
+    `report_dir`: also write the run's HTML report there (e.g. beside the ledger) and publish a link
+    artifact to it (`report_url` + file name when reports are served from a URL); needs the `report` extra.
     """
     from carbonguard.assess import assess_run, record_assessment, verified
     from carbonguard.formats import render
     from carbonguard.ledger import open_ledger
     from carbonguard.policy import load_policy
     from carbonguard.prefect.context import current_flow_run_id
+    from carbonguard.prefect.report import check_report_dir, publish_run_report
     from carbonguard.prefect.runs import flow_run_tree, record_cached_stages
     from carbonguard.prefect.secrets import prefect_credentials
-    from carbonguard.reporting.run import RunReport
+    from carbonguard.reporting.run import RunReport, ledger_state
 
+    check_report_dir(report_dir)  # before anything is recorded
     loaded = load_policy(policy)
     target = run_id or current_flow_run_id()
     if target is None:
@@ -73,8 +80,9 @@ def carbon_gate(
         assessment = record_assessment(led, loaded, assess_run(
             loaded, led, target, credentials=prefect_credentials, include_runs=tuple(tree[1:]), verify=False,
         ))
+        state = ledger_state(led) if report_dir else None
     decision = assessment.decision
-    report = RunReport(decision, assessment.footprint)
+    report = RunReport(decision, assessment.footprint, ledger=state)
     try:  # the decision is already in the ledger; a failed artifact upload must not change the outcome
         create_markdown_artifact(
             markdown=render("markdown", report),
@@ -84,6 +92,7 @@ def carbon_gate(
         )
     except Exception:
         log.warning("carbonguard: could not publish the decision artifact", exc_info=True)
+    publish_run_report(report, report_dir, report_url)
     _emit_event(decision)
     text = render("text", report)
     log.info("%s", text)

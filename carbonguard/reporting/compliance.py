@@ -121,6 +121,18 @@ class SciFigures(_Figures):
     status: str
 
 
+class FindingRef(_Figures):
+    """A finding as the decision recorded it: budgets show observed against limit."""
+
+    rule_id: str
+    outcome: str | None
+    scope: str | None = None
+    observed: float | None = None
+    limit: float | None = None
+    unit: str | None = None
+    waived: bool = False
+
+
 class DecisionRef(_Figures):
     seq: int
     outcome: str | None
@@ -128,6 +140,16 @@ class DecisionRef(_Figures):
     policy_version: str | None
     policy_hash: str | None
     record_hash: str
+    findings: list[FindingRef] = []
+
+
+class StageFigures(_Figures):
+    """IT energy of one stage name over a run's stage records (None: no device gave a reading)."""
+
+    stage: str
+    records: int
+    it_energy_kwh: str | None
+    unavailable_readings: int
 
 
 class Provenance(_Figures):
@@ -145,6 +167,7 @@ class RunCompliance(_Figures):
     sci: SciFigures
     decisions: list[DecisionRef]
     provenance: Provenance
+    stages: list[StageFigures] = []
 
 
 class PeriodFigures(_Figures):
@@ -366,6 +389,7 @@ def _run_report(run: _Run) -> dict[str, Any]:
         },
         "sci": _sci(location, fp, dp, lower_bound),
         "decisions": [_decision(r) for r in run.decisions],
+        "stages": _stages(run.stages),
         "provenance": {"record_hashes": [r.record_hash for r in sorted(run.all(), key=lambda r: r.seq)]},
     }
 
@@ -379,9 +403,31 @@ def _claim(c: LedgerRecord) -> dict[str, Any]:
 
 def _decision(r: LedgerRecord) -> dict[str, Any]:
     p = r.payload
+    findings = [{"rule_id": str(f.get("rule_id")), "outcome": f.get("outcome"), "scope": f.get("scope"),
+                 "observed": f.get("observed"), "limit": f.get("limit"), "unit": f.get("unit"),
+                 "waived": f.get("waived_by") is not None}
+                for f in p.get("findings") or [] if isinstance(f, dict)]
     return {"seq": r.seq, "outcome": p.get("outcome"), "policy_name": p.get("policy_name"),
             "policy_version": p.get("policy_version"), "policy_hash": p.get("policy_hash"),
-            "record_hash": r.record_hash}
+            "record_hash": r.record_hash, "findings": findings}
+
+
+def _stages(records: list[LedgerRecord]) -> list[dict[str, Any]]:
+    """IT energy per stage name, largest first: where a period's energy went."""
+    totals: dict[str, list] = {}
+    for rec in records:
+        entry = totals.setdefault(str(rec.payload.get("stage", "?")), [0, Decimal(0), 0])
+        entry[0] += 1
+        for c in rec.payload.get("components", []):
+            energy = _d(c.get("energy_kwh"))
+            if c.get("method") == "unavailable" or energy is None:
+                entry[2] += 1
+            else:
+                entry[1] += energy
+    out = [{"stage": name, "records": n, "unavailable_readings": missing,
+            "it_energy_kwh": _s(kwh) if energy_is_known(missing, float(kwh)) else None}
+           for name, (n, kwh, missing) in totals.items()]
+    return sorted(out, key=lambda s: (-(_d(s["it_energy_kwh"]) or Decimal(-1)), s["stage"]))
 
 
 def _sci(location_kg: Decimal | None, fp: dict, dp: dict, lower_bound: str | None = None) -> dict[str, Any]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from carbonguard.models import Decision, RunFootprint
+
+if TYPE_CHECKING:
+    from carbonguard.reporting.compliance import LedgerState
 
 GATE_RESULT_SCHEMA = "carbonguard.gate-result/v1"
 
@@ -17,6 +20,7 @@ class RunReport:
     kind: ClassVar[str] = "run"
     decision: Decision
     footprint: RunFootprint | None = None
+    ledger: LedgerState | None = None  # the chain the decision was recorded in, verified (for provenance)
 
     def json_document(self) -> dict[str, Any]:
         return {
@@ -24,3 +28,12 @@ class RunReport:
             "decision": self.decision.model_dump(mode="json"),
             "footprint": self.footprint.model_dump(mode="json") if self.footprint is not None else None,
         }
+
+
+def ledger_state(ledger: Any) -> LedgerState:
+    """Verify `ledger` now and describe it: head hash, and whether (and why not) it verifies."""
+    from carbonguard.reporting.compliance import LedgerState
+
+    result = ledger.verify()
+    return LedgerState(url=ledger.url, head_seq=result.head_seq, head_hash=result.head_hash, verified=result.ok,
+                       verification=result.message, verification_exit_code=result.exit_code)

@@ -18,7 +18,7 @@ def test_declared_kinds_match_the_module(name: str) -> None:
 
 
 def test_formats_for_a_kind() -> None:
-    assert formats_for("run") == ("text", "json", "markdown")
+    assert formats_for("run") == ("text", "json", "markdown", "html")
     assert "text" not in formats_for("compliance")
 
 
@@ -29,5 +29,5 @@ def test_a_format_that_cannot_render_a_kind_says_what_can() -> None:
         def json_document(self) -> dict:
             return {}
 
-    with pytest.raises(KeyError, match="available: json, markdown"):
+    with pytest.raises(KeyError, match="available: json, markdown, html"):
         render("text", Fake(), options=RenderOptions())
