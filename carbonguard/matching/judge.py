@@ -3,9 +3,11 @@
 Findings: one per rejection rule (with the count and the first ranges), one for a CFE score below
 `min_cfe`, one per hour below `min_hourly_cfe` (the first few, then one with the count of the
 rest), one when offsets or annual certificates are all that back the run's claim, and one for
-invalid offsets or annual certificates. Outcomes follow `spec.matching.action`, except
-`matching.unverified` (follows `spec.matching.unverified`), `matching.offsets-only` (always
-blocks) and `matching.offset-invalid` (warns: offsets never decide matching).
+invalid offsets or annual certificates. Outcomes: `spec.matching.action` for the CFE findings and
+for rejections whose default severity is block (integrity: quantity, capacity, storage, double
+listing or counting); warn for rejections of certificates that merely do not apply to this run;
+`spec.matching.unverified` for unverified files; always block for `matching.offsets-only`; warn for
+`matching.offset-invalid` (offsets never decide matching).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from carbonguard.policy.models import Matching
 MAX_HOUR_FINDINGS = 5
 MAX_RANGES_NAMED = 3
 _HELP = {str(rule["id"]): str(rule["help"]) for rule in MATCHING_RULES}
+_WARN_ONLY = {str(rule["id"]) for rule in MATCHING_RULES if rule["default_severity"] == "warn"}
 
 
 def judge_matching(policy: Matching, result: MatchResult) -> list[Finding]:
@@ -32,7 +35,10 @@ def judge_matching(policy: Matching, result: MatchResult) -> list[Finding]:
         items = by_rule[rule_id]
         named = "; ".join(f"{r.registry} {r.range}: {r.reason}" for r in items[:MAX_RANGES_NAMED])
         more = f" (and {len(items) - MAX_RANGES_NAMED} more)" if len(items) > MAX_RANGES_NAMED else ""
-        outcome = Outcome(policy.unverified) if rule_id == "matching.unverified" else action
+        if rule_id == "matching.unverified":
+            outcome = Outcome(policy.unverified)
+        else:
+            outcome = Outcome.WARN if rule_id in _WARN_ONLY else action
         findings.append(Finding(rule_id=rule_id, outcome=outcome, scope="certificates",
                                 message=f"{len(items)} certificate range(s) rejected: {named}{more}",
                                 observed=float(len(items)), unit="ranges", remedy=_HELP.get(rule_id)))

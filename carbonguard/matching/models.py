@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -33,6 +33,10 @@ from pydantic import (
 MAX_CERTIFICATE_ID = 2**63 - 2  # the ledger's claim registry stores ids as signed 64-bit integers
 STATUSES = ("active", "cancelled", "claimed", "expired", "withdrawn", "locked", "reserved")
 USABLE_STATUSES = ("cancelled", "claimed")
+# Numbers as JSON writes them (an integer or a decimal), constrained on each branch so the JSON
+# Schema carries the bound (a bound on the union would be lost from the schema).
+PositiveNumber = Annotated[StrictInt, Field(gt=0)] | Annotated[StrictFloat, Field(gt=0)]
+Fraction = Annotated[StrictInt, Field(gt=0, le=1)] | Annotated[StrictFloat, Field(gt=0, le=1)]
 STATUS_PATTERN = "^(" + "|".join(f"[{s[0]}{s[0].upper()}]{s[1:]}" for s in STATUSES) + ")$"
 
 
@@ -65,8 +69,7 @@ class GranularCertificateBundle(_Row):
     energy_carrier: StrictStr = Field(min_length=1, max_length=64, description="Only 'electricity' is matched.")
     energy_source: StrictStr = Field(min_length=1, max_length=64, description="e.g. solar_pv, wind, hydro, nuclear.")
     device_id: StrictStr | StrictInt = Field(description="Production (or storage) device id.")
-    device_capacity: StrictInt | StrictFloat | None = Field(default=None, gt=0,
-                                                            description="Device capacity in W, when stated.")
+    device_capacity: PositiveNumber | None = Field(default=None, description="Device capacity in W, when stated.")
     production_starting_interval: AwareDatetime = Field(description="Start of production (ISO 8601 with offset).")
     production_ending_interval: AwareDatetime = Field(description="End of production (ISO 8601 with offset).")
     certificate_bundle_status: StrictStr = Field(pattern=STATUS_PATTERN,
@@ -82,8 +85,8 @@ class GranularCertificateBundle(_Row):
     is_storage: StrictBool | Literal[0, 1] = Field(default=False, description="Released from storage.")
     sdr_allocation_id: StrictStr | StrictInt | None = Field(
         default=None, description="Storage discharge record allocated to a storage bundle.")
-    storage_efficiency_factor: StrictFloat | StrictInt | None = Field(
-        default=None, gt=0, le=1, description="Round-trip efficiency applied to a storage bundle's energy.")
+    storage_efficiency_factor: Fraction | None = Field(
+        default=None, description="Round-trip efficiency applied to a storage bundle's energy.")
     zone: StrictStr | None = Field(default=None, min_length=1, max_length=64,
                                    description="Bidding/market zone of production, e.g. 'FR', 'DE'.")
     issue_market_zone: StrictStr | None = Field(
@@ -133,7 +136,7 @@ class AnnualCertificate(_Value):
     serial_end: StrictInt = Field(ge=0, le=MAX_CERTIFICATE_ID, description="Last serial (inclusive).")
     vintage_year: StrictInt = Field(ge=1990, le=2200, description="Production year.")
     zone: StrictStr = Field(min_length=1, max_length=64)
-    energy_mwh: StrictFloat | StrictInt = Field(gt=0)
+    energy_mwh: PositiveNumber = Field(description="Energy in MWh.")
     status: StrictStr = Field(pattern=STATUS_PATTERN)
     beneficiary: StrictStr | None = Field(default=None, min_length=1, max_length=256)
 
@@ -157,7 +160,7 @@ class CarbonOffset(_Value):
     vintage_year: StrictInt = Field(ge=1990, le=2200)
     status: Literal["retired", "active", "cancelled", "pending"] = Field(description="Must be 'retired' to count.")
     retirement_beneficiary: StrictStr | None = Field(default=None, min_length=1, max_length=256)
-    tco2e: StrictFloat | StrictInt = Field(gt=0, description="Tonnes CO2e retired.")
+    tco2e: PositiveNumber = Field(description="Tonnes CO2e retired.")
 
 
 class CertificateDocument(_Value):
@@ -177,6 +180,12 @@ class ClaimedRange(_Value):
     first: int = Field(ge=0)
     last: int = Field(ge=0)
     run_id: str
+
+    @classmethod
+    def from_ledger_payload(cls, payload: dict[str, object]) -> ClaimedRange:
+        """From the payload of a ledger `claim` record (ids are decimal strings there)."""
+        return cls(registry=str(payload["registry"]), first=int(str(payload["certificate_first"])),
+                   last=int(str(payload["certificate_last"])), run_id=str(payload["run_id"]))
 
 
 class Claim(_Value):

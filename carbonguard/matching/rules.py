@@ -1,8 +1,11 @@
 """The rule ids matching can emit, as plain data for the rule catalogue (`carbonguard/rules.py`).
 
 Each entry: id, title, help (what would fix it), waivable, default severity ("block" or "warn").
-The severity is the default; the policy's `spec.matching.action` (or `unverified` for
-`matching.unverified`) decides the outcome a finding gets.
+Two kinds of rejection: a certificate that does not apply to this run (another hour, zone, status,
+beneficiary, source) simply does not count, and its effect shows in the CFE score, so it warns; a
+certificate whose data cannot be true or cannot be trusted (quantity, capacity, storage data, listed
+twice, claimed by another run) makes the whole claim suspect, so it takes `spec.matching.action`
+(block by default). `matching.unverified` takes `spec.matching.unverified`.
 """
 
 from __future__ import annotations
@@ -14,19 +17,19 @@ MATCHING_RULES: tuple[dict[str, object], ...] = (
      "waivable": False, "default_severity": "block"},
     {"id": "matching.interval", "title": "Production interval longer than one hour or across an hour boundary",
      "help": "Use granular certificates issued per clock hour (UTC) or shorter.",
-     "waivable": False, "default_severity": "block"},
+     "waivable": False, "default_severity": "warn"},
     {"id": "matching.zone", "title": "Certificate from another market zone",
      "help": "Use certificates produced in the run's zone, or accept the zone in spec.matching.zones.",
-     "waivable": True, "default_severity": "block"},
+     "waivable": True, "default_severity": "warn"},
     {"id": "matching.status", "title": "Certificate not cancelled or claimed",
      "help": "Cancel the bundle for the beneficiary in the registry before claiming it.",
-     "waivable": False, "default_severity": "block"},
+     "waivable": False, "default_severity": "warn"},
     {"id": "matching.beneficiary", "title": "Certificate cancelled for another beneficiary",
      "help": "Cancel certificates for the beneficiary named in spec.matching.beneficiary.",
-     "waivable": False, "default_severity": "block"},
+     "waivable": False, "default_severity": "warn"},
     {"id": "matching.expiry", "title": "Certificate not shown to be cancelled before expiry",
      "help": "Use bundles cancelled before their expiry_datestamp, with the cancellation time in the export.",
-     "waivable": False, "default_severity": "block"},
+     "waivable": False, "default_severity": "warn"},
     {"id": "matching.quantity", "title": "Stated bundle quantity differs from ID range x face value",
      "help": "Ask the registry for a corrected export; the stated figure is never trusted.",
      "waivable": False, "default_severity": "block"},
@@ -35,7 +38,7 @@ MATCHING_RULES: tuple[dict[str, object], ...] = (
      "waivable": False, "default_severity": "block"},
     {"id": "matching.source", "title": "Energy source or carrier not accepted as carbon-free electricity",
      "help": "Use certificates for electricity from a source in spec.matching.sources.",
-     "waivable": True, "default_severity": "block"},
+     "waivable": True, "default_severity": "warn"},
     {"id": "matching.storage", "title": "Storage certificate without allocation id or efficiency factor",
      "help": "Storage-discharge certificates must carry sdr_allocation_id and storage_efficiency_factor.",
      "waivable": False, "default_severity": "block"},
