@@ -18,17 +18,19 @@ import io
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from itertools import islice
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.matching.models import AnnualCertificate, CarbonOffset
 from carbonguard.matching.signature import SignatureCheck
-from carbonguard.matching.table import BundleParser, BundleTable, RowError, located
+from carbonguard.matching.table import BUNDLE_FIELDS, BundleParser, BundleTable, RowError, gc_paused, located
 
 Format = Literal["json", "jsonl", "csv"]
 MAX_PROBLEMS = 20
+CHUNK_ROWS = 20_000  # bundles validated together, column by column
 SUFFIXES: dict[str, Format] = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 _DOCUMENT_KEYS = {"granular_certificate_bundles": "granular", "annual_certificates": "annual", "offsets": "offset"}
 
@@ -98,29 +100,71 @@ def _pydantic_problems(source: str, error: ValidationError, where: Located) -> l
 
 def parse_certificates(data: bytes, source: str, fmt: Format | None = None) -> CertificateFile:
     """Validate an export's bytes; raises `InputError` listing located problems (up to 20)."""
+    with gc_paused():
+        return _parse(data, source, fmt)
+
+
+def _parse(data: bytes, source: str, fmt: Format | None) -> CertificateFile:
     fmt = fmt or format_of(source)
     result = CertificateFile(source=source, sha256=hashlib.sha256(data).hexdigest(), bundles=BundleTable(source))
     problems = _Collector(source)
     text = fmt == "csv"
     parser = BundleParser(result.bundles, text=text)
-    for kind, row, where, index in _rows(data, source, fmt, problems, result):
-        if kind == "granular":
-            try:
-                parser.add(row, where.line if where.line is not None else index)
-            except RowError as exc:
-                problems.add(located(source, exc, where.line, where.path))
-            continue
+    header: list[str] = []
+    rows_: list[Any] = []  # the chunk: CSV cell lists or JSON objects
+    lines_: list[int] = []  # their CSV/JSONL lines, or JSON array indexes
+    paths_: list[str | None] = []  # their JSON paths (JSON files only)
+
+    def flush() -> None:
+        if not rows_:
+            return
+        if text:  # CSV rows are lists of cells: transpose them into columns in one go
+            columns = dict(zip(header, zip(*rows_, strict=True), strict=True))
+        else:
+            columns = {name: [row.get(name) for row in rows_] for name in BUNDLE_FIELDS}
+        if problems.problems or not parser.add_columns(columns, lines_):
+            for row, where, path in zip(rows_, lines_, paths_ or [None] * len(rows_), strict=True):
+                try:  # row by row: the exact row and field of each problem
+                    parser.add(dict(zip(header, row, strict=True)) if text else row, where)
+                except RowError as exc:
+                    problems.add(located(source, exc, None if path else where, path))
+        rows_.clear()
+        lines_.clear()
+        paths_.clear()
+
+    def other(kind: str, row: Mapping[str, object], where: Located) -> None:
         model: type[BaseModel] = AnnualCertificate if kind == "annual" else CarbonOffset
         try:
             value = model.model_validate_strings(row) if text else model.model_validate(row)
         except ValidationError as exc:
             for problem in _pydantic_problems(source, exc, where):
                 problems.add(problem)
-            continue
+            return
         if isinstance(value, AnnualCertificate):
             result.annual.append((value, where))
         else:
             result.offsets.append((value, where))  # type: ignore[arg-type]
+
+    if text:
+        for kind, rows, lines in _csv_batches(data, source, problems, header):
+            if kind != "granular":
+                other(kind, rows, Located(line=lines))
+                continue
+            rows_.extend(rows)
+            lines_.extend(lines)
+            flush()
+    else:
+        for kind, row, where, index in _rows(data, source, fmt, problems, result):
+            if kind == "granular":
+                rows_.append(row)
+                lines_.append(index)
+                if where.path is not None:
+                    paths_.append(where.path)
+                if len(rows_) >= CHUNK_ROWS:
+                    flush()
+            else:
+                other(kind, row, where)
+    flush()
     problems.raise_all()
     return result
 
@@ -137,13 +181,11 @@ def _kind(row: Mapping[str, object], default: str, source: str, where: Located,
 
 
 def _rows(data: bytes, source: str, fmt: Format, problems: _Collector,
-          result: CertificateFile) -> Iterator[tuple[str, Mapping[str, object], Located, int]]:
+          result: CertificateFile) -> Iterator[tuple[str, Any, Located, int]]:
     if fmt == "json":
         yield from _json_rows(data, source, problems, result)
-    elif fmt == "jsonl":
-        yield from _jsonl_rows(data, source, problems)
     else:
-        yield from _csv_rows(data, source, problems)
+        yield from _jsonl_rows(data, source, problems)
 
 
 def _json_rows(data: bytes, source: str, problems: _Collector,
@@ -201,8 +243,10 @@ def _jsonl_rows(data: bytes, source: str,
             yield kind, row, where, number
 
 
-def _csv_rows(data: bytes, source: str,
-              problems: _Collector) -> Iterator[tuple[str, Mapping[str, object], Located, int]]:
+def _csv_batches(data: bytes, source: str, problems: _Collector,
+                 header_out: list[str]) -> Iterator[tuple[str, Any, Any]]:
+    """CSV in batches: ("granular", [cells, ...], [line, ...]) for bundles, or (kind, {field: cell},
+    line) for one annual certificate or offset. `header_out` receives the header."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -218,30 +262,47 @@ def _csv_rows(data: bytes, source: str,
     except csv.Error as exc:
         raise InputError(Problem(f"not CSV: {exc}", source=source, line=1)) from None
     header = [h.strip() for h in header]
+    header_out[:] = header
+    kind_at = header.index("kind") if "kind" in header else None
     duplicates = sorted({h for h in header if header.count(h) > 1})
     if duplicates:
         raise InputError(Problem(f"column named twice: {', '.join(duplicates)}", source=source, line=1))
     width = len(header)
-    previous_end = reader.line_num
     while True:
-        start = previous_end + 1
+        start = reader.line_num + 1
         try:
-            cells = next(reader)
-        except StopIteration:
-            return
+            batch = list(islice(reader, CHUNK_ROWS))
         except csv.Error as exc:
             raise InputError(Problem(f"not CSV: {exc}", source=source, line=reader.line_num)) from None
-        previous_end = reader.line_num
-        if not cells or (len(cells) == 1 and not cells[0].strip()):
+        if not batch:
+            return
+        if reader.line_num - start + 1 == len(batch):
+            lines: list[int] = list(range(start, reader.line_num + 1))
+        else:  # quoted cells spanning lines: count them
+            lines, line = [], start
+            for cells in batch:
+                lines.append(line)
+                line += 1 + sum(cell.count("\n") for cell in cells)
+        plain = set(map(len, batch)) == {width} and (
+            kind_at is None or {cells[kind_at] for cells in batch} <= {"", "granular"})
+        if plain:
+            yield "granular", batch, lines
             continue
-        where = Located(line=start)
-        if len(cells) != width:
-            problems.add(Problem(f"{len(cells)} cells, but the header has {width}", source=source, line=start))
-            continue
-        row = dict(zip(header, cells, strict=True))
-        kind = _kind(row, "granular", source, where, problems)
-        if kind is None:
-            continue
-        if kind != "granular":
-            row = {k: v for k, v in row.items() if v != "" and k != "kind"} | {"kind": kind}
-        yield kind, row, where, start
+        granular: list[list[str]] = []
+        granular_lines: list[int] = []
+        for cells, line in zip(batch, lines, strict=True):
+            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                continue
+            if len(cells) != width:
+                problems.add(Problem(f"{len(cells)} cells, but the header has {width}", source=source, line=line))
+                continue
+            if kind_at is None or cells[kind_at] in ("", "granular"):
+                granular.append(cells)
+                granular_lines.append(line)
+                continue
+            row = dict(zip(header, cells, strict=True))
+            kind = _kind(row, "granular", source, Located(line=line), problems)
+            if kind is not None:
+                yield kind, {k: v for k, v in row.items() if v != "" and k != "kind"} | {"kind": kind}, line
+        if granular:
+            yield "granular", granular, granular_lines

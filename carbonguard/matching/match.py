@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import pairwise
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.matching.inputs import CertificateFile, Located
@@ -47,7 +47,7 @@ from carbonguard.matching.models import (
     OffsetReport,
     Rejection,
 )
-from carbonguard.matching.table import NONE_US, US_PER_HOUR, from_us, to_us
+from carbonguard.matching.table import NONE_US, US_PER_HOUR, from_us, gc_paused, to_us
 from carbonguard.policy.models import Matching
 
 ResidualMix = float | Callable[[datetime], float | None] | None
@@ -66,9 +66,8 @@ class _Run:
     beneficiary: str | None
 
 
-@dataclass
-class _Candidate:
-    """The verified part of a bundle that may match its hour."""
+class _Candidate(NamedTuple):
+    """A verified bundle that may match its hour; sorts by (registry, first id)."""
 
     registry: str
     first: int
@@ -120,6 +119,14 @@ def match_certificates(
     `already_claimed`: ledger claims overlapping these certificates (this run's count as matched,
     other runs' are skipped).
     """
+    with gc_paused():
+        return _match(consumption, files, policy, run_id, zone, residual_g_per_kwh, residual_source,
+                      location_co2e_kg, already_claimed)
+
+
+def _match(consumption: Iterable[_Hourly | tuple[datetime, float]], files: Sequence[CertificateFile],
+           policy: Matching, run_id: str, zone: str, residual_g_per_kwh: ResidualMix, residual_source: str | None,
+           location_co2e_kg: float | None, already_claimed: Sequence[ClaimedRange]) -> MatchResult:
     hours = consumption_hours(consumption)
     run = _Run(run_id, frozenset({zone.upper(), *(z.upper() for z in policy.zones)}),
                frozenset(s.lower() for s in policy.accepted_sources), policy.beneficiary)
@@ -140,7 +147,7 @@ def match_certificates(
         need_kwh = hours[hour_us]
         hour_start = from_us(hour_us)
         candidates = by_hour.pop(hour_us, [])
-        candidates.sort(key=lambda c: (c.registry, c.first))
+        candidates.sort()
         uses, hour_claims, used_wh, left_wh = _allocate_hour(candidates, need_kwh * 1000.0, hour_start, run, held,
                                                              rejected)
         unused_wh += left_wh
@@ -148,9 +155,8 @@ def match_certificates(
         consumed_kwh += need_kwh
         matched_kwh += got_kwh
         claims.extend(hour_claims)
-        hour_results.append(HourMatch.model_construct(
-            hour_start=hour_start, consumption_kwh=need_kwh, matched_kwh=got_kwh,
-            cfe=(got_kwh / need_kwh) if need_kwh > 0 else None, certificates=tuple(uses)))
+        hour_results.append(HourMatch(hour_start, need_kwh, got_kwh, (got_kwh / need_kwh) if need_kwh > 0 else None,
+                                      tuple(uses)))
         unmatched = need_kwh - got_kwh
         if unmatched > 0:
             factor = residual_g_per_kwh(hour_start) if callable(residual_g_per_kwh) else residual_g_per_kwh
@@ -189,7 +195,7 @@ def _reject(rejected: list[Rejection], cert_file: CertificateFile, i: int, rule_
     line, path = table.where(i)
     first = table.first[i] if first is None else first
     last = table.last[i] if last is None else last
-    rejected.append(Rejection.model_construct(registry=table.registry[i], range=f"{first}-{last}", rule_id=rule_id,
+    rejected.append(Rejection(registry=table.registry[i], range=f"{first}-{last}", rule_id=rule_id,
                                               reason=reason, source=cert_file.source, line=line, path=path))
 
 
@@ -223,80 +229,80 @@ def _verify_file(file_index: int, cert_file: CertificateFile, run: _Run, hours: 
     signature = cert_file.signature
     unused_wh = 0.0
     usable = USABLE_STATUSES
-    for i in range(len(t)):
-        registry = t.registry[i]
-        why = "the file's signature was not checked" if signature is None else signature.reason(registry)
+    zones, sources, beneficiary_wanted = run.zones, run.sources, run.beneficiary
+    unverified: dict[str, str | None] = {}
+    reject = _reject
+    columns = zip(t.registry, t.first, t.last, t.stated_wh, t.face_wh, t.start_us, t.end_us, t.zone, t.status,
+                  t.beneficiary, t.cancelled_us, t.expiry_us, t.capacity_w, t.carrier, t.energy_source, t.storage,
+                  strict=True)
+    for i, (registry, first, last, stated, face, start, end, zone, status, beneficiary, cancelled, expiry, capacity,
+            carrier, source, storage) in enumerate(columns):
+        if registry not in unverified:
+            unverified[registry] = ("the file's signature was not checked" if signature is None
+                                    else signature.reason(registry))
+        why = unverified[registry]
         if why is not None:
-            _reject(rejected, cert_file, i, "matching.unverified", why)
+            reject(rejected, cert_file, i, "matching.unverified", why)
             continue
-        if (file_index, i) in listed_twice:
-            _reject(rejected, cert_file, i, "matching.double-listing",
-                    "its certificate ids overlap another bundle of the same registry in the input")
+        if listed_twice and (file_index, i) in listed_twice:
+            reject(rejected, cert_file, i, "matching.double-listing",
+                   "its certificate ids overlap another bundle of the same registry in the input")
             continue
-        start, end = t.start_us[i], t.end_us[i]
         hour = start - start % US_PER_HOUR
         if end - start > US_PER_HOUR:
-            _reject(rejected, cert_file, i, "matching.interval",
-                    f"production interval is {(end - start) / 60e6:g} min, over one hour")
+            reject(rejected, cert_file, i, "matching.interval",
+                   f"production interval is {(end - start) / 60e6:g} min, over one hour")
             continue
         if end > hour + US_PER_HOUR:
-            _reject(rejected, cert_file, i, "matching.interval",
-                    f"production {from_us(start).isoformat()}..{from_us(end).isoformat()} crosses a UTC hour boundary")
+            reject(rejected, cert_file, i, "matching.interval",
+                   f"production {from_us(start).isoformat()}..{from_us(end).isoformat()} crosses a UTC hour boundary")
             continue
-        zone = t.zone[i]
-        if zone.upper() not in run.zones:
-            _reject(rejected, cert_file, i, "matching.zone",
-                    f"zone {zone!r} is not the run's zone or one of spec.matching.zones")
+        if zone not in zones and zone.upper() not in zones:
+            reject(rejected, cert_file, i, "matching.zone",
+                   f"zone {zone!r} is not the run's zone or one of spec.matching.zones")
             continue
-        status = t.status[i]
         if status not in usable:
-            _reject(rejected, cert_file, i, "matching.status", f"status is {status!r}, not cancelled or claimed")
+            reject(rejected, cert_file, i, "matching.status", f"status is {status!r}, not cancelled or claimed")
             continue
-        beneficiary = t.beneficiary[i]
-        if run.beneficiary is None:
-            _reject(rejected, cert_file, i, "matching.beneficiary",
-                    "the policy names no beneficiary (spec.matching.beneficiary), so no cancellation can be its")
+        if beneficiary_wanted is None:
+            reject(rejected, cert_file, i, "matching.beneficiary",
+                   "the policy names no beneficiary (spec.matching.beneficiary), so no cancellation can be its")
             continue
-        if beneficiary != run.beneficiary:
-            _reject(rejected, cert_file, i, "matching.beneficiary",
-                    f"cancelled for {beneficiary!r}, not {run.beneficiary!r}")
+        if beneficiary != beneficiary_wanted:
+            reject(rejected, cert_file, i, "matching.beneficiary",
+                   f"cancelled for {beneficiary!r}, not {beneficiary_wanted!r}")
             continue
-        cancelled, expiry = t.cancelled_us[i], t.expiry_us[i]
         if cancelled == NONE_US:
-            _reject(rejected, cert_file, i, "matching.expiry",
-                    "no cancellation_timestamp, so it cannot be shown to be cancelled before expiry")
+            reject(rejected, cert_file, i, "matching.expiry",
+                   "no cancellation_timestamp, so it cannot be shown to be cancelled before expiry")
             continue
         if cancelled >= expiry:
-            _reject(rejected, cert_file, i, "matching.expiry",
-                    f"cancelled {from_us(cancelled).isoformat()}, not before expiry {from_us(expiry).isoformat()}")
+            reject(rejected, cert_file, i, "matching.expiry",
+                   f"cancelled {from_us(cancelled).isoformat()}, not before expiry {from_us(expiry).isoformat()}")
             continue
-        count = t.last[i] - t.first[i] + 1
-        quantity_wh = count * t.face_wh[i]
-        if quantity_wh != t.stated_wh[i]:
-            _reject(rejected, cert_file, i, "matching.quantity",
-                    f"bundle_quantity states {t.stated_wh[i]} Wh but {count} ids x {t.face_wh[i]} Wh = "
-                    f"{quantity_wh} Wh")
+        count = last - first + 1
+        quantity_wh = count * face
+        if quantity_wh != stated:
+            reject(rejected, cert_file, i, "matching.quantity",
+                   f"bundle_quantity states {stated} Wh but {count} ids x {face} Wh = {quantity_wh} Wh")
             continue
-        capacity = t.capacity_w[i]
         if capacity == capacity and quantity_wh * 3_600_000_000 > capacity * (end - start):
-            _reject(rejected, cert_file, i, "matching.capacity",
-                    f"{quantity_wh} Wh exceeds {capacity:g} W x {(end - start) / 3.6e9:g} h")
+            reject(rejected, cert_file, i, "matching.capacity",
+                   f"{quantity_wh} Wh exceeds {capacity:g} W x {(end - start) / 3.6e9:g} h")
             continue
-        carrier, source = t.carrier[i], t.energy_source[i]
-        if carrier.lower() != "electricity":
-            _reject(rejected, cert_file, i, "matching.source", f"energy carrier {carrier!r} is not electricity")
+        if carrier != "electricity" and carrier.lower() != "electricity":
+            reject(rejected, cert_file, i, "matching.source", f"energy carrier {carrier!r} is not electricity")
             continue
-        if source.lower() not in run.sources:
-            _reject(rejected, cert_file, i, "matching.source",
-                    f"energy source {source!r} is not in the accepted carbon-free sources")
+        if source not in sources and source.lower() not in sources:
+            reject(rejected, cert_file, i, "matching.source",
+                   f"energy source {source!r} is not in the accepted carbon-free sources")
             continue
-        unit_wh = float(t.face_wh[i])
-        storage = bool(t.storage[i])
+        unit_wh = float(face)
         if storage:
             efficiency = t.efficiency[i]
             if t.sdr_allocation_id[i] is None or efficiency != efficiency:
-                _reject(rejected, cert_file, i, "matching.storage",
-                        "storage certificate without sdr_allocation_id and storage_efficiency_factor")
+                reject(rejected, cert_file, i, "matching.storage",
+                       "storage certificate without sdr_allocation_id and storage_efficiency_factor")
                 continue
             unit_wh *= efficiency
         if not hours.get(hour):
@@ -305,7 +311,7 @@ def _verify_file(file_index: int, cert_file: CertificateFile, run: _Run, hours: 
         candidates = by_hour.get(hour)
         if candidates is None:
             candidates = by_hour[hour] = []
-        candidates.append(_Candidate(registry, t.first[i], t.last[i], unit_wh, zone, source, t.device_id[i], storage))
+        candidates.append(_Candidate(registry, first, last, unit_wh, zone, source, t.device_id[i], bool(storage)))
     return unused_wh
 
 
@@ -354,7 +360,7 @@ def _allocate_hour(candidates: list[_Candidate], need_wh: float, hour_start: dat
                    rejected: list[Rejection]) -> tuple[list[CertificateUse], list[Claim], float, float]:
     """Fill one hour; returns (uses, new claims, Wh used, verified Wh left unused)."""
     uses: list[CertificateUse] = []
-    claims: list[Claim] = []
+    pending: list[list] = []  # [registry, first, last, zone, energy_wh]
     plans: list[tuple[_Candidate, list[tuple[int, int]]]] = []
     used_wh = 0.0
     offered_wh = 0.0
@@ -366,7 +372,7 @@ def _allocate_hour(candidates: list[_Candidate], need_wh: float, hour_start: dat
             free, mine, others = [(c.first, c.last)], [], []
         for lo, hi, holder in others:
             offered_wh -= (hi - lo + 1) * c.unit_wh
-            rejected.append(Rejection.model_construct(
+            rejected.append(Rejection(
                 registry=c.registry, range=f"{lo}-{hi}", rule_id="matching.double-counting",
                 reason=f"already claimed by run {holder!r}", source=None, line=None, path=None))
         for lo, hi in mine:  # this run's earlier claims count first
@@ -383,9 +389,12 @@ def _allocate_hour(candidates: list[_Candidate], need_wh: float, hour_start: dat
                 break
             used_wh += take * c.unit_wh
             uses.append(_use(c, lo, lo + take - 1, already=False))
-            _add_claim(claims, c, lo, lo + take - 1, hour_start, run)
+            _add_claim(pending, c, lo, lo + take - 1)
         if need_wh - used_wh < 1e-9:
             break
+    beneficiary = str(run.beneficiary)
+    claims = [Claim(registry, first, last, hour_start, zone, beneficiary, run.run_id, energy)
+              for registry, first, last, zone, energy in pending]
     return uses, claims, used_wh, max(offered_wh - used_wh, 0.0)
 
 
@@ -397,21 +406,20 @@ def _whole(remaining_wh: float, unit_wh: float) -> int:
 
 
 def _use(c: _Candidate, lo: int, hi: int, *, already: bool) -> CertificateUse:
-    return CertificateUse.model_construct(
-        registry=c.registry, range=f"{lo}-{hi}", certificates=hi - lo + 1, energy_kwh=(hi - lo + 1) * c.unit_wh / 1000,
-        energy_source=c.energy_source, device_id=c.device_id, storage=c.storage, already_claimed=already)
+    return CertificateUse(c.registry, f"{lo}-{hi}", hi - lo + 1, (hi - lo + 1) * c.unit_wh / 1000, c.energy_source,
+                          c.device_id, c.storage, already)
 
 
-def _add_claim(claims: list[Claim], c: _Candidate, lo: int, hi: int, hour_start: datetime, run: _Run) -> None:
-    """Append a claim, merged with the previous one when the ids continue it (fewer ledger records)."""
+def _add_claim(pending: list[list], c: _Candidate, lo: int, hi: int) -> None:
+    """Note a claim, merged into the previous one when the ids continue it (fewer ledger records)."""
     energy = (hi - lo + 1) * c.unit_wh
-    if claims:
-        prev = claims[-1]
-        if prev.registry == c.registry and prev.zone == c.zone and prev.last + 1 == lo:
-            claims[-1] = Claim.model_construct(**{**prev.__dict__, "last": hi, "energy_wh": prev.energy_wh + energy})
+    if pending:
+        prev = pending[-1]
+        if prev[0] == c.registry and prev[3] == c.zone and prev[2] + 1 == lo:
+            prev[2] = hi
+            prev[4] += energy
             return
-    claims.append(Claim.model_construct(registry=c.registry, first=lo, last=hi, hour_start=hour_start, zone=c.zone,
-                                        beneficiary=str(run.beneficiary), run_id=run.run_id, energy_wh=energy))
+    pending.append([c.registry, lo, hi, c.zone, energy])
 
 
 # -- offsets and annual certificates: validated and reported, never matched --------------------------

@@ -13,6 +13,7 @@ holds them together.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -188,17 +189,23 @@ class ClaimedRange(_Value):
                    last=int(str(payload["certificate_last"])), run_id=str(payload["run_id"]))
 
 
-class Claim(_Value):
+# Claims, uses, rejections and hours are slotted dataclasses, not pydantic models: a registry export
+# can yield a million of them, and building a pydantic model (or a frozen dataclass) costs several
+# times more. Treat them as values. Pydantic still serialises them inside `MatchResult` and
+# describes them in its JSON Schema.
+
+@dataclass(slots=True)
+class Claim:
     """Certificates this run claims for one hour: exactly the arguments of `Ledger.claim_certificates`."""
 
     registry: str
-    first: int = Field(ge=0)
-    last: int = Field(ge=0)
-    hour_start: AwareDatetime
+    first: int
+    last: int
+    hour_start: datetime
     zone: str
     beneficiary: str
     run_id: str
-    energy_wh: float = Field(gt=0, description="Energy counted (after any storage efficiency factor).")
+    energy_wh: float  # energy counted, after any storage efficiency factor
 
     @property
     def certificate_range(self) -> str:
@@ -211,37 +218,44 @@ class Claim(_Value):
                 "mwh": Decimal(repr(self.energy_wh)) / Decimal(1_000_000)}
 
 
-class CertificateUse(_Value):
-    """Part of a bundle counted in one hour."""
+@dataclass(slots=True)
+class CertificateUse:
+    """Part of a bundle counted in one hour; `already_claimed`: held by this run before this match."""
 
     registry: str
-    range: str = Field(description="'first-last' certificate ids used (inclusive).")
-    certificates: int = Field(gt=0)
-    energy_kwh: float = Field(gt=0)
+    range: str
+    certificates: int
+    energy_kwh: float
     energy_source: str
     device_id: str
     storage: bool = False
-    already_claimed: bool = Field(default=False, description="Held by this run in the ledger before this match.")
+    already_claimed: bool = False
 
 
-class HourMatch(_Value):
-    hour_start: AwareDatetime
-    consumption_kwh: float = Field(ge=0)
-    matched_kwh: float = Field(ge=0)
-    cfe: float | None = Field(default=None, description="matched / consumed; None when the hour consumed nothing.")
+@dataclass(slots=True)
+class HourMatch:
+    """One consumption hour: consumed, matched (`cfe` = matched / consumed; None when it consumed
+    nothing) and the certificates counted."""
+
+    hour_start: datetime
+    consumption_kwh: float
+    matched_kwh: float
+    cfe: float | None
     certificates: tuple[CertificateUse, ...] = ()
 
 
-class Rejection(_Value):
-    """A certificate (or offset) that counts for nothing, with the rule and the reason."""
+@dataclass(slots=True)
+class Rejection:
+    """A certificate range that counts for nothing, with the rule, the reason and where it came from
+    (`source` file, `line` for CSV/JSONL, `path` for JSON)."""
 
     registry: str
     range: str
     rule_id: str
     reason: str
-    source: str | None = Field(default=None, description="File the row came from.")
+    source: str | None = None
     line: int | None = None
-    path: str | None = Field(default=None, description="JSON path of the row, for JSON files.")
+    path: str | None = None
 
 
 class InstrumentCheck(_Value):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def test_a_bundle_is_split_between_two_runs_of_the_same_hour(tmp_path: Path, key
         for claim in second.claims:
             led.claim_certificates(**claim.ledger_kwargs())
         with pytest.raises(ClaimConflict, match="run-a"):
-            led.claim_certificates(**first.claims[0].model_copy(update={"run_id": "run-c"}).ledger_kwargs())
+            led.claim_certificates(**replace(first.claims[0], run_id="run-c").ledger_kwargs())
 
 
 def test_a_run_rematched_keeps_its_own_claims_without_claiming_again() -> None:
