@@ -127,7 +127,8 @@ def main() -> int:
                   f"(load_s {statistics.median(r['load_s'] for r in runs):.2f}, "
                   f"match_s {statistics.median(r['match_s'] for r in runs):.2f}; "
                   f"cpu_s {statistics.median(r['cpu_s'] for r in runs):.2f}){ratio}")
-            print(f"{'':>9}  median peak_rss_mb {rss:.0f}  target {RSS_TARGET_MB:.0f} MB, ratio {RSS_TARGET_MB / rss:.2f}"
+            print(f"{'':>9}  median peak_rss_mb {rss:.0f}  target {RSS_TARGET_MB:.0f} MB, "
+                  f"ratio {RSS_TARGET_MB / rss:.2f}"
                   f"  | cfe_score {last['cfe_score']:.3f}, rejected {last['rejected']}, claims {last['claims']}")
     print(f"load average at the end {os.getloadavg()[0]:.1f} (above the CPU count, wall time includes waiting "
           "for a CPU; cpu_s is this process's own time)")

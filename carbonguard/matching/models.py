@@ -38,6 +38,7 @@ USABLE_STATUSES = ("cancelled", "claimed")
 # Schema carries the bound (a bound on the union would be lost from the schema).
 PositiveNumber = Annotated[StrictInt, Field(gt=0)] | Annotated[StrictFloat, Field(gt=0)]
 Fraction = Annotated[StrictInt, Field(gt=0, le=1)] | Annotated[StrictFloat, Field(gt=0, le=1)]
+Identifier = Annotated[StrictStr, Field(min_length=1)] | StrictInt
 STATUS_PATTERN = "^(" + "|".join(f"[{s[0]}{s[0].upper()}]{s[1:]}" for s in STATUSES) + ")$"
 
 
@@ -69,7 +70,7 @@ class GranularCertificateBundle(_Row):
     face_value: StrictInt = Field(gt=0, description="Energy of each certificate in Wh.")
     energy_carrier: StrictStr = Field(min_length=1, max_length=64, description="Only 'electricity' is matched.")
     energy_source: StrictStr = Field(min_length=1, max_length=64, description="e.g. solar_pv, wind, hydro, nuclear.")
-    device_id: StrictStr | StrictInt = Field(description="Production (or storage) device id.")
+    device_id: Identifier = Field(description="Production (or storage) device id.")
     device_capacity: PositiveNumber | None = Field(default=None, description="Device capacity in W, when stated.")
     production_starting_interval: AwareDatetime = Field(description="Start of production (ISO 8601 with offset).")
     production_ending_interval: AwareDatetime = Field(description="End of production (ISO 8601 with offset).")
@@ -84,7 +85,7 @@ class GranularCertificateBundle(_Row):
         default=None, description="When the bundle was cancelled (carbonguard extension; needed to show it "
                                   "was cancelled before expiry).")
     is_storage: StrictBool | Literal[0, 1] = Field(default=False, description="Released from storage.")
-    sdr_allocation_id: StrictStr | StrictInt | None = Field(
+    sdr_allocation_id: Identifier | None = Field(
         default=None, description="Storage discharge record allocated to a storage bundle.")
     storage_efficiency_factor: Fraction | None = Field(
         default=None, description="Round-trip efficiency applied to a storage bundle's energy.")
@@ -92,10 +93,24 @@ class GranularCertificateBundle(_Row):
                                    description="Bidding/market zone of production, e.g. 'FR', 'DE'.")
     issue_market_zone: StrictStr | None = Field(
         default=None, min_length=1, max_length=64, description="gc_registry's name for `zone`; give one of them.")
-    issuance_id: StrictStr | StrictInt | None = Field(default=None, description="Registry issuance id, if exported.")
+    issuance_id: Identifier | None = Field(default=None, description="Registry issuance id, if exported.")
 
     _utc = field_validator("production_starting_interval", "production_ending_interval",
                            "cancellation_timestamp")(lambda v: None if v is None else _utc(v))
+
+    @field_validator("production_starting_interval", "production_ending_interval", "cancellation_timestamp",
+                     "expiry_datestamp", mode="before")
+    @classmethod
+    def _written_time(cls, value: object) -> object:
+        """Times are ISO 8601 text (or datetime/date values), never bare numbers of seconds."""
+        if isinstance(value, (int, float)):
+            raise ValueError("must be an ISO 8601 time with its UTC offset, not a number")
+        return value
+
+    @field_validator("certificate_bundle_status")
+    @classmethod
+    def _lower_status(cls, value: str) -> str:
+        return value.lower()
 
     @model_validator(mode="after")
     def _consistent(self) -> GranularCertificateBundle:
@@ -113,7 +128,7 @@ class GranularCertificateBundle(_Row):
 
     @property
     def status(self) -> str:
-        return self.certificate_bundle_status.lower()
+        return self.certificate_bundle_status
 
     @property
     def expiry(self) -> datetime:

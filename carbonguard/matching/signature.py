@@ -48,7 +48,8 @@ def decode_signature(signature_text: bytes) -> bytes | None:
 
 def check_signature(data: bytes, signature_text: bytes | None, registries: Iterable[str],
                     pinned: Mapping[str, str], *, signature_name: str = "EXPORT.sig") -> SignatureCheck:
-    """Verify `data` against `signature_text` with the pinned key of each registry the file names."""
+    """Verify `data` against `signature_text` with every pinned key; rows of a registry count only
+    when that registry's own key verifies (`SignatureCheck.reason`)."""
     names = sorted(set(registries))
     if signature_text is None:
         why = f"no signature: {signature_name} is missing, so the file cannot be shown to come from its registry"
@@ -59,7 +60,7 @@ def check_signature(data: bytes, signature_text: bytes | None, registries: Itera
         return SignatureCheck("malformed", frozenset(), dict.fromkeys(names, why))
     verified: set[str] = set()
     reasons: dict[str, str] = {}
-    for name in names:
+    for name in sorted(set(names) | set(pinned)):  # every pinned key: offsets in a file name no registry
         key = pinned.get(name)
         if key is None:
             reasons[name] = f"registry {name!r} is not pinned in spec.matching.registries (no public key)"
@@ -67,7 +68,8 @@ def check_signature(data: bytes, signature_text: bytes | None, registries: Itera
         try:
             Ed25519PublicKey.from_public_bytes(base64.b64decode(key, validate=True)).verify(signature, data)
         except (InvalidSignature, ValueError, binascii.Error):
-            reasons[name] = f"{signature_name} does not verify with the key pinned for registry {name!r}"
+            if name in names:
+                reasons[name] = f"{signature_name} does not verify with the key pinned for registry {name!r}"
             continue
         verified.add(name)
     unpinned = [n for n in names if n not in pinned]
