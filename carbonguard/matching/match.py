@@ -359,6 +359,8 @@ def _allocate_hour(candidates: list[_Candidate], need_wh: float, hour_start: dat
                    held: dict[str, tuple[list[int], list[ClaimedRange]]],
                    rejected: list[Rejection]) -> tuple[list[CertificateUse], list[Claim], float, float]:
     """Fill one hour; returns (uses, new claims, Wh used, verified Wh left unused)."""
+    if not held:
+        return _allocate_free_hour(candidates, need_wh, hour_start, run)
     uses: list[CertificateUse] = []
     pending: list[list] = []  # [registry, first, last, zone, energy_wh]
     plans: list[tuple[_Candidate, list[tuple[int, int]]]] = []
@@ -394,6 +396,39 @@ def _allocate_hour(candidates: list[_Candidate], need_wh: float, hour_start: dat
             break
     beneficiary = str(run.beneficiary)
     claims = [Claim(registry, first, last, hour_start, zone, beneficiary, run.run_id, energy)
+              for registry, first, last, zone, energy in pending]
+    return uses, claims, used_wh, max(offered_wh - used_wh, 0.0)
+
+
+def _allocate_free_hour(candidates: list[_Candidate], need_wh: float, hour_start: datetime,
+                        run: _Run) -> tuple[list[CertificateUse], list[Claim], float, float]:
+    """`_allocate_hour` when the ledger holds none of these ids: the same rule, one pass (hot path)."""
+    uses: list[CertificateUse] = []
+    claims: list[Claim] = []
+    used_wh = offered_wh = 0.0
+    beneficiary, run_id = str(run.beneficiary), run.run_id
+    prev: list | None = None  # the claim being extended: [registry, first, last, zone, energy_wh]
+    pending: list[list] = []
+    for registry, first, last, unit_wh, zone, source, device, storage in candidates:
+        count = last - first + 1
+        offered_wh += count * unit_wh
+        remaining = need_wh - used_wh
+        if remaining < unit_wh - 1e-9:
+            continue
+        take = math.floor(remaining / unit_wh + 1e-9)
+        if take > count:
+            take = count
+        hi = first + take - 1
+        energy = take * unit_wh
+        used_wh += energy
+        uses.append(CertificateUse(registry, f"{first}-{hi}", take, energy / 1000, source, device, storage, False))
+        if prev is not None and prev[0] == registry and prev[3] == zone and prev[2] + 1 == first:
+            prev[2] = hi
+            prev[4] += energy
+        else:
+            prev = [registry, first, hi, zone, energy]
+            pending.append(prev)
+    claims = [Claim(registry, first, last, hour_start, zone, beneficiary, run_id, energy)
               for registry, first, last, zone, energy in pending]
     return uses, claims, used_wh, max(offered_wh - used_wh, 0.0)
 

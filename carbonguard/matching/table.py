@@ -242,11 +242,13 @@ class BundleParser:
         n = len(wheres)
         none = [None] * n
 
-        def col(name: str) -> list[object]:
+        def col(name: str) -> Sequence[object]:
             values = columns.get(name)
             if values is None:
                 return none
-            return [v or None for v in values] if self.text else list(values)
+            if self.text:  # an empty cell is an absent value; most columns have none
+                return [v or None for v in values] if "" in values else values
+            return values
 
         try:
             kinds = col("kind")
