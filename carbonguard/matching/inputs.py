@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from pydantic import BaseModel, ValidationError
 
@@ -243,24 +243,29 @@ def _jsonl_rows(data: bytes, source: str,
             yield kind, row, where, number
 
 
+def _not_utf8(data: bytes, source: str) -> NoReturn:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(Problem(f"not UTF-8 text ({exc.reason})", source=source, line=line)) from None
+    raise InputError(Problem("not UTF-8 text", source=source))
+
+
 def _csv_batches(data: bytes, source: str, problems: _Collector,
                  header_out: list[str]) -> Iterator[tuple[str, Any, Any]]:
     """CSV in batches: ("granular", [cells, ...], [line, ...]) for bundles, or (kind, {field: cell},
     line) for one annual certificate or offset. `header_out` receives the header."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(Problem(f"not UTF-8 text ({exc.reason})", source=source, line=line)) from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    # Decoded incrementally: a StringIO of the whole text would hold 4 bytes per character.
+    reader = csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=""), strict=True)
     try:
         header = next(reader)
     except StopIteration:
         raise InputError(Problem("empty file: expected a header row", source=source, line=1)) from None
     except csv.Error as exc:
         raise InputError(Problem(f"not CSV: {exc}", source=source, line=1)) from None
+    except UnicodeDecodeError:
+        _not_utf8(data, source)
     header = [h.strip() for h in header]
     header_out[:] = header
     kind_at = header.index("kind") if "kind" in header else None
@@ -274,6 +279,8 @@ def _csv_batches(data: bytes, source: str, problems: _Collector,
             batch = list(islice(reader, CHUNK_ROWS))
         except csv.Error as exc:
             raise InputError(Problem(f"not CSV: {exc}", source=source, line=reader.line_num)) from None
+        except UnicodeDecodeError:
+            _not_utf8(data, source)
         if not batch:
             return
         if reader.line_num - start + 1 == len(batch):

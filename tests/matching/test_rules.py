@@ -123,3 +123,19 @@ def test_ranges_claimed_by_another_run_are_double_counting() -> None:
                                 already_claimed=held)
     assert [(r.rule_id, r.range) for r in result.rejected] == [("matching.double-counting", "0-999")]
     assert "run-b" in result.rejected[0].reason and result.matched_kwh == 0
+
+
+@pytest.mark.parametrize("rows", [
+    [bundle(0, 999), bundle(1000, 1999), bundle(5000, 5999)],  # ascending and disjoint: no sort needed
+    [bundle(5000, 5999), bundle(0, 999), bundle(1000, 1999)],  # any order: sorted to check
+], ids=["ascending", "unordered"])
+def test_disjoint_ranges_pass_in_any_order(rows: list[dict[str, Any]]) -> None:
+    assert not run(rows).rejected
+
+
+@pytest.mark.parametrize("rows", [
+    [bundle(0, 999), bundle(999, 1500)],  # touching at one id
+    [bundle(2000, 2999), bundle(0, 999), bundle(2500, 2600)],  # contained, out of order
+], ids=["touching", "contained"])
+def test_any_shared_id_is_double_listing(rows: list[dict[str, Any]]) -> None:
+    assert {r.rule_id for r in run(rows).rejected} == {"matching.double-listing"}
