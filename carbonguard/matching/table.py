@@ -31,7 +31,7 @@ US_PER_HOUR = 3_600 * US_PER_S
 
 BUNDLE_FIELDS = tuple(name for name in GranularCertificateBundle.model_fields)
 _STATUS = {s: s for s in STATUSES} | {s.capitalize(): s for s in STATUSES}
-_TEXT_BOOLS = {None: 0, "true": 1, "false": 0, "1": 1, "0": 0, "True": 1, "False": 0, "TRUE": 1, "FALSE": 0}
+_TEXT_BOOLS = {None: 0, "": 0, "true": 1, "false": 0, "1": 1, "0": 0, "True": 1, "False": 0, "TRUE": 1, "FALSE": 0}
 
 
 class RowError(ValueError):
@@ -233,26 +233,24 @@ class BundleParser:
 
     # -- a chunk of rows, column by column ---------------------------------------------------
     def add_columns(self, columns: Mapping[str, Sequence[object]], wheres: Sequence[int]) -> bool:
-        """Validate a chunk column by column (C-speed builtins over whole columns) and append it.
+        """Validate a chunk column by column and append it.
 
-        Returns False, appending nothing, when any value of the chunk is not plainly valid; the
-        caller then runs `add` row by row, which decides and names the exact row and field. This
-        path may refuse more than `add` does, never less.
+        Each column is checked with C-speed passes (`set`, `map`, `min`/`max`); values that repeat
+        (zones, sources, statuses, times) are parsed once per distinct value. Returns False,
+        appending nothing, when any value of the chunk is not plainly valid; the caller then runs
+        `add` row by row, which decides and names the exact row and field. This path may refuse
+        more than `add` does, never less. In CSV an empty cell is an absent value.
         """
         n = len(wheres)
-        none = [None] * n
+        absent = (None, "") if self.text else (None,)
+        none: Sequence[object] = (None,) * n
 
         def col(name: str) -> Sequence[object]:
             values = columns.get(name)
-            if values is None:
-                return none
-            if self.text:  # an empty cell is an absent value; most columns have none
-                return [v or None for v in values] if "" in values else values
-            return values
+            return none if values is None else values
 
         try:
-            kinds = col("kind")
-            if kinds is not none and not set(kinds) <= {None, "granular"}:
+            if not set(col("kind")) <= {*absent, "granular"}:
                 return False
             ints = {}
             for name, high in (("certificate_bundle_id_range_start", MAX_CERTIFICATE_ID),
@@ -260,7 +258,7 @@ class BundleParser:
                                ("bundle_quantity", 2**63 - 1), ("face_value", 2**63 - 1)):
                 values = col(name)
                 if self.text:
-                    if None in values or not all(map(str.isdecimal, values)):  # type: ignore[arg-type]
+                    if values is none or not all(map(str.isdecimal, values)):  # type: ignore[arg-type]
                         return False
                     numbers = array("q", map(int, values))  # type: ignore[arg-type]
                 else:
@@ -274,34 +272,32 @@ class BundleParser:
             first, last = ints["certificate_bundle_id_range_start"], ints["certificate_bundle_id_range_end"]
             if any(map(operator.lt, last, first)):
                 return False
-            registry = self._strings_column(col("registry"), 64, optional=False)
-            carrier = self._strings_column(col("energy_carrier"), 64, optional=False)
-            source = self._strings_column(col("energy_source"), 64, optional=False)
-            device = self._strings_column(col("device_id"), 2**31, optional=False)
-            beneficiary = self._strings_column(col("beneficiary"), 256, optional=True)
-            sdr = self._strings_column(col("sdr_allocation_id"), 2**31, optional=True)
-            issuance = self._strings_column(col("issuance_id"), 2**31, optional=True)
-            if None in (registry, carrier, source, device, beneficiary, sdr, issuance):
-                return False
-            zone_values, imz_values = col("zone"), col("issue_market_zone")
-            if imz_values is not none and set(imz_values) != {None}:
+            strings = {}
+            for name, max_length, optional in (("registry", 64, False), ("energy_carrier", 64, False),
+                                               ("energy_source", 64, False), ("device_id", 2**31, False),
+                                               ("beneficiary", 256, True), ("sdr_allocation_id", 2**31, True),
+                                               ("issuance_id", 2**31, True), ("zone", 64, False)):
+                column = self._strings_column(col(name), max_length, optional=optional, absent=absent)
+                if column is None:
+                    return False
+                strings[name] = column
+            if not set(col("issue_market_zone")) <= set(absent):
                 return False  # gc_registry's field name: judged row by row
-            zone = self._strings_column(zone_values, 64, optional=False)
-            if zone is None:
-                return False
-            capacity = self._floats_column(col("device_capacity"), upper=None)
-            efficiency = self._floats_column(col("storage_efficiency_factor"), upper=1.0)
-            if capacity is None or efficiency is None:
-                return False
-            start = self._times_column(col("production_starting_interval"), optional=False)
-            end = self._times_column(col("production_ending_interval"), optional=False)
-            cancelled = self._times_column(col("cancellation_timestamp"), optional=True)
-            if start is None or end is None or cancelled is None or any(map(operator.le, end, start)):
+            capacity = self._floats_column(col("device_capacity"), upper=None, absent=absent)
+            efficiency = self._floats_column(col("storage_efficiency_factor"), upper=1.0, absent=absent)
+            start = self._times_column(col("production_starting_interval"), optional=False, absent=absent)
+            end = self._times_column(col("production_ending_interval"), optional=False, absent=absent)
+            cancelled = self._times_column(col("cancellation_timestamp"), optional=True, absent=absent)
+            if (capacity is None or efficiency is None or start is None or end is None or cancelled is None
+                    or any(map(operator.le, end, start))):
                 return False
             expiry_values = col("expiry_datestamp")
-            if None in expiry_values:
+            distinct_expiry = set(expiry_values)
+            if distinct_expiry & set(absent):
                 return False
-            expiry_map = {v: self._date_or_time("expiry_datestamp", v) for v in set(expiry_values)}
+            parsed = {v: self._date_or_time("expiry_datestamp", v) for v in distinct_expiry}
+            expiry = array("q", map({v: p[0] for v, p in parsed.items()}.__getitem__, expiry_values))
+            expiry_is_date = bytearray(map({v: p[1] for v, p in parsed.items()}.__getitem__, expiry_values))
             statuses = col("certificate_bundle_status")
             if not set(statuses) <= _STATUS.keys():
                 return False
@@ -319,72 +315,77 @@ class BundleParser:
             return False
 
         tab = self.table
-        tab.registry.extend(registry)
+        tab.registry.extend(strings["registry"])
         tab.first.extend(first)
         tab.last.extend(last)
         tab.stated_wh.extend(ints["bundle_quantity"])
         tab.face_wh.extend(ints["face_value"])
-        tab.carrier.extend(carrier)
-        tab.energy_source.extend(source)
-        tab.device_id.extend(device)
+        tab.carrier.extend(strings["energy_carrier"])
+        tab.energy_source.extend(strings["energy_source"])
+        tab.device_id.extend(strings["device_id"])
         tab.capacity_w.extend(capacity)
         tab.start_us.extend(start)
         tab.end_us.extend(end)
         tab.status.extend(map(_STATUS.__getitem__, statuses))  # type: ignore[arg-type]
-        tab.beneficiary.extend(beneficiary)
-        tab.expiry_us.extend(expiry_map[v][0] for v in expiry_values)
-        tab.expiry_is_date.extend(expiry_map[v][1] for v in expiry_values)
+        tab.beneficiary.extend(strings["beneficiary"])
+        tab.expiry_us.extend(expiry)
+        tab.expiry_is_date.extend(expiry_is_date)
         tab.cancelled_us.extend(cancelled)
         tab.storage.extend(storage)
-        tab.sdr_allocation_id.extend(sdr)
+        tab.sdr_allocation_id.extend(strings["sdr_allocation_id"])
         tab.efficiency.extend(efficiency)
-        tab.zone.extend(zone)
+        tab.zone.extend(strings["zone"])
         tab.zone_field.extend(bytes(n))
-        tab.issuance_id.extend(issuance)
+        tab.issuance_id.extend(strings["issuance_id"])
         tab.line.extend(wheres)
         return True
 
-    def _strings_column(self, values: list[object], max_length: int, *, optional: bool) -> list[object] | None:
-        """The column with repeated strings shared, or None when a value is not a plain valid string."""
-        kinds = set(map(type, values))
-        if optional:
-            kinds.discard(type(None))
-            present = [v for v in values if v is not None] if None in values else values
-        else:
-            present = values
-        if not kinds <= {str}:
+    def _strings_column(self, values: Sequence[object], max_length: int, *, optional: bool,
+                        absent: tuple[object, ...]) -> Sequence[object] | None:
+        """The column with repeated strings shared (absent values as None), or None when a value is
+        not a plain valid string. Checked on the distinct values: a column has few."""
+        distinct = set(values)
+        missing = distinct.intersection(absent)
+        if missing and not optional:
+            return None
+        present = distinct - missing
+        # `set` merges equal values of different types (1, 1.0, True); none of them is a str, so a
+        # column holding any of them still fails here.
+        if not all(type(v) is str for v in present):
             return None
         if present and (min(map(len, present)) < 1 or max(map(len, present)) > max_length):  # type: ignore[arg-type]
             return None
-        distinct = set(values)
-        if len(distinct) * 4 > len(values):
+        if len(present) * 4 > len(values) and not missing:
             return values  # mostly unique (device ids): sharing would not pay
-        shared = {v: self._strings.setdefault(v, v) if len(self._strings) < 65_536 else v  # type: ignore[arg-type]
-                  for v in distinct}
+        shared: dict[object, object] = dict.fromkeys(missing)
+        for v in present:
+            shared[v] = self._strings.setdefault(v, v) if len(self._strings) < 65_536 else v  # type: ignore[arg-type]
         return list(map(shared.__getitem__, values))
 
-    def _floats_column(self, values: list[object], *, upper: float | None) -> array | None:
-        if self.text:
-            numbers = [math.nan if v is None else float(v) for v in values]  # type: ignore[arg-type]
-        else:
-            if not set(map(type, values)) <= {int, float, type(None)}:
+    def _floats_column(self, values: Sequence[object], *, upper: float | None,
+                       absent: tuple[object, ...]) -> array | None:
+        """Positive finite numbers (nan where absent), parsed once per distinct value."""
+        if not self.text and not set(map(type, values)) <= {int, float, type(None)}:
+            return None  # checked on every value: `set` would merge True into 1
+        parsed: dict[object, float] = {}
+        for v in set(values):
+            if v in absent:
+                parsed[v] = math.nan
+                continue
+            number = float(v)  # type: ignore[arg-type]
+            if not (math.isfinite(number) and number > 0 and (upper is None or number <= upper)):
                 return None
-            numbers = [math.nan if v is None else float(v) for v in values]  # type: ignore[arg-type]
-        present = [x for x in numbers if x == x]
-        if len(present) != sum(v is not None for v in values):
-            return None  # a "nan" written in the file
-        if present and (min(present) <= 0 or max(present) == math.inf or (upper is not None and max(present) > upper)):
-            return None
-        return array("d", numbers)
+            parsed[v] = number
+        return array("d", map(parsed.__getitem__, values))
 
-    def _times_column(self, values: list[object], *, optional: bool) -> array | None:
+    def _times_column(self, values: Sequence[object], *, optional: bool, absent: tuple[object, ...]) -> array | None:
         distinct = set(values)
-        if None in distinct:
-            if not optional:
-                return None
-            distinct.discard(None)
-        times: dict[object, int] = {v: self._time("time", v) for v in distinct}
-        times[None] = NONE_US
+        missing = distinct.intersection(absent)
+        if missing and not optional:
+            return None
+        times: dict[object, int] = dict.fromkeys(missing, NONE_US)
+        for v in distinct - missing:
+            times[v] = self._time("time", v)
         return array("q", map(times.__getitem__, values))
 
     # -- one row ---------------------------------------------------------------------------

@@ -113,3 +113,22 @@ def test_table_round_trips_every_field_to_the_model() -> None:
             parser.add(row, 1)
         assert table.bundle(0) == GranularCertificateBundle.model_validate(row)
     assert set(BUNDLE_FIELDS) == set(GranularCertificateBundle.model_fields)
+
+
+@pytest.mark.parametrize("encode", ["csv", "json", "jsonl"])
+def test_valid_exports_take_the_column_path(encode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The row-by-row validator is only the fallback that names problems; valid chunks never use it."""
+    from carbonguard.matching.inputs import parse_certificates
+
+    from .helpers import csv_bytes, json_bytes, jsonl_bytes
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("row path used for a valid chunk")
+
+    monkeypatch.setattr(BundleParser, "add", refuse)
+    rows = [bundle(0, 999, beneficiary=None), bundle(1000, 1999, is_storage=True, sdr_allocation_id="9",
+                                                      storage_efficiency_factor=0.5, cancellation_timestamp=None)]
+    data = {"csv": csv_bytes, "json": json_bytes, "jsonl": jsonl_bytes}[encode](rows)
+    loaded = parse_certificates(data, f"x.{encode}")
+    assert [b.model_dump() for b in map(loaded.bundles.bundle, range(2))] == [
+        GranularCertificateBundle.model_validate(r).model_dump() for r in rows]
