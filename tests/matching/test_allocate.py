@@ -140,3 +140,11 @@ def test_claims_carry_everything_the_ledger_needs() -> None:
     kwargs = result.claims[0].ledger_kwargs()
     assert kwargs == {"registry": REGISTRY, "certificate_range": (0, 999), "run_id": "run-a",
                       "beneficiary": BENEFICIARY, "hour": HOUR, "zone": "FR", "mwh": Decimal("0.001")}
+
+
+def test_a_certificate_that_would_overshoot_is_left_whole() -> None:
+    rows = [bundle(0, 2, face_value=300), bundle(10, 12, face_value=300)]
+    result = match_certificates([(HOUR, 1.0)], [signed(rows)], policy(), run_id="r", zone="FR")
+    assert [(c.first, c.last) for c in result.claims] == [(0, 2)]
+    assert [u.range for u in result.hours[0].certificates] == ["0-2"]
+    assert result.unused_certificates_kwh == pytest.approx(0.9)
