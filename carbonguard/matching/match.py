@@ -133,7 +133,7 @@ def _match(consumption: Iterable[_Hourly | tuple[datetime, float]], files: Seque
                frozenset(s.lower() for s in policy.accepted_sources), policy.beneficiary)
     rejected: list[Rejection] = []
     listed_twice = _double_listed(files)
-    by_hour: dict[int, list[_Candidate]] = {}
+    by_hour: dict[int, list[tuple]] = {}
     unused_wh = 0.0
     for file_index, cert_file in enumerate(files):
         unused_wh += _verify_file(file_index, cert_file, run, hours, listed_twice, by_hour, rejected)
@@ -166,7 +166,7 @@ def _match(consumption: Iterable[_Hourly | tuple[datetime, float]], files: Seque
             else:
                 market_g += unmatched * factor
     for leftover in by_hour.values():  # verified, but in hours the run consumed nothing
-        unused_wh += sum((c.last - c.first + 1) * c.unit_wh for c in leftover)
+        unused_wh += sum((c[2] - c[1] + 1) * c[3] for c in leftover)
 
     market_kg = market_g / 1000.0 if market_known else None
     years = {from_us(h).year for h, kwh in hours.items() if kwh > 0}
@@ -244,7 +244,7 @@ def _plainly_disjoint(files: Sequence[CertificateFile]) -> bool:
 
 
 def _verify_file(file_index: int, cert_file: CertificateFile, run: _Run, hours: dict[int, float],
-                 listed_twice: set[tuple[int, int]], by_hour: dict[int, list[_Candidate]],
+                 listed_twice: set[tuple[int, int]], by_hour: dict[int, list[tuple]],
                  rejected: list[Rejection]) -> float:
     """Judge each bundle of one file; returns the Wh of verified bundles in hours with no consumption."""
     t = cert_file.bundles
@@ -333,7 +333,8 @@ def _verify_file(file_index: int, cert_file: CertificateFile, run: _Run, hours: 
         candidates = by_hour.get(hour)
         if candidates is None:
             candidates = by_hour[hour] = []
-        candidates.append(_Candidate(registry, first, last, unit_wh, zone, source, t.device_id[i], bool(storage)))
+        # a plain tuple in `_Candidate` field order (cheaper to build than the named tuple)
+        candidates.append((registry, first, last, unit_wh, zone, source, t.device_id[i], storage == 1))
     return unused_wh
 
 
@@ -383,6 +384,7 @@ def _allocate_hour(candidates: list[_Candidate], need_wh: float, hour_start: dat
     """Fill one hour; returns (uses, new claims, Wh used, verified Wh left unused)."""
     if not held:
         return _allocate_free_hour(candidates, need_wh, hour_start, run)
+    candidates = [_Candidate(*c) for c in candidates]
     uses: list[CertificateUse] = []
     pending: list[list] = []  # [registry, first, last, zone, energy_wh]
     plans: list[tuple[_Candidate, list[tuple[int, int]]]] = []
