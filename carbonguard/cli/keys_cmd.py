@@ -41,6 +41,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--ledger", help=ledger_help)
     show.set_defaults(handler=_list)
 
+    registry = sub.add_parser("registry-generate",
+                              help="write a certificate registry's key pair (for signing exports: tests, demos)")
+    registry.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
+                          help="directory for NAME.pem and NAME.pub (default: current directory)")
+    registry.add_argument("--name", default="registry-key", help="file name stem (default: registry-key)")
+    registry.set_defaults(handler=_registry_generate)
+
+    sign = sub.add_parser("sign", help="write FILE.sig: a detached Ed25519 signature over FILE's exact bytes")
+    sign.add_argument("file", type=Path, metavar="FILE", help="the certificate export to sign")
+    sign.add_argument("--key", type=Path, required=True, metavar="PEM", help="the registry's private key")
+    sign.set_defaults(handler=_sign)
+
 
 def _generate(args: argparse.Namespace) -> int:
     from carbonguard.errors import InputError
@@ -118,3 +130,40 @@ def _replace_default_key(default: Path, new_path: Path, old_id: str) -> Path:
             current.rename(default.with_name(f"{default.stem}.retired-{old_id[:8]}{suffix}"))
         new_path.with_suffix(suffix).rename(current)
     return default
+
+
+def _registry_generate(args: argparse.Namespace) -> int:
+    from carbonguard.errors import InputError
+    from carbonguard.ledger.keys import Signer, write_key_pair
+
+    signer = Signer.generate()
+    try:
+        private, public = write_key_pair(signer, args.out, args.name)
+    except FileExistsError as exc:
+        raise InputError(f"{args.out / (args.name + '.pem')}: a key already exists; refusing to overwrite "
+                         "it (choose --out or --name)") from exc
+    except OSError as exc:
+        raise InputError(f"{args.out}: cannot write keys: {exc.strerror}") from exc
+    print(f"private key {private} (keep secret; mode 0600)\npublic key  {public}\n"
+          f"pin it in the policy:\n  spec:\n    matching:\n      registries:\n"
+          f"        - name: REGISTRY\n          public_key: {signer.public_b64}")
+    return 0
+
+
+def _sign(args: argparse.Namespace) -> int:
+    from carbonguard.errors import InputError
+    from carbonguard.ledger.keys import load_signer
+    from carbonguard.matching.loader import signature_path
+
+    signer = load_signer(args.key)
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{args.file}: cannot read: {exc.strerror}") from exc
+    target = signature_path(args.file)
+    try:
+        target.write_text(signer.sign(data) + "\n", encoding="ascii")
+    except OSError as exc:
+        raise InputError(f"{target}: cannot write: {exc.strerror}") from exc
+    print(f"signed {args.file} ({len(data)} bytes) -> {target} with public key {signer.public_b64}")
+    return 0

@@ -111,13 +111,97 @@ class Waiver(Section):
         return value
 
 
-class Matching(Section):
-    """Hourly renewable matching (filled by the matching work; validated now so policies can declare it)."""
+# Carbon-free energy sources accepted when a policy lists none (`spec.matching.sources`). Wind,
+# solar, hydro, geothermal, marine and nuclear emit no CO2 at generation; biomass, CHP and "other"
+# are left out because their generation emits, and storage is judged by the source that charged it.
+# Names follow the `energy_source` values of the Future Energy Associates granular certificate registry.
+DEFAULT_CFE_SOURCES = ("solar_pv", "solar", "wind", "hydro", "geothermal", "marine", "nuclear")
 
-    required_share: StrictFloat = Field(default=0.0, ge=0, le=1, description="Share of each hour's energy to match.")
-    beneficiary: str | None = Field(default=None, min_length=1)
+
+class RegistryKey(Section):
+    """A certificate registry whose exports are trusted when signed by this Ed25519 key."""
+
+    name: str = Field(min_length=1, max_length=64, description="Registry name, as in each certificate's `registry`.")
+    public_key: str = Field(description="Base64 of the raw 32-byte Ed25519 public key the registry signs exports with.")
+
+    @field_validator("public_key")
+    @classmethod
+    def _raw_ed25519(cls, value: str) -> str:
+        import base64
+        import binascii
+
+        try:
+            raw = base64.b64decode(value.encode("ascii"), validate=True)
+        except (binascii.Error, UnicodeEncodeError) as exc:
+            raise ValueError("must be base64") from exc
+        if len(raw) != 32:
+            raise ValueError(f"must be the base64 of a raw 32-byte Ed25519 public key, not {len(raw)} bytes")
+        return value
+
+
+class Matching(Section):
+    """Hourly renewable matching with granular certificates (see docs/matching.md).
+
+    `required_share` (the name before hourly matching existed) is an alias of `min_cfe`. A registry
+    given as a bare name (the earlier form) is accepted but pins no key, so its certificates are
+    `unverified` and match nothing until the policy pins the registry's public key.
+    """
+
+    min_cfe: StrictFloat = Field(
+        default=0.0, ge=0, le=1,
+        description="Least hourly CFE score the run must reach: sum over hours of min(consumed, matched) / consumed.",
+    )
+    required_share: StrictFloat | None = Field(
+        default=None, ge=0, le=1, description="Alias of min_cfe (the earlier name); give one of them."
+    )
+    min_hourly_cfe: StrictFloat | None = Field(
+        default=None, ge=0, le=1, description="Least matched share of each hour that consumed energy."
+    )
+    beneficiary: str | None = Field(default=None, min_length=1,
+                                    description="Legal entity the certificates must be cancelled for.")
+    zones: tuple[str, ...] = Field(default=(), description="Market zones accepted besides the run's own zone.")
+    sources: tuple[str, ...] | None = Field(
+        default=None, min_length=1,
+        description="Carbon-free energy sources accepted; default: " + ", ".join(DEFAULT_CFE_SOURCES) + ".",
+    )
+    registries: tuple[RegistryKey | str, ...] = Field(
+        default=(), description="Registries whose signed exports are trusted, with their pinned public keys."
+    )
+    offsets: Literal["report", "count_toward_net"] = Field(
+        default="report",
+        description="Offsets are always reported apart; count_toward_net also gives a net figure after matching.",
+    )
     action: Literal["block", "warn"] = "block"
-    registries: tuple[str, ...] = ()
+    unverified: Literal["block", "warn"] = Field(
+        default="block", description="Outcome when a certificate file is unsigned, badly signed or from an unpinned "
+                                     "registry (its certificates match nothing either way).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _alias_required_share(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("required_share") is not None:
+            if "min_cfe" in data and data["min_cfe"] != data["required_share"]:
+                raise ValueError("give min_cfe or its alias required_share, not both with different values")
+            data = {**data, "min_cfe": data["required_share"]}
+        return data
+
+    @field_validator("registries")
+    @classmethod
+    def _unique_registries(cls, registries: tuple[RegistryKey | str, ...]) -> tuple[RegistryKey | str, ...]:
+        names = [r if isinstance(r, str) else r.name for r in registries]
+        if len(set(names)) != len(names):
+            raise ValueError("a registry is listed twice")
+        return registries
+
+    @property
+    def pinned_keys(self) -> dict[str, str]:
+        """Registry name -> base64 public key, for the registries that pin one."""
+        return {r.name: r.public_key for r in self.registries if isinstance(r, RegistryKey)}
+
+    @property
+    def accepted_sources(self) -> tuple[str, ...]:
+        return self.sources if self.sources is not None else DEFAULT_CFE_SOURCES
 
 
 class InterruptionCost(Section):

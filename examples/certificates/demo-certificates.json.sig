@@ -1,0 +1,1 @@
+xlVv/JViPNme5SFqfwc0b+q6LeP6CS209clOiUCOysGwbHrUSi6HXLSgmoVIzVYDgYI3uz9vF+jW5YdfvNOoBg==
