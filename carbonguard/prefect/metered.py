@@ -167,6 +167,7 @@ def metered(
             name = check_label(stage or obj.name, "stage", source="@metered")
             task = obj.with_options()
             task.fn = _wrap(obj.fn, name, zone, ledger, policy)
+            register_stage(task, name)  # Prefect keys the task by the function it was made with
             return task  # type: ignore[return-value]
         return _wrap(obj, check_label(stage or obj.__name__, "stage", source="@metered"), zone, ledger, policy)
 

@@ -25,6 +25,15 @@ STAGE_BY_TASK_KEY: dict[str, str] = {}
 
 
 def register_stage(fn: Any, stage: str) -> None:
+    """Name the task key Prefect will give a task over `fn` (or a `Task`'s own key) as `stage`.
+
+    A `Task` keeps the key computed from the function it was created with, even after `@metered`
+    swaps in the metering wrapper, so a task under `@metered` is registered by its own `task_key`.
+    """
+    task_key = getattr(fn, "task_key", None)
+    if isinstance(task_key, str):
+        STAGE_BY_TASK_KEY[task_key] = stage
+        return
     try:
         from prefect.tasks import _generate_task_key  # private, hence the guard
     except ImportError:  # pragma: no cover - a Prefect without it: cached runs stay unnamed
