@@ -58,20 +58,22 @@ def carbon_gate(
     from carbonguard.ledger import open_ledger
     from carbonguard.policy import load_policy
     from carbonguard.prefect.context import current_flow_run_id
-    from carbonguard.prefect.runs import flow_run_tree, record_cached_stages
+    from carbonguard.prefect.runs import flow_run_links, record_cached_stages, record_subflow_links
     from carbonguard.prefect.secrets import prefect_credentials
     from carbonguard.reporting.run import RunReport
+    from carbonguard.runtree import subflow_runs
 
     loaded = load_policy(policy)
     target = run_id or current_flow_run_id()
     if target is None:
         raise InputError("carbon_gate needs run_id= when called outside a flow run")
-    tree = flow_run_tree(target)  # the run and its subflow runs: their stages are part of it
+    links = flow_run_links(target)  # the subflow runs: their stages are part of this run
     with open_ledger(ledger, create=False) as led:
         verified(led)  # before anything is appended: never write on top of a tampered chain
-        record_cached_stages(led, tree, _flow_name())
+        record_subflow_links(led, links)  # so every surface reads the same tree from the ledger
+        record_cached_stages(led, [target, *subflow_runs(led, target)], _flow_name())
         assessment = record_assessment(led, loaded, assess_run(
-            loaded, led, target, credentials=prefect_credentials, include_runs=tuple(tree[1:]), verify=False,
+            loaded, led, target, credentials=prefect_credentials, verify=False,
         ))
     decision = assessment.decision
     report = RunReport(decision, assessment.footprint)
