@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 # The local ephemeral Prefect API's first start races its own telemetry write on a fresh machine and
@@ -106,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     ledger = os.environ.get("CARBONGUARD_LEDGER", ".carbonguard/ledger.db")
     try:
         decision = train_flow(policy=args.policy, epochs=args.epochs, out_dir=args.out_dir)
-    except GateBlocked as blocked:
-        print(str(blocked), file=sys.stderr)
+    except GateBlocked as blocked:  # the decision itself is already in the run's logs, above
         print(f"promotion stopped ({blocked.decision.outcome.value}); records and decision are in the ledger {ledger}")
         print("verify it with: carbonguard audit verify")
         return 1
