@@ -118,11 +118,12 @@ def _parent_flow_run_id(flow_run_id: str) -> str | None:
     from prefect.context import FlowRunContext
 
     ctx = FlowRunContext.get()
+    here = ctx is not None and ctx.flow_run is not None and str(ctx.flow_run.id) == flow_run_id
+    if here and ctx.flow_run.parent_task_run_id is None:
+        return None  # a top-level run, known without asking the API
     with get_client(sync_client=True) as client:
-        if ctx is not None and ctx.flow_run is not None and str(ctx.flow_run.id) == flow_run_id:
-            parent_task_run_id = ctx.flow_run.parent_task_run_id  # known here: no API call for a top-level run
-        else:
-            parent_task_run_id = client.read_flow_run(UUID(flow_run_id)).parent_task_run_id
+        parent_task_run_id = (ctx.flow_run.parent_task_run_id if here
+                              else client.read_flow_run(UUID(flow_run_id)).parent_task_run_id)
         if parent_task_run_id is None:
             return None
         parent = client.read_task_run(parent_task_run_id).flow_run_id

@@ -230,6 +230,7 @@ class _Run:
     footprints: list[LedgerRecord] = field(default_factory=list)
     decisions: list[LedgerRecord] = field(default_factory=list)
     claims: list[LedgerRecord] = field(default_factory=list)
+    links: list[LedgerRecord] = field(default_factory=list)
 
     def start(self) -> datetime | None:
         starts = [_time(r.payload["start"]) for r in self.stages if "start" in r.payload]
@@ -237,7 +238,7 @@ class _Run:
         return min(starts) if starts else (min(r.time for r in self.all()) if self.all() else None)
 
     def all(self) -> list[LedgerRecord]:
-        return self.stages + self.footprints + self.decisions + self.claims
+        return self.stages + self.footprints + self.decisions + self.claims + self.links
 
 
 def build_report(ledger: Ledger, *, run_id: str | None = None, since: datetime | None = None,
@@ -259,6 +260,7 @@ def build_report(ledger: Ledger, *, run_id: str | None = None, since: datetime |
         run = runs.setdefault(entry_of(rec.run_id), _Run(entry_of(rec.run_id)))
         if rec.record_type == SUBFLOW:
             run.subflows.append(rec.payload["subflow_run_id"])
+            run.links.append(rec)
         elif rec.record_type in ("stage", "claim") or (rec.record_type in kinds and rec.run_id == run.run_id):
             # a subflow's own footprints and decisions judged the subflow alone, not this run
             getattr(run, kinds[rec.record_type]).append(rec)

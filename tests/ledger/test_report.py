@@ -150,6 +150,7 @@ def test_a_subflow_run_is_part_of_its_parent_and_the_totals_add_up(
     assert run["energy"]["it_energy_kwh"] == "5.3" and run["energy"]["facility_energy_kwh"] == "6.36"
     assert period["period"]["total_energy_mwh"] == "0.00636"
     assert run["scope2"]["location_based_source"].startswith("footprint record")
+    assert len(run["provenance"]["record_hashes"]) == 6  # 3 stages, 2 subflow links, the footprint
     (child,) = _report(url, capsys, "--run", "child")["runs"]
     assert child["part_of_run_id"] == "parent" and child["subflow_run_ids"] == ["grandchild"]
     assert child["compute"]["stages"] == 2

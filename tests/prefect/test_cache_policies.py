@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from prefect import flow, task
-from prefect.cache_policies import DEFAULT, INPUTS, NO_CACHE, RUN_ID, TASK_SOURCE
+from prefect.cache_policies import DEFAULT, INPUTS, NO_CACHE, TASK_SOURCE
 from workloads import burn_cpu
 
 from carbonguard.ledger import open_ledger
@@ -36,7 +36,6 @@ POLICIES = {
     "default": (DEFAULT, False),  # includes RUN_ID: a new flow run never hits
     "no-cache": (NO_CACHE, False),
     "compound": (INPUTS + TASK_SOURCE, True),
-    "compound-run-id": (INPUTS + RUN_ID, False),
 }
 
 

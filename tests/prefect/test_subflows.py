@@ -126,3 +126,19 @@ def test_the_report_of_a_run_with_subflows_adds_up(tmp_path: Path) -> None:
         (part,) = build_report(ledger, run_id=subflow).runs
     assert part.part_of_run_id == run_id
     assert "part of run" in part.energy.facility_energy_status
+
+
+def test_a_lost_link_fails_no_task_and_the_in_flow_gate_still_records_the_tree(
+    tmp_path: Path, monkeypatch, caplog
+) -> None:
+    import carbonguard.prefect.runs as runs
+
+    def unreachable(flow_run_id: str) -> str | None:
+        raise ConnectionError("Prefect API unreachable")
+
+    monkeypatch.setattr(runs, "_parent_flow_run_id", unreachable)
+    run_id, judged_in_flow = parent_gated(_policy(tmp_path))  # completes: the meter never fails the work
+    assert judged_in_flow == 3
+    assert "could not record which run flow run" in caplog.text
+    done = _cli("gate", "--policy", _policy(tmp_path), "--run", run_id, "--json", "--no-record")
+    assert len(json.loads(done.stdout)["decision"]["evaluated_record_hashes"]) == 3  # links from carbon_gate
