@@ -16,6 +16,7 @@ from carbonguard.errors import CarbonguardError, InputError, Problem
 from carbonguard.models import Decision, IntensityPoint, RunFootprint, StageRecord
 from carbonguard.pipeline import forecast_requests, intensity_request, judge, policy_zone
 from carbonguard.policy.loader import LoadedPolicy
+from carbonguard.runtree import subflow_runs
 
 __all__ = [
     "Assessment",
@@ -63,10 +64,14 @@ def verified(ledger: Any) -> Any:
 def load_stage_records(
     ledger: Any, run_id: str, also: tuple[str, ...] = ()
 ) -> tuple[list[StageRecord], list[str]]:
-    """The run's stage records, plus those of `also` (e.g. its subflow runs), in ledger order."""
+    """The run's stage records with those of its subflow runs (and of `also`), in ledger order.
+
+    The subflow runs come from the ledger's `subflow` records, so every surface judges the same set.
+    """
     entries = ledger.records(run_id=run_id, record_type="stage")
-    for other in also:
-        entries += ledger.records(run_id=other, record_type="stage")
+    for other in dict.fromkeys((*subflow_runs(ledger, run_id), *also)):
+        if other != run_id:
+            entries += ledger.records(run_id=other, record_type="stage")
     entries.sort(key=lambda e: e.seq)
     if not entries:
         raise InputError(Problem(f"no stage records for run {run_id!r} in ledger {ledger.url}", "--run"))
@@ -119,7 +124,7 @@ def assess_run(
     include_runs: tuple[str, ...] = (),
     verify: bool = True,
 ) -> Assessment:
-    """Footprint and decision for `run_id` (and `include_runs`, e.g. subflow runs); nothing is written.
+    """Footprint and decision for `run_id` with its subflow runs (and `include_runs`); nothing is written.
 
     `verify=False` only for a caller that has just run `verified(ledger)` itself.
     """

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from carbonguard.models import StageRecord
-from carbonguard.prefect.runs import register_stage
+from carbonguard.prefect.runs import link_subflow_run, register_stage
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("carbonguard.prefect")
@@ -75,7 +75,9 @@ def _record(stage: str, measurement: Any, *, zone: str | None, ledger_url: str |
         flags=tuple(flags),
     )
     try:
-        _ledger(ledger_url).append("stage", record.model_dump(mode="json"))
+        ledger = _ledger(ledger_url)
+        ledger.append("stage", record.model_dump(mode="json"))
+        link_subflow_run(ledger, identity.run_id)  # guarded: a subflow's stages reach its parent run
     except Exception:  # the training result matters more than one lost record; the gate will notice
         log.exception("carbonguard: could not write the stage record of %r to the ledger", stage)
     from carbonguard.integrations.mlflow import log_stage
@@ -170,6 +172,7 @@ def metered(
             name = check_label(stage or obj.name, "stage", source="@metered")
             task = obj.with_options()
             task.fn = _wrap(obj.fn, name, zone, ledger, policy)
+            register_stage(task, name)  # Prefect keys the task by the function it was made with
             return task  # type: ignore[return-value]
         return _wrap(obj, check_label(stage or obj.__name__, "stage", source="@metered"), zone, ledger, policy)
 
