@@ -95,7 +95,8 @@ class SQLiteStore:
             raise InputError(Problem(f"not a carbonguard ledger: {exc}", source=str(path))) from exc
 
     @contextmanager
-    def writing(self) -> Iterator[None]:
+    def writing(self, fresh_head: bool = False) -> Iterator[None]:
+        """One write transaction; `head()` inside it always reads the database (`fresh_head` is moot)."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield

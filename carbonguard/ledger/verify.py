@@ -9,7 +9,8 @@ loop hashes each record once and never parses its payload (unless `deep`).
 
 Exit codes, one per failure kind (documented in docs/ledger.md and `audit verify --help`):
 0 intact, 2 usage or input error, 10 edited, 11 deleted or chain broken, 12 reordered,
-13 bad signature, 14 truncated or diverged against a checkpoint, 15 untrusted key.
+13 bad signature, 14 truncated or diverged against a checkpoint, 15 untrusted key, 16 unsigned
+records after the last checkpoint (every write transaction ends with one, so none may follow it).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ EXIT_REORDERED = 12
 EXIT_BAD_SIGNATURE = 13
 EXIT_TRUNCATED = 14
 EXIT_UNTRUSTED_KEY = 15
+EXIT_UNSIGNED = 16
 
 FAILURE_KINDS = {
     EXIT_EDITED: "edited",
@@ -42,6 +44,7 @@ FAILURE_KINDS = {
     EXIT_BAD_SIGNATURE: "bad-signature",
     EXIT_TRUNCATED: "truncated",
     EXIT_UNTRUSTED_KEY: "untrusted-key",
+    EXIT_UNSIGNED: "unsigned",
 }
 
 CHECKPOINT_FORMAT = "carbonguard-checkpoint/1"
@@ -221,7 +224,7 @@ def combine(
     hash_at: dict[int, str] = {}
 
     def fail(code: int, message: str, seq: int | None, rid: str | None, upto: int) -> VerifyResult:
-        where = f"record seq {seq} (id {rid}): " if seq is not None else ""
+        where = "" if seq is None else f"record seq {seq} (id {rid}): " if rid else f"record seq {seq}: "
         return VerifyResult(False, code, where + message, FAILURE_KINDS[code], seq, rid, upto, checkpoints,
                             upto, last_hash, upto - last_cp_seq, tuple(ring.public))
 
@@ -265,6 +268,12 @@ def combine(
         result = _against_checkpoint(checkpoint, pins, ring, head, hash_at.get(checkpoint["size"]))
         if result is not None:
             return fail(result[0], result[1], None, None, head)
+    if head > last_cp_seq:
+        # Every write transaction ends with a signed checkpoint, so records after the last one
+        # were written without the key (or its checkpoints were stripped and the chain re-linked).
+        return fail(EXIT_UNSIGNED, f"{head - last_cp_seq} records after the last signed checkpoint "
+                    f"(seq {last_cp_seq}); every write ends with a checkpoint, so these were added or "
+                    "re-linked without the signing key", last_cp_seq + 1, None, head)
     return VerifyResult(True, EXIT_INTACT, f"intact: {head} records, {checkpoints} signed checkpoints, "
                         f"{head - last_cp_seq} records after the last checkpoint", None, None, None, head,
                         checkpoints, head, last_hash, head - last_cp_seq, tuple(ring.public))
