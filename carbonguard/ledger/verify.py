@@ -149,8 +149,6 @@ def check_segment(
             if seq != expected:
                 return stop(EXIT_DELETED, f"missing; the next record present is seq {seq} "
                             f"(id {_record_id(env)})", expected, None)
-            if sha256(env).hexdigest() != rhash:
-                return stop(EXIT_EDITED, "its content does not match its record_hash", seq, env)
             # The envelope ends `,"record_type":T,"run_id":R,"schema":1,"seq":N,"time":"<27 chars>"}`
             # and starts `{"key_id":"<32 hex>","payload":{`: check the columns, read the key id and
             # the link there, without parsing the payload. Canonical values never hold a bare
@@ -164,9 +162,11 @@ def check_segment(
             mid = (f',"record_type":{rtype_q},"run_id":{run_q},"schema":{SCHEMA_VERSION},"seq":{seq},'
                    '"time":"').encode()
             end = len(env) - _TIME_TAIL
-            if not env.endswith(mid, 0, end):
-                code, message = _diagnose(row, env, locate_seq)
-                return stop(code, message, seq, env)
+            if not env.endswith(mid, 0, end):  # before the hash: a record in another's place is
+                code, message = _diagnose(row, env, locate_seq)  # a move, not an edit (as the
+                return stop(code, message, seq, env)  # standalone verifier judges it too)
+            if sha256(env).hexdigest() != rhash:
+                return stop(EXIT_EDITED, "its content does not match its record_hash", seq, env)
             if not env.startswith(key_open):  # another key than the record before
                 if env[:11] != _KEY_OPEN or env[43:56] != _PAYLOAD_OPEN:
                     code, message = _diagnose(row, env, locate_seq)
