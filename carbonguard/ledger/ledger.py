@@ -44,7 +44,7 @@ from carbonguard.ledger.record import (
     hash_bytes,
 )
 from carbonguard.ledger.store import ENVELOPE, RECORD_HASH, SEQ, ClaimConflict, LedgerError, StaleHead, Store
-from carbonguard.ledger.verify import VerifyResult, combine, export_checkpoint, verify_rows
+from carbonguard.ledger.verify import VerifyResult, export_checkpoint, verify_rows
 
 LEDGER_ENV = "CARBONGUARD_LEDGER"
 DEFAULT_LEDGER = Path(".carbonguard") / "ledger.db"
@@ -265,53 +265,10 @@ class Ledger:
         if workers == 1 or self.source is None:
             return verify_rows(self.store.scan_batches(), total=total, checkpoint=checkpoint,
                                pubkeys=pubkeys, progress=progress, deep=deep, locate_seq=self._locate_seq)
-        return self._verify_parallel(last, workers, checkpoint, pubkeys, progress, deep)
+        from carbonguard.ledger.worker import verify_parallel
 
-    def _verify_parallel(self, last: int, workers: int, checkpoint: dict[str, Any] | None,
-                         pubkeys: Iterable[str], progress: Callable[[int, int | None], None] | None,
-                         deep: bool) -> VerifyResult:
-        """Split 1..last into contiguous ranges (the last one open-ended, for records appended
-        meanwhile), check each in its own process, then judge them in order with `combine`."""
-        import pickle
-        import subprocess
-        import sys
-
-        import carbonguard
-
-        starts = [1 + last * i // workers for i in range(workers)]
-        ranges = [(a, starts[i + 1] - 1 if i + 1 < workers else None) for i, a in enumerate(starts)]
-        want = checkpoint["size"] if checkpoint else None
-        root = str(Path(carbonguard.__file__).resolve().parents[1])
-        env = {**os.environ,
-               "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-        procs = []
-        try:
-            for a, b in ranges:
-                proc = subprocess.Popen([sys.executable, "-m", "carbonguard.ledger.worker"], env=env,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                procs.append(proc)
-                assert proc.stdin is not None
-                proc.stdin.write(pickle.dumps((self.source, a, b, deep, want)))
-                proc.stdin.close()
-            segments = []
-            for proc in procs:
-                assert proc.stdout is not None and proc.stderr is not None
-                out = proc.stdout.read()  # workers run side by side; their output is read in order
-                err = proc.stderr.read()
-                proc.wait()
-                if proc.returncode != 0:
-                    lines = err.decode("utf-8", "replace").strip().splitlines()
-                    raise LedgerError(f"a verification worker failed (exit code {proc.returncode}): "
-                                      + (lines[-1] if lines else "no message"))
-                segments.append(pickle.loads(out))  # our own child's output
-                if progress is not None:
-                    progress(segments[-1].last_seq, last)
-        finally:
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-        return combine(segments, checkpoint=checkpoint, pubkeys=pubkeys)
+        return verify_parallel(self.source, last, workers, checkpoint=checkpoint, pubkeys=pubkeys,
+                               progress=progress, deep=deep)
 
     def _locate_seq(self, seq: int) -> bool:
         for row in self.store.scan():
