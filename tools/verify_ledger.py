@@ -75,9 +75,9 @@ def verify(lines, cp, pins):
         last_cp = seq if kind == "checkpoint" else last_cp
     if pins and not keys:
         return 15, "no key record: no pinned key wrote it"
-    if cp and not (pins or keys).get(cp["key_id"]):
+    if cp and not (keys.get(cp["key_id"]) or pins.get(cp["key_id"])):  # keys: vouched for from the pinned first
         return 15, "the checkpoint file is signed by a key that is not trusted"
-    if cp and not cp_signed((pins or keys)[cp["key_id"]], cp):
+    if cp and not cp_signed(keys.get(cp["key_id"]) or pins[cp["key_id"]], cp):
         return 13, "the checkpoint file's signature does not verify"
     if cp and hash_at.get(cp["size"]) != cp["head_hash"]:
         return 14, "truncated or diverged: the ledger does not extend the checkpoint"

@@ -317,7 +317,9 @@ def _check_checkpoint(payload: dict, seq: int, prev_hash: str, key_id: str, ring
 
 def _against_checkpoint(cp: dict, pins: dict[str, str], ring: KeyRing, head: int,
                         hash_at_size: str | None) -> tuple[int, str] | None:
-    public = pins.get(cp["key_id"]) if pins else ring.public.get(cp["key_id"])
+    # The ring is anchored at a pinned first key (or the verification failed before this), so a
+    # checkpoint signed by a key enrolled or rotated in later is as trusted as one by the pin.
+    public = ring.public.get(cp["key_id"]) or pins.get(cp["key_id"])
     if public is None:
         return EXIT_UNTRUSTED_KEY, (f"the checkpoint file is signed by key {cp['key_id']}, which is "
                                     + ("not pinned" if pins else "not enrolled in this ledger"))

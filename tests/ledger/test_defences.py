@@ -102,3 +102,19 @@ def test_postgres_triggers_refuse_changes(statement: str, pg_url: str, key_file:
         conn.execute(statement.format(s=schema))
     with open_ledger(pg_url, create=False) as led:
         assert led.verify().ok and len(led.records()) == 5
+
+
+@pytest.mark.parametrize("edit", [False, True])
+def test_one_record_segments_are_linked_too(edit: bool, tmp_path: Path, key_file: Path) -> None:
+    """Three workers on three records: each range holds one record, whose link is judged only
+    between ranges; an edit of the first record's unsigned envelope fields must still break it."""
+    url = str(tmp_path / "ledger.db")
+    _fill(url, key_file, appends=1)  # key, stage, checkpoint
+    if edit:
+        env = bytes(rows(url)[0][4]).replace(b'"producer":"carbonguard', b'"producer":"carbonguarD')
+        with raw(url) as run:
+            run("UPDATE records SET envelope = ?, record_hash = ? WHERE seq = 1", (env, hash_bytes(env)))
+    with open_ledger(url, create=False) as led:
+        one, three = led.verify(workers=1), led.verify(workers=3)
+    assert (one.exit_code, one.seq) == ((EXIT_DELETED, 2) if edit else (0, None)), one.message
+    assert (three.exit_code, three.seq, three.records) == (one.exit_code, one.seq, one.records), three.message

@@ -139,6 +139,50 @@ def retired_key_writes_on(url: str, ctx: dict) -> None:
     signed_checkpoint(url, ctx["signer"])
 
 
+def second_genesis(url: str, ctx: dict) -> None:
+    """A self-signed first-key record of the attacker's own, appended mid-chain, then used."""
+    from carbonguard.ledger.keys import key_message
+
+    mine = Signer.generate()
+    with raw(url) as run:
+        prev = run("SELECT record_hash FROM records ORDER BY seq DESC LIMIT 1")[0][0]
+    append_raw(url, "key", {"action": "genesis", "algorithm": "ed25519", "key_id": mine.key_id,
+                            "public_key": mine.public_b64, "signed_by": mine.key_id,
+                            "signature": mine.sign(key_message("genesis", mine.key_id, mine.public_b64,
+                                                               mine.key_id, prev))}, mine.key_id)
+    append_raw(url, "stage", stage_record(run_id="run-x").model_dump(mode="json"), mine.key_id)
+    signed_checkpoint(url, mine)
+
+
+def retired_key_enrols_a_key(url: str, ctx: dict) -> None:
+    """After a rotation, the old key's holder enrols a key of their own and writes with it."""
+    from carbonguard.ledger.keys import key_message
+
+    old = ctx["signer"]
+    with open_ledger(url, signing_key=old) as led:
+        led.rotate_key(Signer.generate())
+    mine = Signer.generate()
+    with raw(url) as run:
+        prev = run("SELECT record_hash FROM records ORDER BY seq DESC LIMIT 1")[0][0]
+    append_raw(url, "key", {"action": "add", "algorithm": "ed25519", "key_id": mine.key_id,
+                            "public_key": mine.public_b64, "signed_by": old.key_id,
+                            "signature": old.sign(key_message("add", mine.key_id, mine.public_b64, old.key_id,
+                                                              prev))}, old.key_id)
+    append_raw(url, "stage", stage_record(run_id="run-x").model_dump(mode="json"), mine.key_id)
+    signed_checkpoint(url, mine)
+
+
+def retired_key_right_after_rotation(url: str, ctx: dict) -> None:
+    """The rotation's seal (the new key's first signature) is cut, and the old key writes on
+    straight after the record that retired it."""
+    with open_ledger(url, signing_key=ctx["signer"]) as led:
+        led.rotate_key(Signer.generate())
+    with raw(url) as run:
+        run("DELETE FROM records WHERE seq = (SELECT max(seq) FROM records)")
+    append_raw(url, "stage", stage_record(run_id="run-x").model_dump(mode="json"), ctx["signer"].key_id)
+    signed_checkpoint(url, ctx["signer"])
+
+
 # case -> (attack, exit code with --pubkey, exit code with --pubkey and the kept checkpoint)
 CASES: dict[str, tuple[Callable[[str, dict], None], int, int]] = {
     # cannot change a record covered by a checkpoint
@@ -157,6 +201,9 @@ CASES: dict[str, tuple[Callable[[str, dict], None], int, int]] = {
     "append-unsigned": (append_unsigned, 16, 16),
     "append-under-unenrolled-key": (append_under_unenrolled_key, 15, 15),
     "retired-key-writes-on": (retired_key_writes_on, 15, 15),
+    "retired-key-right-after-rotation": (retired_key_right_after_rotation, 15, 15),
+    "retired-key-enrols-a-key": (retired_key_enrols_a_key, 15, 15),
+    "second-genesis": (second_genesis, 13, 13),
     "cut-seal": (cut_seal, 16, 16),
     # cannot replace or empty the ledger under a pinned key
     "new-ledger-under-own-key": (new_ledger_under_own_key, 15, 15),
@@ -202,3 +249,20 @@ def test_a_checkpoint_file_that_is_not_one_is_an_input_error(content: str, tmp_p
     tool = subprocess.run([sys.executable, str(TOOL), str(export), "--checkpoint", str(cp)], capture_output=True,
                           text=True, timeout=60)
     assert tool.returncode == 2 and "not a carbonguard checkpoint" in tool.stderr, tool.stderr
+
+
+def test_a_checkpoint_signed_after_a_rotation_verifies_against_the_first_key(ledger_url: str,
+                                                                            tmp_path: Path) -> None:
+    key, pub = write_key_pair(Signer.generate(), tmp_path / "keys")
+    with open_ledger(ledger_url, signing_key=key) as led:
+        led.append("stage", stage_record().model_dump(mode="json"))
+        led.rotate_key(Signer.generate())
+        led.append("stage", stage_record().model_dump(mode="json"))
+        kept = tmp_path / "kept.json"
+        kept.write_text(json.dumps(led.export_checkpoint(led.latest_checkpoint())))
+    export = tmp_path / "export.jsonl"
+    assert main(["audit", "export", "--ledger", ledger_url, "--out", str(export)]) == 0
+    args = ["--pubkey", str(pub), "--checkpoint", str(kept)]
+    assert main(["audit", "verify", "--ledger", ledger_url, *args]) == 0
+    tool = subprocess.run([sys.executable, str(TOOL), str(export), *args], capture_output=True, text=True, timeout=60)
+    assert tool.returncode == 0, tool.stderr
