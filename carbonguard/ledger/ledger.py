@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from carbonguard import __version__
 from carbonguard.errors import InputError, Problem
-from carbonguard.ledger.canonical import normalise
+from carbonguard.ledger.canonical import encode_string, normalise
 from carbonguard.ledger.claims import claim_payload
 from carbonguard.ledger.keyring import KeyRing
 from carbonguard.ledger.keys import (
@@ -37,6 +37,7 @@ from carbonguard.ledger.keys import (
 from carbonguard.ledger.record import (
     GENESIS_PREV_HASH,
     RECORD_TYPES,
+    SCHEMA_VERSION,
     Header,
     LedgerRecord,
     envelope_bytes,
@@ -50,6 +51,7 @@ LEDGER_ENV = "CARBONGUARD_LEDGER"
 DEFAULT_LEDGER = Path(".carbonguard") / "ledger.db"
 DEFAULT_CHECKPOINT_EVERY = 100
 PRODUCER = f"carbonguard {__version__}"
+_PRODUCER_JSON = encode_string(PRODUCER)
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # Written by the ledger itself, with signatures or registry checks, never through `append`.
 _INTERNAL_TYPES = {"key": "rotate_key()/add_key()", "checkpoint": "checkpoint()",
@@ -403,6 +405,28 @@ class Ledger:
                               payload=value, run_id=header.run_id)
         return record, (header.seq, record_hash)
 
+    def _write_seal(self, head: tuple[int, str]) -> tuple[int, str]:
+        """The checkpoint that ends a transaction, built straight into its canonical bytes.
+
+        Why not through `_write_raw`: it runs once per append, and every value in it is ours (an
+        int, hex digits, a fixed-width time, base64, a UUID), so the RFC 8785 bytes can be written
+        directly; `verify(deep=True)` re-derives them from the parsed record (tested).
+        """
+        signer = self.signer
+        key_id, (size, head_hash) = signer.key_id, head
+        time = format_time(datetime.now(timezone.utc))
+        signature = signer.sign(f'{{"context":"{CHECKPOINT_CONTEXT}","head_hash":"{head_hash}","key_id":"{key_id}",'
+                                f'"size":{size},"time":"{time}"}}'.encode())
+        header = Header(seq=size + 1, record_id=str(uuid.uuid4()), record_type="checkpoint", time=time,
+                        producer=PRODUCER, key_id=key_id, run_id=None, prev_hash=head_hash)
+        env = (f'{{"key_id":"{key_id}","payload":{{"head_hash":"{head_hash}","key_id":"{key_id}",'
+               f'"signature":"{signature}","size":{size},"time":"{time}"}},"prev_hash":"{head_hash}",'
+               f'"producer":{_PRODUCER_JSON},"record_id":"{header.record_id}","record_type":"checkpoint",'
+               f'"run_id":null,"schema":{SCHEMA_VERSION},"seq":{size + 1},"time":"{time}"}}').encode()
+        record_hash = hash_bytes(env)
+        self.store.insert(header, record_hash, env)
+        return header.seq, record_hash
+
     def _checkpoint_payload(self, head: tuple[int, str]) -> dict[str, Any]:
         signer = self.signer
         time = format_time(datetime.now(timezone.utc))
@@ -492,7 +516,8 @@ class Transaction:
 
     def _seal(self) -> None:
         if not self._sealed and self._ledger._seal_transactions:
-            self._checkpoint()
+            self.head = self._ledger._write_seal(self.head)
+            self._sealed = True
 
     def _write(self, head: tuple[int, str], record_type: str, value: dict, simple: bool, key_id: str
                ) -> LedgerRecord:

@@ -92,6 +92,7 @@ def test_every_append_is_sealed_by_a_checkpoint(tmp_path: Path, key_file: Path) 
             assert cp.payload["size"] == cp.seq - 1 and cp.payload["head_hash"] == cp.prev_hash
         result = led.verify()
         assert result.ok and result.checkpoints == 5 and result.unsigned_tail == 0
+        assert led.verify(deep=True).ok  # the seals' bytes, written directly, are canonical JSON
 
 
 def test_open_ledger_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key_file: Path) -> None:
