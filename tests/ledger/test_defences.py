@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from carbonguard.cli.main import main
-from carbonguard.ledger import EXIT_DELETED, EXIT_EDITED, Signer, open_ledger
+from carbonguard.ledger import EXIT_BAD_SIGNATURE, EXIT_DELETED, EXIT_EDITED, Signer, open_ledger
 from carbonguard.ledger.keys import load_signer, write_key_pair
 from carbonguard.ledger.record import Header, envelope_frame, hash_bytes
 
 from .conftest import PG_DSN, stage_record
-from .tamper import raw, rows, signed_checkpoint
+from .tamper import append_raw, raw, rows, signed_checkpoint
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "verify_ledger.py"
 
@@ -118,3 +118,28 @@ def test_one_record_segments_are_linked_too(edit: bool, tmp_path: Path, key_file
         one, three = led.verify(workers=1), led.verify(workers=3)
     assert (one.exit_code, one.seq) == ((EXIT_DELETED, 2) if edit else (0, None)), one.message
     assert (three.exit_code, three.seq, three.records) == (one.exit_code, one.seq, one.records), three.message
+
+
+def test_a_key_record_naming_someone_elses_fingerprint_is_refused(tmp_path: Path) -> None:
+    """Guards the key-record shape checks of both verifiers: even signed by the trusted key, a key
+    record whose key id is not its public key's fingerprint enrols nothing."""
+    from carbonguard.ledger.keys import key_message
+
+    url = str(tmp_path / "ledger.db")
+    key, _ = write_key_pair(Signer.generate(), tmp_path / "keys")
+    signer = load_signer(key)
+    _fill(url, key, appends=1)
+    other, claimed_id = Signer.generate(), Signer.generate().key_id
+    with raw(url) as run:
+        prev = run("SELECT record_hash FROM records ORDER BY seq DESC LIMIT 1")[0][0]
+    append_raw(url, "key", {"action": "add", "algorithm": "ed25519", "key_id": claimed_id,
+                            "public_key": other.public_b64, "signed_by": signer.key_id,
+                            "signature": signer.sign(key_message("add", claimed_id, other.public_b64,
+                                                                 signer.key_id, prev))}, signer.key_id)
+    signed_checkpoint(url, signer)
+    with open_ledger(url, create=False) as led:
+        assert led.verify().exit_code == EXIT_BAD_SIGNATURE
+    export = tmp_path / "export.jsonl"
+    assert main(["audit", "export", "--ledger", url, "--out", str(export)]) == 0
+    tool = subprocess.run([sys.executable, str(TOOL), str(export)], capture_output=True, text=True, timeout=60)
+    assert tool.returncode == EXIT_BAD_SIGNATURE, tool.stderr
