@@ -220,8 +220,15 @@ class Ledger:
         return [LedgerRecord.from_envelope(bytes(row[ENVELOPE]), row[RECORD_HASH]) for row in rows]
 
     def latest_checkpoint(self) -> LedgerRecord | None:
+        """The last checkpoint record. Every write ends with one, so it is searched for from the
+        head backwards in growing windows rather than by reading every checkpoint."""
         with self._lock:
-            rows = self.store.select(None, "checkpoint")
+            head = self.store.head()
+            after, window, rows = (head[0] if head else 0), 64, []
+            while after > 0 and not rows:
+                after = max(0, after - window)
+                rows = self.store.rows_of_type("checkpoint", after)
+                window *= 4
         return LedgerRecord.from_envelope(bytes(rows[-1][ENVELOPE]), rows[-1][RECORD_HASH]) if rows else None
 
     def keyring(self) -> KeyRing:
