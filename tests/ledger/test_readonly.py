@@ -125,3 +125,36 @@ def test_a_recording_gate_refuses_an_unenrolled_writer_before_writing_a_key(shar
     assert "would not be enrolled" in capsys.readouterr().err
     assert not (shared_dir / "signing-key.pem").exists()
     assert _snapshot(shared_dir)["ledger.db"][1] == before["ledger.db"][1]  # no record written either
+
+
+@pytest.mark.postgres
+def test_a_select_only_postgres_role_can_verify_export_and_list_keys(pg_url: str, key_file: Path,
+                                                                     tmp_path: Path) -> None:
+    """The auditor role of docs/ledger.md (USAGE on the schema, SELECT on the tables, nothing else)."""
+    import uuid
+
+    import psycopg
+
+    from .conftest import PG_DSN
+
+    with open_ledger(pg_url, signing_key=key_file) as led:
+        led.append("stage", stage_record(run_id="run-1").model_dump(mode="json"))
+    schema = pg_url.split("schema=")[1]
+    role = "cg_auditor_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        conn.execute(f"GRANT SELECT ON {schema}.records, {schema}.claims TO {role}")
+    try:
+        url = pg_url.replace("postgres@", f"{role}@")
+        pub = str(key_file.with_suffix(".pub"))
+        assert main(["audit", "verify", "--ledger", url, "--pubkey", pub]) == 0
+        assert main(["audit", "verify", "--ledger", url, "--workers", "2"]) == 0
+        assert main(["audit", "export", "--ledger", url, "--out", str(tmp_path / "e.jsonl")]) == 0
+        assert main(["keys", "list", "--ledger", url]) == 0
+        with open_ledger(url, create=False) as led, pytest.raises(psycopg.Error, match="permission denied"):
+            led.store._db.execute(f"INSERT INTO {schema}.claims VALUES ('r', '[1,2]', 'x', 1)")
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
