@@ -22,8 +22,12 @@ RECORD_TYPES = ("stage", "decision", "policy", "claim", "key", "checkpoint", "fo
 
 
 def format_time(value: datetime) -> str:
-    """Fixed-width UTC time with microseconds, e.g. `2026-01-01T00:00:00.000000Z`."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Fixed-width UTC time with microseconds, e.g. `2026-01-01T00:00:00.000000Z`.
+
+    `isoformat` rather than `strftime`: a few times faster (it runs twice per append) and always
+    pads the year to four digits.
+    """
+    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_time(text: str) -> datetime:

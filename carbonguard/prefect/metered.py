@@ -38,16 +38,9 @@ def _ledger(url: str | None) -> Any:
     with _ledgers_lock:
         ledger = _ledgers.get(key)
         if ledger is None:
-            from carbonguard.ledger import open_ledger
-            from carbonguard.ledger.preflight import check_writable
+            from carbonguard.ledger.preflight import open_checked_writable
 
-            ledger = open_ledger(key[1])
-            try:
-                check_writable(ledger)
-            except BaseException:
-                ledger.close()
-                raise
-            _ledgers[key] = ledger
+            ledger = _ledgers[key] = open_checked_writable(key[1])
         return ledger
 
 
