@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carbonguard.errors import CarbonguardError, InputError, Problem
 from carbonguard.models import Decision, IntensityPoint, RunFootprint, StageRecord
 from carbonguard.pipeline import forecast_requests, intensity_request, judge, policy_zone
 from carbonguard.policy.loader import LoadedPolicy
+
+if TYPE_CHECKING:
+    from carbonguard.ledger.protocol import LedgerProtocol
 from carbonguard.runtree import subflow_runs
 
 __all__ = [
@@ -47,7 +50,7 @@ class LedgerIntegrityError(CarbonguardError):
         super().__init__(message)
 
 
-def verified(ledger: Any) -> Any:
+def verified(ledger: LedgerProtocol) -> LedgerProtocol:
     """Verify the whole chain before judging from it, so a decision never rests on edited records.
 
     Costs one pass over the ledger (about 200,000 records/s on SQLite; see benchmarks/ledger.py).
@@ -62,7 +65,7 @@ def verified(ledger: Any) -> Any:
 
 
 def load_stage_records(
-    ledger: Any, run_id: str, also: tuple[str, ...] = ()
+    ledger: LedgerProtocol, run_id: str, also: tuple[str, ...] = ()
 ) -> tuple[list[StageRecord], list[str]]:
     """The run's stage records with those of its subflow runs (and of `also`), in ledger order.
 
@@ -115,7 +118,7 @@ def fetch_forecasts(
 
 def assess_run(
     loaded: LoadedPolicy,
-    ledger: Any,
+    ledger: LedgerProtocol,
     run_id: str,
     *,
     as_of: datetime | None = None,
@@ -138,17 +141,22 @@ def assess_run(
     return Assessment(tuple(records), result.footprint, result.decision)
 
 
-def record_assessment(ledger: Any, loaded: LoadedPolicy, assessment: Assessment) -> Assessment:
-    """Write the policy (once per content hash), the footprint and the decision to the ledger."""
+def record_assessment(ledger: LedgerProtocol, loaded: LoadedPolicy, assessment: Assessment) -> Assessment:
+    """Write the policy (once per content hash), the footprint and the decision in one transaction.
+
+    One transaction, one signed seal: a crash leaves all of them or none, never a footprint
+    without the decision that rests on it.
+    """
     known = {r.payload.get("content_hash") for r in ledger.records(record_type="policy")}
-    if loaded.content_hash not in known:
-        ledger.append("policy", {
-            "name": loaded.name,
-            "version": loaded.version,
-            "content_hash": loaded.content_hash,
-            "source": loaded.source,
-            "text": loaded.document_text,
-        })
-    ledger.append("footprint", assessment.footprint.model_dump(mode="json"))
-    record = ledger.append("decision", assessment.decision.model_dump(mode="json"))
+    with ledger.transaction() as tx:
+        if loaded.content_hash not in known:
+            tx.append("policy", {
+                "name": loaded.name,
+                "version": loaded.version,
+                "content_hash": loaded.content_hash,
+                "source": loaded.source,
+                "text": loaded.document_text,
+            })
+        tx.append("footprint", assessment.footprint.model_dump(mode="json"))
+        record = tx.append("decision", assessment.decision.model_dump(mode="json"))
     return Assessment(assessment.records, assessment.footprint, assessment.decision, record.record_hash)
