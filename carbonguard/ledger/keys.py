@@ -22,10 +22,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.ledger.canonical import canonical_bytes
+from carbonguard.safe_read import read_bytes
 
 SIGNING_KEY_ENV = "CARBONGUARD_SIGNING_KEY"
 CHECKPOINT_CONTEXT = "carbonguard-checkpoint/1"
 KEY_CONTEXT = "carbonguard-key/1"
+MAX_KEY_BYTES = 16_384  # an Ed25519 PEM is ~120 bytes; anything far larger is not a key
 
 
 def raw_public(public: Ed25519PublicKey) -> bytes:
@@ -118,10 +120,7 @@ def write_key_pair(signer: Signer, directory: Path, stem: str = "signing-key") -
 
 def load_signer(path: Path) -> Signer:
     """Read an Ed25519 private key (PEM); bad files are input errors naming the file."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(Problem(f"cannot read signing key: {exc.strerror}", source=str(path))) from exc
+    data = read_bytes(path, max_bytes=MAX_KEY_BYTES, what="signing key")
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
@@ -133,10 +132,7 @@ def load_signer(path: Path) -> Signer:
 
 def load_public_key(path: Path) -> str:
     """Read a public key file (PEM, or a base64 raw key on one line); return base64 raw bytes."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(Problem(f"cannot read public key: {exc.strerror}", source=str(path))) from exc
+    data = read_bytes(path, max_bytes=MAX_KEY_BYTES, what="public key")
     if b"BEGIN" in data:
         try:
             key = serialization.load_pem_public_key(data)

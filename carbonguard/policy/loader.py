@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.policy.models import Policy
+from carbonguard.safe_read import STDIN, read_bytes
 from carbonguard.policy.yamlsafe import MAX_BYTES, LocatedDocument, Path, format_path, load_located
 
 
@@ -128,17 +129,7 @@ def parse_policy(text: str | bytes, source: str) -> LoadedPolicy:
 
 
 def load_policy(path: str | FsPath) -> LoadedPolicy:
-    """Read and validate a policy file; unreadable files are `InputError`s too."""
-    source = str(path)
-    fs_path = FsPath(path)
-    try:
-        if fs_path.stat().st_size > MAX_BYTES:
-            raise InputError(Problem(f"file is larger than {MAX_BYTES} bytes", source))
-        raw = fs_path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(Problem("no such file", source)) from None
-    except IsADirectoryError:
-        raise InputError(Problem("is a directory, not a policy file", source)) from None
-    except OSError as exc:
-        raise InputError(Problem(f"cannot read: {exc.strerror or exc}", source)) from None
+    """Read and validate a policy file (`-` for stdin); unreadable or special files are `InputError`s."""
+    source = "<stdin>" if str(path) == STDIN else str(path)
+    raw = read_bytes(path, max_bytes=MAX_BYTES, what="policy file", allow_stdin=True)
     return parse_policy(raw, source)
