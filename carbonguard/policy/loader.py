@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.policy.models import Policy
-from carbonguard.safe_read import STDIN, read_bytes
 from carbonguard.policy.yamlsafe import MAX_BYTES, LocatedDocument, Path, format_path, load_located
+from carbonguard.safe_read import STDIN, read_bytes
 
 
 @dataclass(frozen=True)
