@@ -94,8 +94,15 @@ def key_message(action: str, key_id: str, public_key: str, signed_by: str, after
                             "key_id": key_id, "public_key": public_key, "signed_by": signed_by})
 
 
+def pin_path(directory: Path, key_id: str) -> Path:
+    """The key's own public-key file, named by its id: what an auditor pins. Rotation renames
+    `<stem>.pub` (it always holds the current key) but never this file, so a pin stays valid."""
+    return directory / f"pubkey-{key_id[:16]}.pub"
+
+
 def write_key_pair(signer: Signer, directory: Path, stem: str = "signing-key") -> tuple[Path, Path]:
-    """Write `<stem>.pem` (PKCS#8, mode 0600, created exclusively) and `<stem>.pub` (PEM)."""
+    """Write `<stem>.pem` (PKCS#8, mode 0600, created exclusively), `<stem>.pub` (PEM), and the
+    same public key under its id-named pin file (`pin_path`)."""
     directory.mkdir(parents=True, exist_ok=True)
     private_path = directory / f"{stem}.pem"
     public_path = directory / f"{stem}.pub"
@@ -113,8 +120,10 @@ def write_key_pair(signer: Signer, directory: Path, stem: str = "signing-key") -
         os.link(tmp, private_path)
     finally:
         tmp.unlink()
-    public_path.write_bytes(signer.private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    public_pem = signer.private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public_path.write_bytes(public_pem)
+    pin_path(directory, signer.key_id).write_bytes(public_pem)
     return private_path, public_path
 
 
@@ -170,7 +179,8 @@ def resolve_signer(default_path: Path) -> Signer:
     signer = Signer(signer.private, default_path)
     print(
         f"carbonguard: generated ledger signing key {signer.key_id} at {default_path} "
-        f"(public key {public_path}); give the public key to your auditor to pin with --pubkey",
+        f"(public key {public_path}); give {pin_path(public_path.parent, signer.key_id)} to your auditor "
+        "to pin with --pubkey: that file keeps its name when keys rotate",
         file=sys.stderr,
     )
     return signer
