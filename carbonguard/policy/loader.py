@@ -61,8 +61,9 @@ def _message(error: dict[str, Any]) -> str:
         return "must not be empty" if ctx.get("min_length") == 1 else f"is too short ({error['msg']})"
     if kind in ("string_too_long", "too_long"):
         return f"is too long ({error['msg']})"
+    text = f", not the text {error.get('input')!r}" if isinstance(error.get("input"), str) else ""
     if kind in ("float_parsing", "float_type"):
-        return "must be a number"
+        return "must be a number" + text
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return "must be a whole number"
     if kind in ("finite_number",):
@@ -70,7 +71,7 @@ def _message(error: dict[str, Any]) -> str:
     if kind in ("string_type",):
         return "must be a string"
     if kind in ("bool_type", "bool_parsing"):
-        return "must be true or false"
+        return "must be true or false" + text
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return "must be a mapping"
     if kind in ("tuple_type", "list_type"):
