@@ -34,8 +34,21 @@ class LoadedPolicy:
         return self.policy.metadata.version
 
     def line_of(self, *path: str | int) -> int | None:
-        """Line of a policy element, e.g. `line_of("spec", "budgets", 0)`."""
-        line, _ = self.document.locate_key(tuple(path)) if path else self.document.locate(())
+        """Line of a policy element, e.g. `line_of("spec", "budgets", 0)`.
+
+        An element the policy does not write (a rule left at its default) points at the key of its
+        nearest written ancestor: `spec.measurement.estimated` with no `measurement` section is the
+        `spec:` line, never the first line inside `spec` (which would name an unrelated field).
+        """
+        doc = self.document
+        key = tuple(path)
+        for cut in range(len(key), 0, -1):
+            prefix = key[:cut]
+            if prefix in doc.key_locations:
+                return doc.key_locations[prefix][0]
+            if prefix in doc.locations:  # a list item has no key: its own line
+                return doc.locations[prefix][0]
+        line, _ = doc.locate(())
         return line
 
 
