@@ -66,3 +66,19 @@ def test_stdout_closed_is_one_line_exit_2(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "carbonguard: standard output is closed; redirect it to a file or /dev/null"]
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_a_crash_exits_70_with_the_traceback_never_1(monkeypatch, capsys) -> None:
+    """A bug must never look like a gate decision (1) or bad input (2) to CI."""
+    from carbonguard.cli import main as cli_main
+    from carbonguard.cli import policy_cmd
+
+    def crash(args) -> int:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(policy_cmd, "_schema", crash)
+    assert cli_main.main(["policy", "schema"]) == cli_main.EXIT_INTERNAL_ERROR == 70
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError: boom" in err
+    assert err.strip().splitlines()[-1] == ("carbonguard: internal error (RuntimeError: boom); this is a bug, "
+                                            "please report it")
