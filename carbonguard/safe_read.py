@@ -55,7 +55,7 @@ def read_bytes(path: str | os.PathLike[str], *, max_bytes: int, what: str = "fil
     try:
         fd = os.open(source, flags)
     except FileNotFoundError:
-        raise InputError(Problem("no such file", source)) from None
+        raise InputError(Problem(f"cannot read {what}: no such file", source)) from None
     except IsADirectoryError:
         raise InputError(Problem(f"is a directory, not a {what}", source)) from None
     except OSError as exc:
