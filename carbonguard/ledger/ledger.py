@@ -507,7 +507,6 @@ def resolve_url(url: str | None) -> str:
         return target
     if scheme == "sqlite" and rest.startswith("///") and len(rest) > 3:
         return target
-    hint = ""
     if scheme.startswith(("postgresql+", "postgres+")):
         hint = " (drop the driver suffix: postgresql://...)"
     elif scheme == "sqlite":
