@@ -10,7 +10,16 @@ import re
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from carbonguard.intensity.settings import IntensitySettings
 from carbonguard.rules import reserved_budget_ids, waivable_fixed_ids
@@ -37,6 +46,21 @@ class Metadata(Section):
 class CloudRegion(Section):
     provider: Literal["aws", "gcp", "azure"]
     region: str = Field(min_length=1, max_length=64)
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, region: str, info: ValidationInfo) -> str:
+        """Refused here, with the policy's file and line, rather than later at the gate without them."""
+        from carbonguard.errors import InputError
+        from carbonguard.intensity.zones import cloud_region
+
+        provider = info.data.get("provider")
+        if provider is not None:
+            try:
+                cloud_region(provider, region)
+            except InputError as error:
+                raise ValueError(error.problems[0].message) from None
+        return region
 
 
 class Location(Section):
