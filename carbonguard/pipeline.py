@@ -15,7 +15,7 @@ from datetime import datetime
 from carbonguard.accounting import compute_footprint, intensity_span
 from carbonguard.gate import evaluate
 from carbonguard.metering.attribution import attribute_shared_devices
-from carbonguard.models import Decision, IntensityPoint, RunFootprint, StageRecord
+from carbonguard.models import Decision, FigureSet, IntensityPoint, RunFootprint, StageRecord
 from carbonguard.policy.loader import LoadedPolicy
 
 
@@ -57,8 +57,12 @@ def judge(
     run_id: str,
     as_of: datetime,
     record_hashes: Sequence[str] = (),
+    baseline: FigureSet | None = None,
 ) -> Judgement:
-    """Footprint and decision for one run. Same inputs, same `Judgement`, byte for byte."""
+    """Footprint and decision for one run. Same inputs, same `Judgement`, byte for byte.
+
+    `baseline` (figures of the base branch or an earlier run) lets budgets limit the increase.
+    """
     footprint = compute_footprint(
         attribute_shared_devices(list(records)),
         run_id=run_id,
@@ -67,4 +71,4 @@ def judge(
         points=points,
         record_hashes=record_hashes,
     )
-    return Judgement(footprint, evaluate(loaded, footprint, as_of=as_of))
+    return Judgement(footprint, evaluate(loaded, footprint, as_of=as_of, baseline=baseline))
