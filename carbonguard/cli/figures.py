@@ -9,12 +9,16 @@ never written.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from carbonguard.errors import InputError, Problem
-from carbonguard.models import FigureSet, RunFootprint, to_label
+from carbonguard.models import ComponentEnergy, FigureSet, RunFootprint, StageRecord, to_label
+
+# (records, run_id) -> footprint: how `check` prices a baseline's estimated records like its head.
+Repricer = Callable[[Sequence[StageRecord], str], RunFootprint]
 
 
 def _json_problem(source: str, exc: Exception) -> InputError:
@@ -60,8 +64,25 @@ def _read(path: Path, source: str) -> bytes:
     return path.read_bytes()
 
 
-def figures_of_file(path: str, *, label: str, start: datetime) -> FigureSet:
-    """A job spec (YAML) or an estimate/check/gate/footprint JSON file."""
+def records_of_estimate_document(doc: dict[str, Any], source: str) -> list[StageRecord]:
+    """The estimated stage records inside `carbonguard estimate -o json` output (to price them again)."""
+    try:
+        return [StageRecord(run_id=doc["run_id"], flow_name=doc["job"], stage=s["stage"], start=s["start"],
+                            end=s["end"], zone=s["location"], host="estimate", pid=0,
+                            components=tuple(ComponentEnergy.model_validate(c) for c in s["components"]))
+                for s in doc["stages"]]
+    except (KeyError, TypeError) as exc:
+        raise InputError(Problem(f"malformed estimate document: missing {exc}", source)) from None
+    except Exception as exc:  # pydantic's ValidationError, imported lazily
+        raise _json_problem(source, exc) from None
+
+
+def figures_of_file(path: str, *, label: str, start: datetime, reprice: Repricer | None = None) -> FigureSet:
+    """A job spec (YAML) or an estimate/check/gate/footprint JSON file.
+
+    With `reprice`, estimated records (a job spec, or estimate JSON) are priced by it rather than as
+    `carbonguard estimate` priced them, so a baseline is priced exactly like the head it is compared with.
+    """
     fs_path = Path(path)
     raw = _read(fs_path, path)
     if fs_path.suffix.lower() == ".json" or raw.lstrip()[:1] in (b"{", b"["):
@@ -71,6 +92,9 @@ def figures_of_file(path: str, *, label: str, start: datetime) -> FigureSet:
             raise InputError(Problem("not UTF-8 text", path)) from None
         except json.JSONDecodeError as exc:
             raise _json_problem(path, exc) from None
+        if reprice is not None and isinstance(doc, dict) and doc.get("kind") == "estimate":
+            records = records_of_estimate_document(doc, path)
+            return FigureSet.of([reprice(records, str(doc.get("run_id")))], label=label, source=path)
         footprints = footprints_of_document(doc, path)
         if not footprints:
             raise InputError(Problem("the document holds no footprint", path))
@@ -78,6 +102,8 @@ def figures_of_file(path: str, *, label: str, start: datetime) -> FigureSet:
     from carbonguard.cli.estimate_cmd import estimate_file
 
     report = estimate_file(path, start=start)
+    if reprice is not None:
+        return FigureSet.of([reprice([s.record for s in report.stages], report.run_id)], label=label, source=path)
     return FigureSet.of(report.footprints, label=label, source=path)
 
 
@@ -107,11 +133,11 @@ def figures_of_run(run_id: str, *, label: str, ledger_url: str | None, loaded_po
 
 
 def load_side(spec: str, *, label: str | None, start: datetime, ledger_url: str | None = None,
-              loaded_policy: Any = None, as_of: datetime | None = None) -> FigureSet:
+              loaded_policy: Any = None, as_of: datetime | None = None, reprice: Repricer | None = None) -> FigureSet:
     """A file when `spec` names one, else a run id in the ledger."""
     name = to_label(label or spec)
     if Path(spec).exists():
-        return figures_of_file(spec, label=name, start=start)
+        return figures_of_file(spec, label=name, start=start, reprice=reprice)
     if spec.endswith((".json", ".yaml", ".yml")) or "/" in spec:
         raise InputError(Problem("no such file (and it does not look like a run id)", spec))
     return figures_of_run(spec, label=name, ledger_url=ledger_url, loaded_policy=loaded_policy, as_of=as_of)

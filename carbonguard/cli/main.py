@@ -31,6 +31,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "carbonguard.cli.keys_cmd",
     "carbonguard.cli.schedule_cmd",
     "carbonguard.cli.estimate_cmd",
+    "carbonguard.cli.check_cmd",
+    "carbonguard.cli.diff_cmd",
 )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from carbonguard.formats.check_common import LEVEL, headline, ordered_findings
-from carbonguard.formats.escape import gh_data, gh_property, text_block
+from carbonguard.formats.escape import gh_data, gh_property, text_block, text_safe
 from carbonguard.formats.registry import RenderOptions
 from carbonguard.reporting.check import CheckReport
 
@@ -59,7 +59,8 @@ def render_check(report: CheckReport, options: RenderOptions) -> str:
         by_level[level].append(command(level, text, file=where.file if where else None,
                                        line=where.line if where else None,
                                        title=f"carbonguard {finding.rule_id} ({finding.scope})"))
-    lines: list[str] = [f"carbonguard check: {gh_data(text_block(headline(report)))}"]
+    # A plain log line, not a command: one line of text, so it cannot start a command of its own.
+    lines: list[str] = [f"carbonguard check: {text_safe(headline(report))}"]
     overflow = []
     for level in ("error", "warning", "notice"):
         found = by_level[level]
