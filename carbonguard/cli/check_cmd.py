@@ -68,17 +68,24 @@ def grid_records(records: Any) -> list[Any]:
 
 def judge_jobspec(path: str, policy: Any, *, start: datetime, as_of: datetime, baseline: Any = None,
                   ledger_url: str | None = None) -> Any:
-    """Estimate one job spec and judge it under `policy` -> `CheckedSubject`. No ledger unless from_run."""
+    """Estimate one job spec file and judge it under `policy` -> `CheckedSubject`. No ledger unless from_run."""
+    from carbonguard.estimate.loader import load_jobspec
+
+    return judge_loaded_jobspec(load_jobspec(path), policy, start=start, as_of=as_of, baseline=baseline,
+                                ledger_url=ledger_url)
+
+
+def judge_loaded_jobspec(loaded: Any, policy: Any, *, start: datetime, as_of: datetime, baseline: Any = None,
+                         ledger_url: str | None = None) -> Any:
+    """`judge_jobspec` for a job spec already read (`estimate.loader.LoadedJobSpec`)."""
     from carbonguard.assess import fetch_points
     from carbonguard.cli.estimate_cmd import _records_of_run
     from carbonguard.estimate.accelerators import load_table
     from carbonguard.estimate.estimator import estimate_job
-    from carbonguard.estimate.loader import load_jobspec
     from carbonguard.estimate.scaling import estimate_from_run
     from carbonguard.pipeline import judge
     from carbonguard.reporting.check import CheckedSubject, JobspecLines
 
-    loaded = load_jobspec(path)
     _check_pue(loaded, policy)
     spec = loaded.spec
     if spec.spec.from_run is not None:
@@ -91,7 +98,7 @@ def judge_jobspec(path: str, policy: Any, *, start: datetime, as_of: datetime, b
     lines = JobspecLines(file=loaded.source, top=loaded.line_of("metadata") or 1,
                          location=loaded.line_of("spec", "location"),
                          stages=tuple((s.name, loaded.stage_line(s.name)) for s in spec.spec.stages))
-    return CheckedSubject("jobspec", path, result.decision, result.footprint, baseline, lines)
+    return CheckedSubject("jobspec", loaded.source, result.decision, result.footprint, baseline, lines)
 
 
 def judge_run(run_id: str, policy: Any, *, as_of: datetime, baseline: Any = None,

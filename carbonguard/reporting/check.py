@@ -215,7 +215,9 @@ class DiffRow:
 
     @property
     def status(self) -> str:
-        return "added" if self.base is None else "removed" if self.head is None else "changed"
+        if self.base is None or self.head is None:
+            return "added" if self.base is None else "removed"
+        return "unchanged" if self.base == self.head else "changed"
 
     def json_document(self) -> dict[str, Any]:
         return {
