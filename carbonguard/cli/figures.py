@@ -21,13 +21,13 @@ from carbonguard.models import ComponentEnergy, FigureSet, RunFootprint, StageRe
 Repricer = Callable[[Sequence[StageRecord], str], RunFootprint]
 
 
-def _json_problem(source: str, exc: Exception) -> InputError:
+def _json_problem(source: str, exc: Exception, prefix: str = "") -> InputError:
     if isinstance(exc, json.JSONDecodeError):
         return InputError(Problem(f"not valid JSON: {exc.msg}", source, exc.lineno, exc.colno))
     from pydantic import ValidationError
 
     if isinstance(exc, ValidationError):
-        problems = [Problem(e["msg"], source, field_path=".".join(str(p) for p in e["loc"]) or None)
+        problems = [Problem(e["msg"], source, field_path=".".join([prefix, *map(str, e["loc"])]).strip(".") or None)
                     for e in exc.errors()[:10]]
         return InputError(problems)
     return InputError(Problem(str(exc), source))
@@ -66,15 +66,24 @@ def _read(path: Path, source: str) -> bytes:
 
 def records_of_estimate_document(doc: dict[str, Any], source: str) -> list[StageRecord]:
     """The estimated stage records inside `carbonguard estimate -o json` output (to price them again)."""
+    where = ""
     try:
-        return [StageRecord(run_id=doc["run_id"], flow_name=doc["job"], stage=s["stage"], start=s["start"],
-                            end=s["end"], zone=s["location"], host="estimate", pid=0,
-                            components=tuple(ComponentEnergy.model_validate(c) for c in s["components"]))
-                for s in doc["stages"]]
+        records = []
+        for i, s in enumerate(doc["stages"]):
+            components = []
+            for j, c in enumerate(s["components"]):
+                where = f"stages.{i}.components.{j}"
+                components.append(ComponentEnergy.model_validate(c))
+            where = f"stages.{i}"
+            records.append(StageRecord(run_id=doc["run_id"], flow_name=doc["job"], stage=s["stage"],
+                                       start=s["start"], end=s["end"], zone=s["location"], host="estimate", pid=0,
+                                       components=tuple(components)))
+        return records
     except (KeyError, TypeError) as exc:
-        raise InputError(Problem(f"malformed estimate document: missing {exc}", source)) from None
+        raise InputError(Problem(f"malformed estimate document: missing {exc}", source, field_path=where or None)
+                         ) from None
     except Exception as exc:  # pydantic's ValidationError, imported lazily
-        raise _json_problem(source, exc) from None
+        raise _json_problem(source, exc, where) from None
 
 
 def figures_of_file(path: str, *, label: str, start: datetime, reprice: Repricer | None = None) -> FigureSet:
