@@ -128,7 +128,9 @@ def figures_of_run(run_id: str, *, label: str, ledger_url: str | None, loaded_po
             from carbonguard.pipeline import judge
 
             records, hashes = load_stage_records(ledger, run_id)
-            points = fetch_points(loaded_policy, records)
+            from carbonguard.cli.check_cmd import intensity_source
+
+            points = fetch_points(loaded_policy, records, source=intensity_source(loaded_policy))
             assert as_of is not None
             footprint = judge(loaded_policy, records, points, run_id=run_id, as_of=as_of,
                               record_hashes=hashes).footprint
