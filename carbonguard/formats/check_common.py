@@ -22,13 +22,18 @@ def num(value: float | None, unit: str = "") -> str:
 
 
 def signed(value: float | None, unit: str = "") -> str:
+    """'+1.234', with a change too small to show written '+0.000' (never '-0.000')."""
     if value is None:
         return "unknown"
-    return f"{value:+.3f}" + (f" {unit}" if unit else "")
+    text = f"{value:+.3f}"
+    return ("+0.000" if text == "-0.000" else text) + (f" {unit}" if unit else "")
 
 
 def pct(fraction: float | None) -> str:
-    return "n/a" if fraction is None else f"{fraction * 100:+.0f} %"
+    if fraction is None:
+        return "n/a"
+    text = f"{fraction * 100:+.0f}"
+    return ("+0" if text == "-0" else text) + " %"
 
 
 def delta_phrase(delta: float | None, fraction: float | None, label: str | None, unit: str = "kg CO2e") -> str:

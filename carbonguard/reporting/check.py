@@ -7,6 +7,7 @@ order, and the diff sorted by how much each stage moved.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -217,7 +218,10 @@ class DiffRow:
     def status(self) -> str:
         if self.base is None or self.head is None:
             return "added" if self.base is None else "removed"
-        return "unchanged" if self.base == self.head else "changed"
+        pairs = [(getattr(self.base, f), getattr(self.head, f)) for f in Figures.model_fields]
+        same = all(b == h if b is None or h is None else math.isclose(b, h, rel_tol=1e-9, abs_tol=1e-12)
+                   for b, h in pairs)
+        return "unchanged" if same else "changed"
 
     def json_document(self) -> dict[str, Any]:
         return {
