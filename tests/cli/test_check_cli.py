@@ -162,12 +162,12 @@ def test_a_broken_baseline_json_names_file_and_line(tmp_path: Path, capsys: pyte
 
 
 def test_a_crash_exits_70_not_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import carbonguard.pipeline
+    import carbonguard.cli.check_cmd as check_cmd
 
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(carbonguard.pipeline, "judge", boom)
+    monkeypatch.setattr(check_cmd, "grid_records", boom)  # looked up at call time, so nothing else keeps it
     assert main(["check", "--policy", POLICY, "--jobspec", JOBSPEC]) == 70
     assert "this is a bug" in capsys.readouterr().err
 
