@@ -227,3 +227,16 @@ def test_diff_errors_exit_2(tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text('{"kind": "something"}')
     out = cli("diff", "--base", str(tmp_path / "x.json"), "--head", JOBSPEC)
     assert out.returncode == 2 and "not a carbonguard estimate, check, gate or footprint" in out.stderr
+
+
+def test_several_job_specs_pair_with_their_baselines_in_order(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    big = jobspec(tmp_path, "big.yaml", flops="1.5e19")
+    code = main(["check", "--policy", POLICY, "--jobspec", JOBSPEC, "--jobspec", big,
+                 "--baseline", JOBSPEC, "--baseline", JOBSPEC, "--baseline-label", "main", "--baseline-label", "main",
+                 "-o", "github"])
+    assert code == 1
+    out = capsys.readouterr().out
+    errors = [line for line in out.splitlines() if line.startswith("::error ")]
+    assert errors and all(f"::{big}: " in line for line in errors)  # only the doubled one, named
+    assert not any(f"::{JOBSPEC}: " in line and line.startswith("::error ") for line in out.splitlines())
