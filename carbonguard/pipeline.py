@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from carbonguard.accounting import compute_footprint, intensity_span
 from carbonguard.gate import evaluate
 from carbonguard.metering.attribution import attribute_shared_devices
-from carbonguard.models import Decision, IntensityPoint, RunFootprint, StageRecord
+from carbonguard.models import Decision, FigureSet, IntensityPoint, RunFootprint, StageRecord
 from carbonguard.policy.loader import LoadedPolicy
 
 
@@ -58,10 +58,12 @@ def judge(
     as_of: datetime,
     record_hashes: Sequence[str] = (),
     forecasts: Mapping[str, Sequence[IntensityPoint]] | None = None,
+    baseline: FigureSet | None = None,
 ) -> Judgement:
     """Footprint and decision for one run. Same inputs, same `Judgement`, byte for byte.
 
-    `forecasts` (points per zone, from `forecast_request`) let a `reschedule` rule propose a window.
+    `forecasts` (points per zone, from `forecast_request`) let a `reschedule` rule propose a window;
+    `baseline` (figures of the base branch or an earlier run) lets budgets limit the increase.
     """
     footprint = compute_footprint(
         attribute_shared_devices(list(records)),
@@ -71,7 +73,7 @@ def judge(
         points=points,
         record_hashes=record_hashes,
     )
-    return Judgement(footprint, evaluate(loaded, footprint, as_of=as_of, forecasts=forecasts))
+    return Judgement(footprint, evaluate(loaded, footprint, as_of=as_of, forecasts=forecasts, baseline=baseline))
 
 
 def may_reschedule(loaded: LoadedPolicy) -> bool:

@@ -32,6 +32,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "carbonguard.cli.schedule_cmd",
     "carbonguard.cli.estimate_cmd",
     "carbonguard.cli.runs_cmd",
+    "carbonguard.cli.check_cmd",
+    "carbonguard.cli.diff_cmd",
 )
 
 
