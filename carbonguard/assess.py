@@ -126,6 +126,7 @@ def assess_run(
     credentials: Callable[[str], str | None] | None = None,
     include_runs: tuple[str, ...] = (),
     verify: bool = True,
+    forecasts: dict[str, list[IntensityPoint]] | None = None,
 ) -> Assessment:
     """Footprint and decision for `run_id` with its subflow runs (and `include_runs`); nothing is written.
 
@@ -135,7 +136,8 @@ def assess_run(
     source = source if source is not None else _policy_source(loaded, credentials)
     points = fetch_points(loaded, records, source=source)
     as_of = as_of or datetime.now(timezone.utc)
-    forecasts = fetch_forecasts(loaded, records, as_of, source=source)
+    if forecasts is None:  # forecasts given by the caller (files) win over the policy's providers
+        forecasts = fetch_forecasts(loaded, records, as_of, source=source)
     result = judge(loaded, records, points, run_id=run_id, as_of=as_of, record_hashes=hashes,
                    forecasts=forecasts)
     return Assessment(tuple(records), result.footprint, result.decision)
