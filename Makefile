@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS := prefect,dask,postgres,examples,report,dev
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo demo-reschedule test lint clean
 
 setup: $(VENV)/.installed
 
@@ -17,6 +17,10 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(PY) examples/train_flow.py
+	$(VENV)/bin/carbonguard audit verify
+
+demo-reschedule: setup
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(PY) examples/reschedule_flow.py
 	$(VENV)/bin/carbonguard audit verify
 
 test: setup

@@ -170,7 +170,7 @@ def carbon_gate(
     if isinstance(moved, Rescheduled):
         emit_rescheduled(decision, moved)
         message = (f"rescheduled: flow run {moved.flow_run_name} ({moved.flow_run_id}) is scheduled at "
-                   f"{moved.scheduled_start} in zone {moved.zone}; this run stops without training or promotion")
+                   f"{moved.scheduled_start} in zone {moved.zone}; this run stops here, without promotion")
         run_log.warning("%s", message)
         if fail_on_block:
             raise RunRescheduled(decision, message)
