@@ -6,24 +6,18 @@ A test regenerates it and fails on drift; regenerate with
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from carbonguard.estimate.jobspec import JobSpec
+from carbonguard.policy.schema import model_schema, schema_text
 
 SCHEMA_ID = "https://carbonguard.dev/schema/jobspec-v1.schema.json"
 SCHEMA_PATH = "policies/schema/jobspec-v1.schema.json"
 
 
 def jobspec_schema() -> dict[str, Any]:
-    schema = JobSpec.model_json_schema(by_alias=True, mode="validation")
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_ID,
-        "title": "carbonguard TrainingJob v1",
-        **schema,
-    }
+    return model_schema(JobSpec, SCHEMA_ID, "carbonguard TrainingJob v1")
 
 
 def jobspec_schema_text() -> str:
-    return json.dumps(jobspec_schema(), indent=2, sort_keys=True) + "\n"
+    return schema_text(jobspec_schema())

@@ -7,12 +7,12 @@ array of rows, or a document grouping them); JSON Lines rows and CSV columns use
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
 from carbonguard.matching.models import AnnualCertificate, CarbonOffset, CertificateDocument, GranularCertificateBundle
+from carbonguard.policy.schema import schema_text
 
 SCHEMA_ID = "https://carbonguard.dev/schema/certificates-v1.schema.json"
 SCHEMA_PATH = "policies/schema/certificates-v1.schema.json"
@@ -34,4 +34,4 @@ def certificates_schema() -> dict[str, Any]:
 
 
 def certificates_schema_text() -> str:
-    return json.dumps(certificates_schema(), indent=2, sort_keys=True) + "\n"
+    return schema_text(certificates_schema())
