@@ -18,8 +18,6 @@ result away: it is logged with the record itself, so the figure is not lost.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
 import logging
 import os
@@ -72,17 +70,20 @@ def metered(
     """
 
     def decorate(fn: F) -> F:
+        from carbonguard.metering.around import around
+
         name = check_label(stage or fn.__name__, "stage", source="@metered")
         if run_id is not None:
             check_label(run_id, "run_id", source="@metered(run_id=...)")
 
-        def start() -> tuple[Any, str, Any]:
+        def start() -> tuple[Any, tuple[str, Any]]:
             from carbonguard.metering import measure
 
             target = current_run_id(run_id)  # validated and announced before the work
-            return measure(name), target, _ledger(ledger)
+            return measure(name), (target, _ledger(ledger))
 
-        def finish(window: Any, target: str, led: Any, failed: bool) -> None:
+        def finish(window: Any, state: tuple[str, Any], failed: bool) -> None:
+            target, led = state
             if window.result is None:
                 return
             payload: Any = None
@@ -95,34 +96,6 @@ def metered(
                 log.exception("carbonguard: could not write the stage record of %r to the ledger: %s",
                               name, json.dumps(payload))
 
-        if inspect.iscoroutinefunction(fn):
-
-            @functools.wraps(fn)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                window, target, led = start()
-                failed = True
-                try:
-                    with window:
-                        result = await fn(*args, **kwargs)
-                    failed = False
-                    return result
-                finally:
-                    finish(window, target, led, failed)
-
-            return async_wrapper  # type: ignore[return-value]
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            window, target, led = start()
-            failed = True
-            try:
-                with window:
-                    result = fn(*args, **kwargs)
-                failed = False
-                return result
-            finally:
-                finish(window, target, led, failed)
-
-        return wrapper  # type: ignore[return-value]
+        return around(fn, start, finish)
 
     return decorate

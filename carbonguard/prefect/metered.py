@@ -10,7 +10,6 @@ logged loudly (the gate then sees a stage missing) rather than throwing the resu
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import os
 import socket
@@ -88,6 +87,7 @@ def _apply_policy_in(policy_path: str, pid: int) -> str | None:
 def _wrap(fn: F, stage: str, zone: str | None, ledger_url: str | None, policy: str | None = None) -> F:
     """Meter each call; a failed attempt is recorded too (flagged `failed`), then re-raised."""
     from carbonguard.metering import measure
+    from carbonguard.metering.around import around
 
     def start() -> tuple[measure, str | None]:
         # The policy is applied, and the ledger checked, where the task runs (a thread, a process-pool
@@ -100,37 +100,9 @@ def _wrap(fn: F, stage: str, zone: str | None, ledger_url: str | None, policy: s
         if window.result is not None:
             _record(stage, window.result, zone=stage_zone, ledger_url=ledger_url, failed=failed)
 
-    if inspect.iscoroutinefunction(fn):
-
-        @functools.wraps(fn)
-        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            window, stage_zone = start()
-            failed = True
-            try:
-                with window:
-                    result = await fn(*args, **kwargs)
-                failed = False
-                return result
-            finally:
-                finish(window, stage_zone, failed)
-
-        register_stage(async_wrapper, stage)
-        return async_wrapper  # type: ignore[return-value]
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        window, stage_zone = start()
-        failed = True
-        try:
-            with window:
-                result = fn(*args, **kwargs)
-            failed = False
-            return result
-        finally:
-            finish(window, stage_zone, failed)
-
-    register_stage(wrapper, stage)
-    return wrapper  # type: ignore[return-value]
+    wrapped = around(fn, start, finish)
+    register_stage(wrapped, stage)
+    return wrapped
 
 
 def metered(
