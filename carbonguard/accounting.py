@@ -178,7 +178,8 @@ def compute_footprint(
     stage_estimated: dict[str, int] = {}
     stage_unavailable: dict[str, int] = {}
     used: dict[IntensityPoint, IntensityPoint] = {}  # equal figures from distinct objects count once
-    point_seconds: dict[datetime, dict[IntensityPoint, float]] = {}
+    by_id: dict[int, IntensityPoint] = {}  # hashing a point hashes all its fields: do it once per object
+    point_seconds: dict[datetime, dict[int, float]] = {}
     gap = False
 
     for record in active:
@@ -205,15 +206,18 @@ def compute_footprint(
             stage.add(it_kwh * share, upper_kwh * share, pue, intensity, seconds)
             per_hour = point_seconds.setdefault(hour, {})
             for seg in clipped:
-                key = used.setdefault(seg.point, seg.point)
-                per_hour[key] = per_hour.get(key, 0.0) + seg.duration_s
+                key = by_id.get(id(seg.point))
+                if key is None:
+                    key = by_id[id(seg.point)] = used.setdefault(seg.point, seg.point)
+                per_hour[id(key)] = per_hour.get(id(key), 0.0) + seg.duration_s  # keyed by the canonical object
 
     buckets = []
+    canonical = {id(p): p for p in used.values()}
     for hour in sorted(hours):
         s = hours[hour]
         dominant = None
         if point_seconds.get(hour):
-            dominant = used[max(point_seconds[hour].items(), key=lambda kv: kv[1])[0]]
+            dominant = canonical[max(point_seconds[hour].items(), key=lambda kv: kv[1])[0]]
         buckets.append(
             HourlyBucket(
                 hour_start=hour,
