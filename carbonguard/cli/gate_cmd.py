@@ -21,12 +21,12 @@ def _gate(args: argparse.Namespace) -> int:
     targets = output_targets(args)
     loaded = load_policy(args.policy)
     with open_ledger(args.ledger, create=False) as ledger:  # a mistyped path must not create a new ledger
-        assessment = assess_run(loaded, ledger, args.run)
+        assessment = assess_run(loaded, ledger, args.run, certificates=args.certificates)
         if not args.no_record:
             assessment = record_assessment(ledger, loaded, assessment)
         # The HTML report shows the ledger head and its verification (one more pass over the chain).
         state = ledger_state(ledger) if any(t.format == "html" for t in targets) else None
-    emit(targets, RunReport(assessment.decision, assessment.footprint, ledger=state))
+    emit(targets, RunReport(assessment.decision, assessment.footprint, ledger=state, match=assessment.match))
     passing = assessment.decision.outcome in (Outcome.ALLOW, Outcome.WARN)
     return EXIT_OK if passing else EXIT_BLOCKED
 
@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--run", required=True, metavar="RUN_ID", help="run id (the Prefect flow run id)")
     parser.add_argument("--ledger", metavar="URL", help="ledger path or URL (default: $CARBONGUARD_LEDGER "
                         "or .carbonguard/ledger.db)")
+    parser.add_argument("--certificates", nargs="+", metavar="FILE",
+                        help="granular certificate exports (each signed in FILE.sig) to match hour by hour under "
+                        "the policy's spec.matching; the claims are recorded with the decision")
     add_output_arguments(parser, "run")
     parser.add_argument("--no-record", action="store_true", help="do not write the decision to the ledger")
     parser.set_defaults(handler=_gate)

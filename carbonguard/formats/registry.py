@@ -51,10 +51,10 @@ class FormatSpec:
 
 _SPECS = (
     FormatSpec("text", "carbonguard.formats.text",
-               ("run", "meter", "intensity", "zones", "schedule", "estimate", "runs"),
+               ("run", "meter", "intensity", "zones", "schedule", "estimate", "runs", "match"),
                "plain text for terminals and logs"),
     FormatSpec("json", "carbonguard.formats.json_format",
-               ("run", "meter", "intensity", "zones", "compliance", "schedule", "estimate", "runs"),
+               ("run", "meter", "intensity", "zones", "compliance", "schedule", "estimate", "runs", "match"),
                "machine-readable JSON, units in field names"),
     FormatSpec("markdown", "carbonguard.formats.markdown", ("run", "compliance"),
                "markdown for PR comments and Prefect artifacts"),

@@ -46,6 +46,7 @@ def carbon_gate(
     fail_on_block: bool = True,
     report_dir: str | None = None,
     report_url: str | None = None,
+    certificates: str | list[str] | None = None,
 ) -> Decision:
     """Judge this flow run's metered stages against `policy`, record the decision, publish it.
 
@@ -57,8 +58,12 @@ def carbon_gate(
 
     `report_dir`: also write the run's HTML report there (e.g. beside the ledger) and publish a link
     artifact to it (`report_url` + file name when reports are served from a URL); needs the `report` extra.
+
+    `certificates`: a granular certificate export (or a list of them), each signed in `FILE.sig`, to
+    match hour by hour under the policy's `spec.matching`; the claims are recorded in the same ledger
+    transaction as the decision. Under a policy with `min_cfe` and no certificates, the CFE is 0.
     """
-    from carbonguard.assess import assess_run, record_assessment, verified
+    from carbonguard.assess import assess_run, load_certificates, record_assessment, verified
     from carbonguard.formats import render
     from carbonguard.ledger import open_ledger
     from carbonguard.policy import load_policy
@@ -70,6 +75,7 @@ def carbon_gate(
 
     check_report_dir(report_dir)  # before anything is recorded
     loaded = load_policy(policy)
+    files = load_certificates(loaded, certificates)  # a bad file stops here, before anything is written
     target = run_id or current_flow_run_id()
     if target is None:
         raise InputError("carbon_gate needs run_id= when called outside a flow run")
@@ -79,10 +85,11 @@ def carbon_gate(
         record_cached_stages(led, tree, _flow_name())
         assessment = record_assessment(led, loaded, assess_run(
             loaded, led, target, credentials=prefect_credentials, include_runs=tuple(tree[1:]), verify=False,
+            certificates=files,
         ))
         state = ledger_state(led) if report_dir else None
     decision = assessment.decision
-    report = RunReport(decision, assessment.footprint, ledger=state)
+    report = RunReport(decision, assessment.footprint, ledger=state, match=assessment.match)
     try:  # the decision is already in the ledger; a failed artifact upload must not change the outcome
         create_markdown_artifact(
             markdown=render("markdown", report),
