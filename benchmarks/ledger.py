@@ -50,9 +50,15 @@ def stage_payload(i: int) -> dict:
     return record.model_dump(mode="json")
 
 
-def bench_appends(url: str, count: int, signer: Signer, optimistic: bool = True) -> float:
+def bench_appends(url: str, count: int, signer: Signer, optimistic: bool = True, sealed: bool = True,
+                  synchronous: str = "FULL") -> float:
+    """Durable appends/s; each append is its own transaction, sealed by a signed checkpoint unless
+    `sealed=False` (the way before every transaction was sealed, for a side-by-side ratio only)."""
     payloads = [stage_payload(i) for i in range(count)]
     with open_ledger(url, signing_key=signer) as led:
+        led._seal_transactions = sealed
+        if synchronous != "FULL":  # SQLite only: CPU cost without the disk (not durable; for ratios)
+            led.store._db.execute(f"PRAGMA synchronous = {synchronous}")
         if not optimistic:  # PostgreSQL only: the previous strategy, two round trips per append
             led.store.optimistic = False
         led.append("policy", {"name": "warm-up"})  # schema, key record and connection ready
@@ -64,7 +70,8 @@ def bench_appends(url: str, count: int, signer: Signer, optimistic: bool = True)
 
 
 def generate(url: str, count: int, signer: Signer, every: int = 100) -> None:
-    """Bulk-write `count` valid records: genesis key, stages, a signed checkpoint every `every`."""
+    """Bulk-write `count` valid records: genesis key, stages, a signed checkpoint every `every`
+    and as the last record (a ledger always ends with one)."""
     template = stage_payload(0)
     value, _ = normalise(template)
     now = format_time(datetime.now(timezone.utc))
@@ -78,7 +85,7 @@ def generate(url: str, count: int, signer: Signer, every: int = 100) -> None:
                            "public_key": signer.public_b64, "signed_by": key_id,
                            "signature": signer.sign(key_message("genesis", key_id, signer.public_b64,
                                                                 key_id, prev))}
-            elif seq % every == 0:
+            elif seq % every == 0 or seq == count:
                 kind = "checkpoint"
                 payload = {"size": seq - 1, "head_hash": prev, "time": now, "key_id": signer.key_id,
                            "signature": signer.sign(checkpoint_message(seq - 1, prev, now, signer.key_id))}
@@ -136,6 +143,8 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--postgres", default=DEFAULT_PG, help="PostgreSQL URL ('' to skip)")
     ap.add_argument("--appends-only", action="store_true", help="skip the verification measures")
+    ap.add_argument("--sqlite-synchronous", choices=("FULL", "OFF"), default="FULL",
+                    help="OFF measures the CPU cost of SQLite appends alone (not durable; for the ratio)")
     ap.add_argument("--no-sqlite-verify", action="store_true", help="verify only the PostgreSQL ledger")
     args = ap.parse_args()
     signer = Signer.generate()
@@ -144,9 +153,21 @@ def main() -> int:
     notes: list[str] = []
     pg_problem = pg_reachable(args.postgres) if args.postgres else "skipped by --postgres ''"
     with tempfile.TemporaryDirectory() as tmp:
-        rates = [bench_appends(os.path.join(tmp, f"append-{r}.db"), args.appends, signer)
-                 for r in range(args.repeats)]
-        results.append(("appends/s, SQLite (synchronous=FULL)", statistics.median(rates), APPEND_TARGET))
+        # Sealed (every append signed, as written now) and unsealed (before), interleaved so that
+        # both meet the same machine load.
+        sqlite_rates: dict[bool, list[float]] = {True: [], False: []}
+        for r in range(args.repeats):
+            for sealed in (True, False):
+                sqlite_rates[sealed].append(bench_appends(os.path.join(tmp, f"append-{sealed}-{r}.db"),
+                                                          args.appends, signer, sealed=sealed,
+                                                          synchronous=args.sqlite_synchronous))
+        sync = f"synchronous={args.sqlite_synchronous}"
+        results.append((f"appends/s, SQLite ({sync}), each append signed", statistics.median(sqlite_rates[True]),
+                        APPEND_TARGET))
+        results.append((f"appends/s, SQLite ({sync}), unsigned (before)", statistics.median(sqlite_rates[False]),
+                        APPEND_TARGET))
+        notes.append("SQLite appends, signed vs unsigned (same run): "
+                     f"{statistics.median(sqlite_rates[True]) / statistics.median(sqlite_rates[False]):.2f}x")
         if pg_problem is None:
             # Both strategies, interleaved so that they meet the same machine load.
             strategies = {False: "appends/s, PostgreSQL, lock + head read, 2 trips",

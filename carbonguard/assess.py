@@ -14,8 +14,7 @@ a `matching.double-counting` finding naming the holder.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +30,7 @@ from carbonguard.pipeline import (
     residual_request,
 )
 from carbonguard.policy.loader import LoadedPolicy
+from carbonguard.runtree import subflow_runs
 
 if TYPE_CHECKING:
     from carbonguard.matching import CertificateFile, ClaimedRange, MatchResult
@@ -105,10 +105,14 @@ def verified(ledger: Any) -> Any:
 def load_stage_records(
     ledger: Any, run_id: str, also: tuple[str, ...] = ()
 ) -> tuple[list[StageRecord], list[str]]:
-    """The run's stage records, plus those of `also` (e.g. its subflow runs), in ledger order."""
+    """The run's stage records with those of its subflow runs (and of `also`), in ledger order.
+
+    The subflow runs come from the ledger's `subflow` records, so every surface judges the same set.
+    """
     entries = ledger.records(run_id=run_id, record_type="stage")
-    for other in also:
-        entries += ledger.records(run_id=other, record_type="stage")
+    for other in dict.fromkeys((*subflow_runs(ledger, run_id), *also)):
+        if other != run_id:
+            entries += ledger.records(run_id=other, record_type="stage")
     entries.sort(key=lambda e: e.seq)
     if not entries:
         raise InputError(Problem(f"no stage records for run {run_id!r} in ledger {ledger.url}", "--run"))
@@ -210,7 +214,7 @@ def assess_run(
     verify: bool = True,
     certificates: CertificatePaths | None = None,
 ) -> Assessment:
-    """Footprint and decision for `run_id` (and `include_runs`, e.g. subflow runs); nothing is written.
+    """Footprint and decision for `run_id` with its subflow runs (and `include_runs`); nothing is written.
 
     `certificates`: certificate export paths (or files already loaded with `load_certificates`) to
     match hour by hour under the policy's `spec.matching`; they are read before the ledger is.
@@ -251,40 +255,41 @@ def _rejudge(ledger: Any, loaded: LoadedPolicy, assessment: Assessment, conflict
     return _judge(loaded, assessment.records, replace(inputs, already_claimed=tuple(held)))
 
 
-@contextmanager
-def _writing(ledger: Any) -> Iterator[Any]:
-    """One ledger transaction for everything a judgement writes (all of it, or none of it).
-
-    A ledger without multi-record transactions writes record by record; the claims then go first,
-    so a lost race leaves at most this run's own earlier claims, which a new judgement counts as
-    its own.
-    """
-    transaction = getattr(ledger, "transaction", None)
-    if transaction is None:
-        yield ledger
-        return
-    with transaction() as tx:
-        yield tx
-
-
 def record_assessment(ledger: Any, loaded: LoadedPolicy, assessment: Assessment) -> Assessment:
-    """Write the claims, the policy (once per content hash), the footprint, the match and the decision.
+    """Write the policy (once per content hash), the footprint, the match, the claims and the decision.
 
-    All in one ledger transaction. When a claim conflicts (another run claimed the same
-    certificates after this one was judged), nothing of this attempt stays; the run is judged again
-    with that claim as already claimed and the new decision, with its `matching.double-counting`
-    finding naming the holder, is what gets recorded.
+    All in one ledger transaction: a crash or an error part-way leaves none of them. When a claim
+    conflicts (another run claimed the same certificates after this one was judged), nothing of this
+    attempt stays; the run is judged again with that claim as already claimed, and the new
+    decision, with its `matching.double-counting` finding naming the holder, is what gets recorded.
     """
+    return _record(ledger, loaded, assessment, with_decision=True)
+
+
+def record_match(ledger: Any, loaded: LoadedPolicy, assessment: Assessment) -> Assessment:
+    """`carbonguard match --run`: the policy, the match record and the claims, in one transaction (no
+    footprint or decision: the gate records those)."""
+    return _record(ledger, loaded, assessment, with_decision=False)
+
+
+def _record(ledger: Any, loaded: LoadedPolicy, assessment: Assessment, *, with_decision: bool) -> Assessment:
     from carbonguard.ledger import ClaimConflict
 
     for attempt in range(MAX_CLAIM_ATTEMPTS):
+        known = {r.payload.get("content_hash") for r in ledger.records(record_type="policy")}
         try:
-            with _writing(ledger) as tx:
-                _write_claims(tx, assessment.match)
-                _write_policy(tx, ledger, loaded)
-                tx.append("footprint", assessment.footprint.model_dump(mode="json"))
-                if assessment.match is not None:
-                    tx.append("match", match_payload(assessment.match, loaded))
+            with ledger.transaction() as tx:
+                if loaded.content_hash not in known:
+                    tx.append("policy", _policy_payload(loaded))
+                if with_decision:
+                    tx.append("footprint", assessment.footprint.model_dump(mode="json"))
+                match = assessment.match
+                if match is not None:
+                    tx.append("match", match_payload(match, loaded))
+                    for claim in match.claims:
+                        tx.claim_certificates(**claim.ledger_kwargs())
+                if not with_decision:
+                    return assessment
                 record = tx.append("decision", assessment.decision.model_dump(mode="json"))
             return replace(assessment, decision_record_hash=record.record_hash)
         except ClaimConflict as conflict:
@@ -294,40 +299,9 @@ def record_assessment(ledger: Any, loaded: LoadedPolicy, assessment: Assessment)
     raise AssertionError("unreachable")
 
 
-def record_match(ledger: Any, loaded: LoadedPolicy, assessment: Assessment) -> Assessment:
-    """`carbonguard match --run`: write the claims, the policy and the match record (no decision)."""
-    from carbonguard.ledger import ClaimConflict
-
-    for attempt in range(MAX_CLAIM_ATTEMPTS):
-        try:
-            with _writing(ledger) as tx:
-                _write_claims(tx, assessment.match)
-                _write_policy(tx, ledger, loaded)
-                if assessment.match is not None:
-                    tx.append("match", match_payload(assessment.match, loaded))
-            return assessment
-        except ClaimConflict as conflict:
-            if attempt == MAX_CLAIM_ATTEMPTS - 1:
-                raise
-            assessment = _rejudge(ledger, loaded, assessment, conflict)
-    raise AssertionError("unreachable")
-
-
-def _write_claims(tx: Any, match: MatchResult | None) -> None:
-    for claim in match.claims if match is not None else ():
-        tx.claim_certificates(**claim.ledger_kwargs())
-
-
-def _write_policy(tx: Any, ledger: Any, loaded: LoadedPolicy) -> None:
-    known = {r.payload.get("content_hash") for r in ledger.records(record_type="policy")}
-    if loaded.content_hash not in known:
-        tx.append("policy", {
-            "name": loaded.name,
-            "version": loaded.version,
-            "content_hash": loaded.content_hash,
-            "source": loaded.source,
-            "text": loaded.document_text,
-        })
+def _policy_payload(loaded: LoadedPolicy) -> dict[str, Any]:
+    return {"name": loaded.name, "version": loaded.version, "content_hash": loaded.content_hash,
+            "source": loaded.source, "text": loaded.document_text}
 
 
 def match_payload(match: MatchResult, loaded: LoadedPolicy) -> dict[str, Any]:

@@ -75,7 +75,7 @@ def check_label(value: str, field_path: str, source: str = "code") -> str:
 
     from carbonguard.errors import InputError, Problem
 
-    if not isinstance(value, str) or not re.match(LABEL_PATTERN, value):
+    if not isinstance(value, str) or not re.fullmatch(LABEL_PATTERN, value):  # not match: $ allows a final \n
         raise InputError(Problem(f"{value!r} is not allowed: {LABEL_HELP}", source=source, field_path=field_path))
     return value
 

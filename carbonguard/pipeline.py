@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 
 from carbonguard.accounting import compute_footprint, intensity_span
 from carbonguard.errors import InputError, Problem
-from carbonguard.gate import evaluate
+from carbonguard.gate import evaluate, matching_findings
 from carbonguard.matching import CertificateFile, ClaimedRange, MatchResult, match_certificates
 from carbonguard.metering.attribution import attribute_shared_devices
-from carbonguard.models import Decision, IntensityPoint, RunFootprint, StageRecord
+from carbonguard.models import Decision, Finding, IntensityPoint, RunFootprint, StageRecord
 from carbonguard.policy.loader import LoadedPolicy
 
 
@@ -125,6 +125,41 @@ def match_footprint(
     if not known:
         result = result.model_copy(update={"market_co2e_kg": None})
     return result
+
+
+def judge_match(loaded: LoadedPolicy, match: MatchResult, *, as_of: datetime,
+                energy_known: bool = True) -> list[Finding]:
+    """The matching findings alone (policy lines, waivers applied): what `carbonguard match` reports."""
+    return matching_findings(loaded, match, as_of=as_of, energy_known=energy_known)
+
+
+def match_consumption(
+    loaded: LoadedPolicy,
+    hours: Sequence[tuple[datetime, float]],
+    certificates: Sequence[CertificateFile],
+    *,
+    run_id: str,
+    points: Sequence[IntensityPoint] = (),
+    residual: Sequence[IntensityPoint] = (),
+    already_claimed: Sequence[ClaimedRange] = (),
+) -> MatchResult:
+    """Hourly matching of given consumption (UTC hour start, facility kWh) with no stage records.
+
+    `points` price the location-based figure (absent when an hour has none); `residual` the
+    market-based one.
+    """
+    matching = loaded.policy.spec.matching
+    if matching is None:
+        raise InputError(Problem("the policy has no spec.matching section to judge certificates by",
+                                 source=loaded.source, field_path="spec.matching"))
+    intensity = factor_by_hour(points)
+    factors = [intensity(hour) for hour, _ in hours]
+    location = (None if any(f is None for f in factors)
+                else sum(kwh * f for (_, kwh), f in zip(hours, factors, strict=True)) / 1000.0)  # type: ignore[operator]
+    return match_certificates(hours, certificates, matching, run_id=run_id, zone=policy_zone(loaded),
+                              residual_g_per_kwh=factor_by_hour(residual) if residual else None,
+                              residual_source=residual_citation(residual), location_co2e_kg=location,
+                              already_claimed=already_claimed)
 
 
 def residual_request(loaded: LoadedPolicy, records: Sequence[StageRecord]) -> IntensityRequest | None:

@@ -117,8 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         report_dir = os.path.dirname(os.path.abspath(ledger))  # beside the ledger
     try:
         decision = train_flow(policy=args.policy, epochs=args.epochs, out_dir=args.out_dir, report_dir=report_dir)
-    except GateBlocked as blocked:
-        print(str(blocked), file=sys.stderr)
+    except GateBlocked as blocked:  # the decision itself is already in the run's logs, above
         if report_dir:
             print(f"HTML report: {Path(report_dir) / report_file_name(blocked.decision.run_id)}")
         print(f"promotion stopped ({blocked.decision.outcome.value}); records and decision are in the ledger {ledger}")

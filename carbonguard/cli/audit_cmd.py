@@ -21,6 +21,7 @@ VERIFY_EPILOG = """exit codes:
   13  bad signature: a checkpoint or key record signature does not verify
   14  truncated: the ledger holds fewer records than, or diverges from, the --checkpoint file
   15  untrusted key: signed by a key that is not enrolled, rotated out, or not the pinned --pubkey
+  16  unsigned: records after the last signed checkpoint (every write ends with one)
 """
 
 

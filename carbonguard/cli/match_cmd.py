@@ -104,29 +104,24 @@ def _match_consumption(loaded: Any, files: Any, path: str) -> Any:
     """Match a consumption file: location-based CO2e from the policy's intensity source, no ledger."""
     from carbonguard.assess import _policy_source
     from carbonguard.intensity.providers.embedded import residual_mix_series
-    from carbonguard.matching import match_certificates
     from carbonguard.models import to_label
-    from carbonguard.pipeline import factor_by_hour, policy_zone, residual_citation
+    from carbonguard.pipeline import match_consumption, policy_zone
 
     hours = read_consumption(path)
     zone = policy_zone(loaded)
     start, end = hours[0][0], hours[-1][0] + timedelta(hours=1)
-    intensity = factor_by_hour(list(_policy_source(loaded).series(zone, start, end)))
-    factors = [intensity(h) for h, _ in hours]
-    location = (None if any(f is None for f in factors)
-                else sum(kwh * f for (_, kwh), f in zip(hours, factors, strict=True)) / 1000.0)
+    points = list(_policy_source(loaded).series(zone, start, end))
     try:
         residual = residual_mix_series(zone, start, end)
-    except InputError:
+    except InputError:  # no residual mix embedded for the zone: the market-based figure is absent
         residual = []
-    return match_certificates(hours, files, loaded.policy.spec.matching, run_id=to_label(f"file:{path}"), zone=zone,
-                              residual_g_per_kwh=factor_by_hour(residual) if residual else None,
-                              residual_source=residual_citation(residual), location_co2e_kg=location)
+    return match_consumption(loaded, hours, files, run_id=to_label(f"file:{path}"), points=points,
+                             residual=residual)
 
 
 def _match(args: argparse.Namespace) -> int:
     from carbonguard.assess import assess_run, load_certificates, record_match
-    from carbonguard.gate import matching_findings
+    from carbonguard.pipeline import judge_match
     from carbonguard.policy import load_policy
     from carbonguard.reporting.match import MatchReport
 
@@ -156,7 +151,7 @@ def _match(args: argparse.Namespace) -> int:
         result = assessment.match
         energy_known = assessment.footprint.energy_known
         source = f"run {args.run}"
-    findings = matching_findings(loaded, result, as_of=as_of, energy_known=energy_known)
+    findings = judge_match(loaded, result, as_of=as_of, energy_known=energy_known)
     report = MatchReport(result=result, findings=tuple(findings), policy_name=loaded.name,
                          policy_version=loaded.version, policy_hash=loaded.content_hash, policy_file=loaded.source,
                          min_cfe=matching.min_cfe, min_hourly_cfe=matching.min_hourly_cfe, consumption_from=source,

@@ -113,20 +113,13 @@ _ZONE_CODE = re.compile(r"^[A-Za-z]{2}([-_][A-Za-z0-9]{1,12}){0,4}$")
 def _open_ledger(url: str | None) -> Any:
     """Open the ledger before the command runs, so a bad URL costs nothing."""
     try:
-        from carbonguard.ledger import open_ledger
+        from carbonguard.ledger.preflight import open_checked_writable
     except ImportError as exc:
         raise InputError(
             Problem(f"the ledger is not available in this installation ({exc}); use --no-record")
         ) from exc
-    from carbonguard.ledger.preflight import check_writable
 
-    ledger = open_ledger(url)
-    try:
-        check_writable(ledger)  # an unusable signing key must fail now, not after the command ran
-    except BaseException:
-        ledger.close()
-        raise
-    return ledger
+    return open_checked_writable(url)  # an unusable signing key must fail now, not after the command ran
 
 
 def _meter_and_record(args: argparse.Namespace, command: list[str], meter: Meter, ledger: Any) -> int:

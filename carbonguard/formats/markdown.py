@@ -79,6 +79,16 @@ def _cell(value: Any) -> str:
     return "—" if value is None else m(value)
 
 
+def _tree_lines(run: Any) -> list[str]:
+    """Which runs this section covers: a run's figures include its subflow runs' stages."""
+    lines = []
+    if run.subflow_run_ids:
+        lines.append("Includes subflow runs " + ", ".join(c(r) for r in run.subflow_run_ids) + ".")
+    if run.part_of_run_id:
+        lines.append(f"A subflow run of {c(run.part_of_run_id)}.")
+    return [*lines, ""] if lines else []
+
+
 def render_compliance(report: ComplianceReport, options: RenderOptions) -> str:
     """A human-readable report: the period summary, then one section per run."""
     led, period = report.ledger, report.period
@@ -96,6 +106,7 @@ def render_compliance(report: ComplianceReport, options: RenderOptions) -> str:
         e, cp, s, rn, sci = run.energy, run.compute, run.scope2, run.renewable, run.sci
         lines += [
             "", f"## Run {c(run.run_id)}", "", f"{_cell(run.start)} to {_cell(run.end)}", "",
+            *_tree_lines(run),
             "| figure | value | provenance |", "| --- | --- | --- |",
             f"| IT energy (kWh) | {_cell(e.it_energy_kwh)} | basis: {m(e.basis)}; measured "
             f"{m(e.measured_energy_kwh)}, estimated {m(e.estimated_energy_kwh)}, "

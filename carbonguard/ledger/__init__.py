@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from carbonguard.ledger.claims import parse_certificate_range
 from carbonguard.ledger.keys import Signer
 from carbonguard.ledger.ledger import (
     DEFAULT_CHECKPOINT_EVERY,
@@ -22,7 +23,7 @@ from carbonguard.ledger.ledger import (
     LEDGER_ENV,
     KeyNotEnrolled,
     Ledger,
-    parse_certificate_range,
+    Transaction,
     resolve_url,
 )
 from carbonguard.ledger.record import GENESIS_PREV_HASH, RECORD_TYPES, LedgerRecord
@@ -34,6 +35,7 @@ from carbonguard.ledger.verify import (
     EXIT_INTACT,
     EXIT_REORDERED,
     EXIT_TRUNCATED,
+    EXIT_UNSIGNED,
     EXIT_UNTRUSTED_KEY,
     VerifyResult,
 )
@@ -47,6 +49,7 @@ __all__ = [
     "EXIT_INTACT",
     "EXIT_REORDERED",
     "EXIT_TRUNCATED",
+    "EXIT_UNSIGNED",
     "EXIT_UNTRUSTED_KEY",
     "GENESIS_PREV_HASH",
     "LEDGER_ENV",
@@ -57,6 +60,7 @@ __all__ = [
     "LedgerError",
     "LedgerRecord",
     "Signer",
+    "Transaction",
     "VerifyResult",
     "open_ledger",
     "parse_certificate_range",

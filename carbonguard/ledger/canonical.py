@@ -79,10 +79,12 @@ def normalise(value: Any, path: str = "payload") -> tuple[Any, bool]:
                     _check_string(k, trail, where)
                     if simple and any(ord(c) >= 0xD800 for c in k):
                         simple = False
-                out[k] = walk(item, (*trail, k))
+                # ASCII strings and None (most of a payload) need no work and no trail
+                out[k] = item if (item is None or (type(item) is str and item.isascii())) else walk(item, (*trail, k))
             return out
         if kind is list or kind is tuple:
-            return [walk(item, (*trail, i)) for i, item in enumerate(v)]
+            return [item if type(item) is str and item.isascii() else walk(item, (*trail, i))
+                    for i, item in enumerate(v)]
         if v is None or kind is bool:
             return v
         if isinstance(v, int) and not isinstance(v, bool):

@@ -154,7 +154,7 @@ def load_public_key(path: Path) -> str:
     return b64(raw)
 
 
-def resolve_signer(default_path: Path) -> Signer:
+def resolve_signer(default_path: Path, *, generate: bool = True) -> Signer | None:
     """The writer's key: `$CARBONGUARD_SIGNING_KEY`, else `default_path`, generated on first use.
 
     A generated key is announced once on stderr, because an auditor should pin its public key out
@@ -166,6 +166,8 @@ def resolve_signer(default_path: Path) -> Signer:
         return load_signer(Path(env))
     if default_path.exists():
         return load_signer(default_path)
+    if not generate:  # e.g. a ledger that already has keys: a new key could not write to it
+        return None
     signer = Signer.generate()
     try:
         _, public_path = write_key_pair(signer, default_path.parent, default_path.stem)

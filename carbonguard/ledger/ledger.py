@@ -13,19 +13,22 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
 from carbonguard import __version__
 from carbonguard.errors import InputError, Problem
-from carbonguard.ledger.canonical import normalise
+from carbonguard.ledger.canonical import encode_string, normalise
+from carbonguard.ledger.claims import claim_payload
 from carbonguard.ledger.keyring import KeyRing
 from carbonguard.ledger.keys import (
+    CHECKPOINT_CONTEXT,
+    SIGNING_KEY_ENV,
     Signer,
-    checkpoint_message,
     key_id_of,
     key_message,
     resolve_signer,
@@ -34,6 +37,7 @@ from carbonguard.ledger.keys import (
 from carbonguard.ledger.record import (
     GENESIS_PREV_HASH,
     RECORD_TYPES,
+    SCHEMA_VERSION,
     Header,
     LedgerRecord,
     envelope_bytes,
@@ -41,17 +45,17 @@ from carbonguard.ledger.record import (
     hash_bytes,
 )
 from carbonguard.ledger.store import ENVELOPE, RECORD_HASH, SEQ, ClaimConflict, LedgerError, StaleHead, Store
-from carbonguard.ledger.verify import VerifyResult, combine, export_checkpoint, verify_rows
+from carbonguard.ledger.verify import VerifyResult, export_checkpoint, verify_rows
 
 LEDGER_ENV = "CARBONGUARD_LEDGER"
 DEFAULT_LEDGER = Path(".carbonguard") / "ledger.db"
 DEFAULT_CHECKPOINT_EVERY = 100
 PRODUCER = f"carbonguard {__version__}"
+_PRODUCER_JSON = encode_string(PRODUCER)
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # Written by the ledger itself, with signatures or registry checks, never through `append`.
 _INTERNAL_TYPES = {"key": "rotate_key()/add_key()", "checkpoint": "checkpoint()",
                    "claim": "claim_certificates()"}
-MAX_CERTIFICATE_ID = 2**63 - 2
 _T = TypeVar("_T")
 PARALLEL_MIN_RECORDS = 200_000  # below this, starting worker processes costs more than it saves
 
@@ -79,6 +83,10 @@ class Ledger:
         self._ring = KeyRing()
         self._ring_seq = 0
         self._lock = threading.RLock()  # one store connection: one thread at a time uses it
+        self._open_tx: Transaction | None = None
+        # Only benchmarks/ledger.py turns this off, to measure what sealing costs side by side;
+        # a ledger written so fails verification (exit 16) until its next sealed write.
+        self._seal_transactions = True
 
     # -- context management ---------------------------------------------------------------
     def __enter__(self) -> Ledger:
@@ -98,71 +106,92 @@ class Ledger:
     def signer(self) -> Signer:
         """The writer's key, resolved on first need (see `keys.resolve_signer`)."""
         if self._signer is None:
-            self._signer = resolve_signer(self.key_path)
+            with self._lock:
+                return self._resolve_signer(generate=not self.keyring().public)
         return self._signer
 
     # -- writing ----------------------------------------------------------------------------
     def append(self, record_type: str, payload: Mapping[str, Any]) -> LedgerRecord:
-        """Append one record; floats become decimal strings; decisions must name policy and inputs."""
-        if record_type in _INTERNAL_TYPES:
-            raise InputError(Problem(f"{record_type!r} records are written by Ledger."
-                                     f"{_INTERNAL_TYPES[record_type]}, not append()",
-                                     field_path="record_type"))
-        if record_type not in RECORD_TYPES:
-            raise InputError(Problem(f"unknown record type {record_type!r}; expected one of "
-                                     + ", ".join(t for t in RECORD_TYPES if t not in _INTERNAL_TYPES),
-                                     field_path="record_type"))
-        value, simple = self._prepare(payload)
-        if record_type == "decision":
-            _check_decision(value)
+        """Append one record (and the checkpoint that seals it); decisions must name policy and inputs."""
+        value, simple = self._check_append(record_type, payload)
+        return self._transaction(lambda tx: tx._append_checked(record_type, value, simple))
 
-        def body() -> LedgerRecord:
-            head = self._prepare_write()
-            if record_type == "decision":
-                missing = self.store.missing_hashes(value["evaluated_record_hashes"])
-                if missing:
-                    raise InputError(Problem(f"names records this ledger does not hold: {', '.join(missing)}",
-                                             field_path="payload.evaluated_record_hashes"))
-            record, head = self._write(head, record_type, value, simple)
-            if record_type == "decision" or record.seq % self.checkpoint_every == 0:
-                self._write_checkpoint(head)
-            return record
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Several records and claims that commit together, sealed by one checkpoint, or not at all.
 
-        return self._transaction(body)
+            with led.transaction() as tx:
+                tx.append("footprint", ...)
+                tx.append("decision", ...)
+                tx.claim_certificates(...)
 
-    def _transaction(self, body: Callable[[], _T]) -> _T:
-        """Run `body` in one store write transaction; again on a fresh head after `StaleHead`.
+        An exception inside the block rolls everything back (and is re-raised). The store's write
+        lock is held for the whole block, so keep it short: no network calls inside.
+        """
+        with self._lock:
+            if self._open_tx is not None:
+                raise LedgerError("a ledger transaction is already open on this Ledger")
+            ring = (self._ring, self._ring_seq, self._signer)
+            try:
+                with self.store.writing(fresh_head=True):
+                    tx = Transaction(self, *self._prepare_write())
+                    self._open_tx = tx
+                    try:
+                        yield tx
+                        tx._seal()
+                    finally:
+                        tx._closed = True
+                        self._open_tx = None
+            except BaseException:
+                self._restore(ring)
+                raise
+
+    def _transaction(self, body: Callable[[Transaction], _T]) -> _T:
+        """Run `body` in one sealed store write transaction; again on a fresh head after `StaleHead`.
 
         A store may let `body` build on the head it last wrote itself and find out only at commit
         that another writer moved it (see `Store.head`); nothing was written then, and the second
         run reads the head under the store's lock, so it cannot be stale.
         """
         with self._lock:
+            if self._open_tx is not None:
+                raise LedgerError("inside `with ledger.transaction() as tx:` write through tx")
             for attempt in range(3):
-                ring_seq = self._ring_seq
+                ring = (self._ring, self._ring_seq, self._signer)
                 try:
                     with self.store.writing():
-                        return body()
+                        tx = Transaction(self, *self._prepare_write())
+                        result = body(tx)
+                        tx._seal()
+                        tx._closed = True
+                        return result
                 except StaleHead:
+                    self._restore(ring)
                     if attempt == 2:
                         raise
-                    if self._ring_seq != ring_seq:  # the ring took a key record that was not written
-                        self._ring, self._ring_seq = KeyRing(), 0
+                except BaseException:
+                    self._restore(ring)
+                    raise
         raise AssertionError("unreachable")
+
+    def _restore(self, ring: tuple[KeyRing, int, Signer | None]) -> None:
+        """After a rollback: forget key records that were applied but never committed."""
+        if self._ring_seq != ring[1]:
+            self._ring, self._ring_seq = KeyRing(), 0
+        self._signer = ring[2] if ring[2] is not None else self._signer
 
     def checkpoint(self) -> LedgerRecord:
         """Write a signed checkpoint of the current head now (e.g. before exporting it)."""
-        return self._transaction(lambda: self._write_checkpoint(self._prepare_write())[0])
+        return self._transaction(lambda tx: tx._checkpoint())
 
     def add_key(self, public_key_b64: str) -> LedgerRecord:
         """Enrol another writer's public key (e.g. a second host), signed by this writer's key."""
         return self._key_record("add", public_key_b64)
 
     def rotate_key(self, new_signer: Signer) -> LedgerRecord:
-        """Replace this writer's key: the old key signs the new one and signs nothing afterwards."""
-        record = self._key_record("rotate", new_signer.public_b64)
-        self._signer = new_signer
-        return record
+        """Replace this writer's key: the old key signs the new one and signs nothing afterwards
+        (the checkpoint that seals the rotation is already signed by the new key)."""
+        return self._key_record("rotate", new_signer.public_b64, new_signer)
 
     def claim_certificates(
         self,
@@ -178,36 +207,10 @@ class Ledger:
 
         Raises `ClaimConflict` naming the holder when any certificate of the range is already
         claimed, by any run, on any host; the store enforces it inside the serialised transaction.
+        See `carbonguard.ledger.claims` for the payload.
         """
-        first, last = parse_certificate_range(certificate_range)
-        for name, text in (("registry", registry), ("run_id", run_id), ("beneficiary", beneficiary),
-                           ("zone", zone)):
-            if not isinstance(text, str) or not text:
-                raise InputError(Problem("must be a non-empty string", field_path=name))
-        payload = {
-            "kind": "claim",
-            "registry": registry,
-            "certificate_first": str(first),
-            "certificate_last": str(last),
-            "certificate_count": str(last - first + 1),
-            "run_id": run_id,
-            "beneficiary": beneficiary,
-            "hour": _hour(hour),
-            "zone": zone,
-            "energy_mwh": _decimal(mwh, "mwh"),
-        }
-        value, simple = self._prepare(payload)
-
-        def body() -> LedgerRecord:
-            head = self._prepare_write()
-            holder = self.store.claim_overlap(registry, first, last)
-            if holder is not None:
-                raise ClaimConflict(registry, first, last, holder[0], f"{holder[1]}-{holder[2]}")
-            record, _ = self._write(head, "claim", value, simple)
-            self.store.insert_claim(registry, first, last, run_id, record.seq)
-            return record
-
-        return self._transaction(body)
+        claim = claim_payload(registry, certificate_range, run_id, beneficiary, hour, zone, mwh)
+        return self._transaction(lambda tx: tx._claim(claim))
 
     # -- reading ----------------------------------------------------------------------------
     def records(self, run_id: str | None = None, record_type: str | None = None) -> list[LedgerRecord]:
@@ -217,8 +220,15 @@ class Ledger:
         return [LedgerRecord.from_envelope(bytes(row[ENVELOPE]), row[RECORD_HASH]) for row in rows]
 
     def latest_checkpoint(self) -> LedgerRecord | None:
+        """The last checkpoint record. Every write ends with one, so it is searched for from the
+        head backwards in growing windows rather than by reading every checkpoint."""
         with self._lock:
-            rows = self.store.select(None, "checkpoint")
+            head = self.store.head()
+            after, window, rows = (head[0] if head else 0), 64, []
+            while after > 0 and not rows:
+                after = max(0, after - window)
+                rows = self.store.rows_of_type("checkpoint", after)
+                window *= 4
         return LedgerRecord.from_envelope(bytes(rows[-1][ENVELOPE]), rows[-1][RECORD_HASH]) if rows else None
 
     def keyring(self) -> KeyRing:
@@ -264,53 +274,10 @@ class Ledger:
         if workers == 1 or self.source is None:
             return verify_rows(self.store.scan_batches(), total=total, checkpoint=checkpoint,
                                pubkeys=pubkeys, progress=progress, deep=deep, locate_seq=self._locate_seq)
-        return self._verify_parallel(last, workers, checkpoint, pubkeys, progress, deep)
+        from carbonguard.ledger.worker import verify_parallel
 
-    def _verify_parallel(self, last: int, workers: int, checkpoint: dict[str, Any] | None,
-                         pubkeys: Iterable[str], progress: Callable[[int, int | None], None] | None,
-                         deep: bool) -> VerifyResult:
-        """Split 1..last into contiguous ranges (the last one open-ended, for records appended
-        meanwhile), check each in its own process, then judge them in order with `combine`."""
-        import pickle
-        import subprocess
-        import sys
-
-        import carbonguard
-
-        starts = [1 + last * i // workers for i in range(workers)]
-        ranges = [(a, starts[i + 1] - 1 if i + 1 < workers else None) for i, a in enumerate(starts)]
-        want = checkpoint["size"] if checkpoint else None
-        root = str(Path(carbonguard.__file__).resolve().parents[1])
-        env = {**os.environ,
-               "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-        procs = []
-        try:
-            for a, b in ranges:
-                proc = subprocess.Popen([sys.executable, "-m", "carbonguard.ledger.worker"], env=env,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                procs.append(proc)
-                assert proc.stdin is not None
-                proc.stdin.write(pickle.dumps((self.source, a, b, deep, want)))
-                proc.stdin.close()
-            segments = []
-            for proc in procs:
-                assert proc.stdout is not None and proc.stderr is not None
-                out = proc.stdout.read()  # workers run side by side; their output is read in order
-                err = proc.stderr.read()
-                proc.wait()
-                if proc.returncode != 0:
-                    lines = err.decode("utf-8", "replace").strip().splitlines()
-                    raise LedgerError(f"a verification worker failed (exit code {proc.returncode}): "
-                                      + (lines[-1] if lines else "no message"))
-                segments.append(pickle.loads(out))  # our own child's output
-                if progress is not None:
-                    progress(segments[-1].last_seq, last)
-        finally:
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-        return combine(segments, checkpoint=checkpoint, pubkeys=pubkeys)
+        return verify_parallel(self.source, last, workers, checkpoint=checkpoint, pubkeys=pubkeys,
+                               progress=progress, deep=deep)
 
     def _locate_seq(self, seq: int) -> bool:
         for row in self.store.scan():
@@ -333,19 +300,25 @@ class Ledger:
             raise InputError(Problem("run_id must be a non-empty string", field_path="payload.run_id"))
         return value, simple
 
-    def _prepare_write(self) -> tuple[int, str]:
-        """Inside the write transaction: read the head, catch up on key records, enrol if new."""
+    def _prepare_write(self) -> tuple[tuple[int, str], bool]:
+        """Inside the write transaction: read the head, catch up on key records, enrol if new.
+
+        Returns the head and whether a genesis key record was written (which the seal must cover).
+        """
         seq, head_hash, last_key_seq = self.store.head() or (0, GENESIS_PREV_HASH, 0)
         head = (seq, head_hash)
         if last_key_seq > self._ring_seq:  # another writer changed the keys since we last looked
             self._catch_up_keys()
-        signer = self.signer
+        # A ledger that has keys never gets a freshly generated one: it could not be enrolled, so
+        # the writer is refused before anything (a key file included) is written.
+        signer = self._resolve_signer(generate=not self._ring.public)
         if not self._ring.public:  # first writer of a new ledger: its key is the genesis key
             prev = head[1]
             payload = self._signed_key_payload("genesis", signer.key_id, signer.public_b64, prev)
             _, head = self._write_raw(head, "key", payload, True, signer.key_id)
             self._ring.apply(payload, signer.key_id, prev)
             self._ring_seq = head[0]
+            return head, True
         elif not self._ring.active(signer.key_id) and not self._catch_up_keys(signer.key_id):
             state = "was rotated out" if signer.key_id in self._ring.retired else "is not enrolled"
             raise KeyNotEnrolled(
@@ -353,7 +326,19 @@ class Ledger:
                 f"{self.store.description}; enrol its public key with `carbonguard keys add --pubkey FILE` "
                 f"using an enrolled key, or set CARBONGUARD_SIGNING_KEY to an enrolled key"
             )
-        return head
+        return head, False
+
+    def _resolve_signer(self, *, generate: bool) -> Signer:
+        if self._signer is None:
+            signer = resolve_signer(self.key_path, generate=generate)
+            if signer is None:
+                raise KeyNotEnrolled(
+                    f"no signing key: ${SIGNING_KEY_ENV} is not set and {self.key_path} does not exist, and "
+                    f"ledger {self.store.description} already has keys, so a new one would not be enrolled; "
+                    f"set {SIGNING_KEY_ENV} to an enrolled key, or generate one with `carbonguard keys generate` "
+                    "and enrol it with `carbonguard keys add --pubkey FILE`")
+            self._signer = signer
+        return self._signer
 
     def _catch_up_keys(self, wanted: str | None = None) -> bool:
         """Apply key records after `_ring_seq`; True if `wanted` is an active key afterwards.
@@ -376,7 +361,7 @@ class Ledger:
         return {"action": action, "algorithm": "ed25519", "key_id": key_id, "public_key": public_b64,
                 "signed_by": signer.key_id, "signature": signature}
 
-    def _key_record(self, action: str, public_b64: str) -> LedgerRecord:
+    def _key_record(self, action: str, public_b64: str, new_signer: Signer | None = None) -> LedgerRecord:
         try:
             raw = unb64(public_b64)
         except ValueError as exc:
@@ -385,21 +370,32 @@ class Ledger:
             raise InputError(Problem("an Ed25519 public key has 32 bytes", field_path="public_key"))
         new_id = key_id_of(raw)
 
-        def body() -> LedgerRecord:
-            head = self._prepare_write()
+        def body(tx: Transaction) -> LedgerRecord:
             if new_id in self._ring.public:
                 raise LedgerError(f"key {new_id} is already enrolled in this ledger")
-            payload = self._signed_key_payload(action, new_id, public_b64, head[1])
-            record, head = self._write_raw(head, "key", payload, True, self.signer.key_id)
-            self._ring.apply(payload, self.signer.key_id, record.prev_hash)
+            payload = self._signed_key_payload(action, new_id, public_b64, tx.head[1])
+            record = tx._write(tx.head, "key", payload, True, self.signer.key_id)
+            self._ring.apply(payload, record.key_id, record.prev_hash)
             self._ring_seq = record.seq
+            if new_signer is not None:
+                self._signer = new_signer  # the seal after a rotation is the new key's first signature
             return record
 
         return self._transaction(body)
 
-    def _write(self, head: tuple[int, str], record_type: str, value: dict, simple: bool
-               ) -> tuple[LedgerRecord, tuple[int, str]]:
-        return self._write_raw(head, record_type, value, simple, self.signer.key_id)
+    def _check_append(self, record_type: str, payload: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+        if record_type in _INTERNAL_TYPES:
+            raise InputError(Problem(f"{record_type!r} records are written by Ledger."
+                                     f"{_INTERNAL_TYPES[record_type]}, not append()",
+                                     field_path="record_type"))
+        if record_type not in RECORD_TYPES:
+            raise InputError(Problem(f"unknown record type {record_type!r}; expected one of "
+                                     + ", ".join(t for t in RECORD_TYPES if t not in _INTERNAL_TYPES),
+                                     field_path="record_type"))
+        value, simple = self._prepare(payload)
+        if record_type == "decision":
+            _check_decision(value)
+        return value, simple
 
     def _write_raw(self, head: tuple[int, str], record_type: str, value: dict, simple: bool, key_id: str
                    ) -> tuple[LedgerRecord, tuple[int, str]]:
@@ -416,13 +412,126 @@ class Ledger:
                               payload=value, run_id=header.run_id)
         return record, (header.seq, record_hash)
 
-    def _write_checkpoint(self, head: tuple[int, str]) -> tuple[LedgerRecord, tuple[int, str]]:
+    def _write_seal(self, head: tuple[int, str]) -> tuple[int, str]:
+        """The checkpoint that ends a transaction, built straight into its canonical bytes.
+
+        Why not through `_write_raw`: it runs once per append, and every value in it is ours (an
+        int, hex digits, a fixed-width time, base64, a UUID), so the RFC 8785 bytes can be written
+        directly; `verify(deep=True)` re-derives them from the parsed record (tested).
+        """
+        signer = self.signer
+        key_id, (size, head_hash) = signer.key_id, head
+        time = format_time(datetime.now(timezone.utc))
+        signature = signer.sign(f'{{"context":"{CHECKPOINT_CONTEXT}","head_hash":"{head_hash}","key_id":"{key_id}",'
+                                f'"size":{size},"time":"{time}"}}'.encode())
+        header = Header(seq=size + 1, record_id=str(uuid.uuid4()), record_type="checkpoint", time=time,
+                        producer=PRODUCER, key_id=key_id, run_id=None, prev_hash=head_hash)
+        env = (f'{{"key_id":"{key_id}","payload":{{"head_hash":"{head_hash}","key_id":"{key_id}",'
+               f'"signature":"{signature}","size":{size},"time":"{time}"}},"prev_hash":"{head_hash}",'
+               f'"producer":{_PRODUCER_JSON},"record_id":"{header.record_id}","record_type":"checkpoint",'
+               f'"run_id":null,"schema":{SCHEMA_VERSION},"seq":{size + 1},"time":"{time}"}}').encode()
+        record_hash = hash_bytes(env)
+        self.store.insert(header, record_hash, env)
+        return header.seq, record_hash
+
+    def _checkpoint_payload(self, head: tuple[int, str]) -> dict[str, Any]:
         signer = self.signer
         time = format_time(datetime.now(timezone.utc))
-        signature = signer.sign(checkpoint_message(head[0], head[1], time, signer.key_id))
-        payload = {"size": head[0], "head_hash": head[1], "time": time, "key_id": signer.key_id,
-                   "signature": signature}
-        return self._write_raw(head, "checkpoint", payload, True, signer.key_id)
+        # The canonical message, built directly: every value here is ours (an int, hex digits, a
+        # fixed-width time), so these are exactly the bytes `checkpoint_message` gives (tested).
+        message = (f'{{"context":"{CHECKPOINT_CONTEXT}","head_hash":"{head[1]}","key_id":"{signer.key_id}",'
+                   f'"size":{head[0]},"time":"{time}"}}').encode()
+        signature = signer.sign(message)
+        return {"size": head[0], "head_hash": head[1], "time": time, "key_id": signer.key_id,
+                "signature": signature}
+
+
+class Transaction:
+    """Records and claims written in one store transaction; see `Ledger.transaction`.
+
+    Why the ledger seals every transaction with a signed checkpoint: a record is then never
+    committed without a signature over it, so the verifier can require that the ledger ends with
+    a checkpoint, and an attacker without the key can neither add records nor strip checkpoints
+    and re-link the chain unnoticed (docs/ledger.md, "What the ledger guarantees").
+    """
+
+    def __init__(self, ledger: Ledger, head: tuple[int, str], wrote_genesis: bool = False) -> None:
+        self._ledger = ledger
+        self.head = head
+        self._hashes: set[str] = set()  # written here, not yet visible to every store's reads
+        self._claims: list[tuple[str, int, int, str]] = []
+        self._sealed = not wrote_genesis  # nothing written yet: nothing to seal
+        self._closed = False
+
+    def append(self, record_type: str, payload: Mapping[str, Any]) -> LedgerRecord:
+        """Like `Ledger.append`, inside this transaction; the seal comes once, at commit."""
+        value, simple = self._ledger._check_append(record_type, payload)
+        return self._append_checked(record_type, value, simple)
+
+    def claim_certificates(
+        self,
+        registry: str,
+        certificate_range: tuple[int, int] | str,
+        run_id: str,
+        beneficiary: str,
+        hour: datetime | str,
+        zone: str,
+        mwh: float | Decimal | str,
+    ) -> LedgerRecord:
+        """Like `Ledger.claim_certificates`, inside this transaction."""
+        return self._claim(claim_payload(registry, certificate_range, run_id, beneficiary, hour, zone, mwh))
+
+    # -- used by Ledger ---------------------------------------------------------------------
+    def _live(self) -> None:
+        if self._closed:
+            raise LedgerError("this ledger transaction has ended")
+
+    def _append_checked(self, record_type: str, value: dict[str, Any], simple: bool) -> LedgerRecord:
+        self._live()
+        led = self._ledger
+        if record_type == "decision":
+            named = [h for h in value["evaluated_record_hashes"] if h not in self._hashes]
+            missing = led.store.missing_hashes(named)
+            if missing:
+                raise InputError(Problem(f"names records this ledger does not hold: {', '.join(missing)}",
+                                         field_path="payload.evaluated_record_hashes"))
+        record = self._write(self.head, record_type, value, simple, led.signer.key_id)
+        if record.seq % led.checkpoint_every == 0:
+            self._checkpoint()
+        return record
+
+    def _claim(self, claim: tuple[dict[str, Any], int, int]) -> LedgerRecord:
+        self._live()
+        payload, first, last = claim
+        registry, run_id = payload["registry"], payload["run_id"]
+        holder = next(((r, a, b) for reg, a, b, r in self._claims if reg == registry and a <= last and b >= first),
+                      None) or self._ledger.store.claim_overlap(registry, first, last)
+        if holder is not None:
+            raise ClaimConflict(registry, first, last, holder[0], f"{holder[1]}-{holder[2]}")
+        value, simple = self._ledger._prepare(payload)
+        record = self._write(self.head, "claim", value, simple, self._ledger.signer.key_id)
+        self._ledger.store.insert_claim(registry, first, last, run_id, record.seq)
+        self._claims.append((registry, first, last, run_id))
+        return record
+
+    def _checkpoint(self) -> LedgerRecord:
+        self._live()
+        led = self._ledger
+        record = self._write(self.head, "checkpoint", led._checkpoint_payload(self.head), True, led.signer.key_id)
+        self._sealed = True
+        return record
+
+    def _seal(self) -> None:
+        if not self._sealed and self._ledger._seal_transactions:
+            self.head = self._ledger._write_seal(self.head)
+            self._sealed = True
+
+    def _write(self, head: tuple[int, str], record_type: str, value: dict, simple: bool, key_id: str
+               ) -> LedgerRecord:
+        record, self.head = self._ledger._write_raw(head, record_type, value, simple, key_id)
+        self._hashes.add(record.record_hash)
+        self._sealed = False
+        return record
 
 
 def _check_decision(value: dict[str, Any]) -> None:
@@ -438,50 +547,6 @@ def _check_decision(value: dict[str, Any]) -> None:
         if not isinstance(h, str) or not _HEX64.match(h):
             raise InputError(Problem("not a record hash (64 lowercase hex digits)",
                                      field_path=f"payload.evaluated_record_hashes[{i}]"))
-
-
-def parse_certificate_range(value: tuple[int, int] | list[int] | str) -> tuple[int, int]:
-    """`(first, last)` or `"first-last"` (inclusive) or `"n"`; ids are non-negative integers."""
-    if isinstance(value, str):
-        parts = value.strip().split("-")
-        if len(parts) not in (1, 2) or not all(p.strip().isdigit() for p in parts):
-            raise InputError(Problem(f"{value!r} is not a range like '1000-1999'",
-                                     field_path="certificate_range"))
-        first, last = int(parts[0]), int(parts[-1])
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value):
-        first, last = value
-    else:
-        raise InputError(Problem("expected (first, last) integers or 'first-last'",
-                                 field_path="certificate_range"))
-    if first < 0 or last < first or last > MAX_CERTIFICATE_ID:
-        raise InputError(Problem(f"range {first}-{last} must satisfy 0 <= first <= last < 2**63-1",
-                                 field_path="certificate_range"))
-    return first, last
-
-
-def _hour(value: datetime | str) -> str:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise InputError(Problem(f"{value!r} is not an ISO 8601 time", field_path="hour")) from exc
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise InputError(Problem("must be a timezone-aware UTC hour", field_path="hour"))
-    value = value.astimezone(timezone.utc)
-    if value.minute or value.second or value.microsecond:
-        raise InputError(Problem(f"{value.isoformat()} is not the start of an hour", field_path="hour"))
-    return value.strftime("%Y-%m-%dT%H:00:00Z")
-
-
-def _decimal(value: float | Decimal | str, name: str) -> str:
-    try:
-        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
-    except InvalidOperation as exc:
-        raise InputError(Problem(f"{value!r} is not a number", field_path=name)) from exc
-    if not number.is_finite() or number <= 0:
-        raise InputError(Problem(f"{value!r} must be a positive finite number", field_path=name))
-    return format(number, "f")
 
 
 def resolve_url(url: str | None) -> str:

@@ -117,6 +117,7 @@ class PostgresStore:
         self._assumed: tuple[int, str, int] | None = None  # head this transaction assumes, unread
         self._read_head: tuple[int, str, int] | None = None  # head this transaction read under lock
         self.exclusion_constraint = True
+        self._fresh = False
         try:
             self._ensure_schema(create)
         except psycopg.Error as exc:
@@ -170,7 +171,7 @@ class PostgresStore:
             "(SELECT oid FROM pg_namespace WHERE nspname = %s)", (self.schema,)).fetchone() is not None
 
     @contextmanager
-    def writing(self) -> Iterator[None]:
+    def writing(self, fresh_head: bool = False) -> Iterator[None]:
         # Usually ONE round trip per append. After an append of its own this connection knows the
         # head, so `head()` answers without asking, and the lock and `INSERT ... WHERE <head is
         # still the one assumed>` travel together as one implicit transaction (`_commit_assumed`);
@@ -182,6 +183,7 @@ class PostgresStore:
         self._pending, self._rows = [], []
         self._begun = False
         self._assumed = self._read_head = None
+        self._fresh = fresh_head  # a caller's block cannot be re-run after StaleHead: read under the lock
         try:
             yield
             if self._assumed is not None:
@@ -200,6 +202,7 @@ class PostgresStore:
             raise
         finally:
             self._pending, self._rows, self._begun, self._assumed = None, [], False, None
+            self._fresh = False
 
     def _commit_assumed(self) -> None:
         """Lock, insert only if the head is still `_assumed`, commit: one round trip.
@@ -324,7 +327,7 @@ class PostgresStore:
                 f"WHERE record_type = 'key') FROM {records} ORDER BY seq DESC LIMIT 1")
 
     def head(self) -> tuple[int, str, int] | None:
-        if self._writing and not self._begun and self.optimistic and self._known is not None:
+        if self._writing and not self._begun and self.optimistic and not self._fresh and self._known is not None:
             self._assumed = self._known  # checked under the lock at commit (see `writing`)
             return self._known
         cur = self._begin(self._head_query) if self._writing else self._db.execute(self._head_query)

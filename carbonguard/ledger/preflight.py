@@ -6,6 +6,10 @@ cannot be written (an unreadable signing key, or a key not enrolled in a shared 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+from carbonguard.ledger.keys import Signer
 from carbonguard.ledger.ledger import KeyNotEnrolled, Ledger
 
 
@@ -20,3 +24,21 @@ def check_writable(ledger: Ledger) -> None:
             "enrol its public key with `carbonguard keys add --pubkey FILE` using an enrolled key, or set "
             "CARBONGUARD_SIGNING_KEY to an enrolled key"
         )
+
+
+def open_checked_writable(url: str | os.PathLike[str] | None = None, *,
+                          signing_key: Path | str | Signer | None = None) -> Ledger:
+    """Open (creating if needed) a ledger this process can append to, or raise the error append would.
+
+    For writers that do work before their first append (`@metered`, `carbonguard meter`): a bad
+    URL, an unreadable key or a key the ledger does not trust fails before the work, not after.
+    """
+    from carbonguard.ledger import open_ledger
+
+    ledger = open_ledger(url, signing_key=signing_key)
+    try:
+        check_writable(ledger)
+    except BaseException:
+        ledger.close()
+        raise
+    return ledger

@@ -18,12 +18,16 @@ from carbonguard.ledger.canonical import canonical_bytes, encode_string
 
 SCHEMA_VERSION = 1
 GENESIS_PREV_HASH = "0" * 64
-RECORD_TYPES = ("stage", "decision", "policy", "claim", "key", "checkpoint", "footprint", "match")
+RECORD_TYPES = ("stage", "decision", "policy", "claim", "key", "checkpoint", "footprint", "subflow", "match")
 
 
 def format_time(value: datetime) -> str:
-    """Fixed-width UTC time with microseconds, e.g. `2026-01-01T00:00:00.000000Z`."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Fixed-width UTC time with microseconds, e.g. `2026-01-01T00:00:00.000000Z`.
+
+    `isoformat` rather than `strftime`: a few times faster (it runs twice per append) and always
+    pads the year to four digits.
+    """
+    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_time(text: str) -> datetime:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.ledger.record import Header
@@ -70,32 +71,47 @@ def _enable_wal(db: sqlite3.Connection, attempts: int = 300) -> None:
 
 
 class SQLiteStore:
+    """`create=False` opens read-only (an auditor may have no write access at all): the file is
+    opened with `mode=ro`, or, where even SQLite's shared-memory file cannot be created next to it
+    (a read-only directory) and no writer has a WAL open, as `immutable`; a write transaction then
+    reopens it read-write on first use (the gate reads, verifies, and only then records)."""
+
     def __init__(self, path: Path, *, create: bool = True, synchronous: str = "FULL") -> None:
         self.path = path
         self.description = f"sqlite:///{path}"
-        if not create and not path.exists():
+        self._synchronous = synchronous
+        self.readonly = not create
+        if not create and not path.is_file():
             raise InputError(Problem("no ledger here", source=str(path)))
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(str(path), isolation_level=None, timeout=60.0,
-                                       check_same_thread=False)
-            self._db.execute("PRAGMA busy_timeout = 60000")
             if create:
+                self._db = self._connect_writable()
                 _enable_wal(self._db)
-            self._db.execute(f"PRAGMA synchronous = {synchronous}")
-            if create:
                 self._db.execute("BEGIN IMMEDIATE")
                 for statement in _split(_SCHEMA):
                     self._db.execute(statement)
                 self._db.execute("COMMIT")
             else:
+                self._db = _connect_readonly(path)
                 self._db.execute("SELECT 1 FROM records LIMIT 1")
         except sqlite3.DatabaseError as exc:
             raise InputError(Problem(f"not a carbonguard ledger: {exc}", source=str(path))) from exc
 
+    def _connect_writable(self) -> sqlite3.Connection:
+        db = sqlite3.connect(str(self.path), isolation_level=None, timeout=60.0, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout = 60000")
+        db.execute(f"PRAGMA synchronous = {self._synchronous}")
+        return db
+
     @contextmanager
-    def writing(self) -> Iterator[None]:
+    def writing(self, fresh_head: bool = False) -> Iterator[None]:
+        """One write transaction; `head()` inside it always reads the database (`fresh_head` is moot)."""
+        if self.readonly:  # opened for reading: the first write reopens read-write
+            self._db.close()
+            self._db = self._connect_writable()
+            self.readonly = False
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -154,7 +170,7 @@ class SQLiteStore:
 
     def scan_batches(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[list[Row]]:
         # A separate connection, so a long scan never holds this one's transaction state.
-        reader = sqlite3.connect(str(self.path), isolation_level=None, timeout=60.0)
+        reader = _connect_readonly(self.path, check_same_thread=True)
         reader.execute("PRAGMA mmap_size = 2147418112")  # read through the page cache, not read()
         try:
             reader.execute("BEGIN")  # one consistent snapshot for the whole scan
@@ -178,6 +194,34 @@ class SQLiteStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _connect_readonly(path: Path, *, check_same_thread: bool = False) -> sqlite3.Connection:
+    """Open for reading only: never a journal-mode switch, never a write to the database file.
+
+    SQLite reads a WAL database through its `-shm` file, which a reader creates if it is missing;
+    in a directory the reader may not write, that fails ("attempt to write a readonly database").
+    Then, if no `-wal` file exists (no writer has the ledger open), the file is opened `immutable`:
+    read as it is, without locks, which is exact as long as nobody writes it meanwhile.
+    """
+    uri = "file:" + quote(str(path.resolve()), safe="/") + "?mode=ro"
+
+    def connect(target: str) -> sqlite3.Connection:
+        db = sqlite3.connect(target, uri=True, isolation_level=None, timeout=60.0,
+                             check_same_thread=check_same_thread)
+        db.execute("PRAGMA busy_timeout = 60000")
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the -shm file is opened here
+        return db
+
+    try:
+        return connect(uri)
+    except sqlite3.OperationalError as exc:
+        if "readonly" not in str(exc) and "unable to open" not in str(exc):
+            raise
+        if Path(f"{path}-wal").exists():
+            raise InputError(Problem(f"cannot read the ledger: {exc} (a writer has it open and this user "
+                                     "may not create its shared-memory file beside it)", source=str(path))) from exc
+        return connect(uri + "&immutable=1")
 
 
 def _split(script: str) -> list[str]:

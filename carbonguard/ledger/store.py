@@ -53,8 +53,12 @@ class ClaimConflict(LedgerError):
 class Store(Protocol):
     description: str
 
-    def writing(self) -> AbstractContextManager[None]:
-        """One transaction that no other writer, on any host, runs at the same time."""
+    def writing(self, fresh_head: bool = False) -> AbstractContextManager[None]:
+        """One transaction that no other writer, on any host, runs at the same time.
+
+        `fresh_head=True`: `head()` reads the head under the lock (never `StaleHead`), for a
+        transaction whose body is the caller's code and so cannot be run a second time.
+        """
 
     def head(self) -> tuple[int, str, int] | None:
         """(seq, record_hash) of the last record, and the seq of the last key record (0 if none).

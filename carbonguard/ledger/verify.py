@@ -9,7 +9,8 @@ loop hashes each record once and never parses its payload (unless `deep`).
 
 Exit codes, one per failure kind (documented in docs/ledger.md and `audit verify --help`):
 0 intact, 2 usage or input error, 10 edited, 11 deleted or chain broken, 12 reordered,
-13 bad signature, 14 truncated or diverged against a checkpoint, 15 untrusted key.
+13 bad signature, 14 truncated or diverged against a checkpoint, 15 untrusted key, 16 unsigned
+records after the last checkpoint (every write transaction ends with one, so none may follow it).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ EXIT_REORDERED = 12
 EXIT_BAD_SIGNATURE = 13
 EXIT_TRUNCATED = 14
 EXIT_UNTRUSTED_KEY = 15
+EXIT_UNSIGNED = 16
 
 FAILURE_KINDS = {
     EXIT_EDITED: "edited",
@@ -42,6 +44,7 @@ FAILURE_KINDS = {
     EXIT_BAD_SIGNATURE: "bad-signature",
     EXIT_TRUNCATED: "truncated",
     EXIT_UNTRUSTED_KEY: "untrusted-key",
+    EXIT_UNSIGNED: "unsigned",
 }
 
 CHECKPOINT_FORMAT = "carbonguard-checkpoint/1"
@@ -146,8 +149,6 @@ def check_segment(
             if seq != expected:
                 return stop(EXIT_DELETED, f"missing; the next record present is seq {seq} "
                             f"(id {_record_id(env)})", expected, None)
-            if sha256(env).hexdigest() != rhash:
-                return stop(EXIT_EDITED, "its content does not match its record_hash", seq, env)
             # The envelope ends `,"record_type":T,"run_id":R,"schema":1,"seq":N,"time":"<27 chars>"}`
             # and starts `{"key_id":"<32 hex>","payload":{`: check the columns, read the key id and
             # the link there, without parsing the payload. Canonical values never hold a bare
@@ -161,9 +162,11 @@ def check_segment(
             mid = (f',"record_type":{rtype_q},"run_id":{run_q},"schema":{SCHEMA_VERSION},"seq":{seq},'
                    '"time":"').encode()
             end = len(env) - _TIME_TAIL
-            if not env.endswith(mid, 0, end):
-                code, message = _diagnose(row, env, locate_seq)
-                return stop(code, message, seq, env)
+            if not env.endswith(mid, 0, end):  # before the hash: a record in another's place is
+                code, message = _diagnose(row, env, locate_seq)  # a move, not an edit (as the
+                return stop(code, message, seq, env)  # standalone verifier judges it too)
+            if sha256(env).hexdigest() != rhash:
+                return stop(EXIT_EDITED, "its content does not match its record_hash", seq, env)
             if not env.startswith(key_open):  # another key than the record before
                 if env[:11] != _KEY_OPEN or env[43:56] != _PAYLOAD_OPEN:
                     code, message = _diagnose(row, env, locate_seq)
@@ -221,7 +224,7 @@ def combine(
     hash_at: dict[int, str] = {}
 
     def fail(code: int, message: str, seq: int | None, rid: str | None, upto: int) -> VerifyResult:
-        where = f"record seq {seq} (id {rid}): " if seq is not None else ""
+        where = "" if seq is None else f"record seq {seq} (id {rid}): " if rid else f"record seq {seq}: "
         return VerifyResult(False, code, where + message, FAILURE_KINDS[code], seq, rid, upto, checkpoints,
                             upto, last_hash, upto - last_cp_seq, tuple(ring.public))
 
@@ -265,6 +268,12 @@ def combine(
         result = _against_checkpoint(checkpoint, pins, ring, head, hash_at.get(checkpoint["size"]))
         if result is not None:
             return fail(result[0], result[1], None, None, head)
+    if head > last_cp_seq:
+        # Every write transaction ends with a signed checkpoint, so records after the last one
+        # were written without the key (or its checkpoints were stripped and the chain re-linked).
+        return fail(EXIT_UNSIGNED, f"{head - last_cp_seq} records after the last signed checkpoint "
+                    f"(seq {last_cp_seq}); every write ends with a checkpoint, so these were added or "
+                    "re-linked without the signing key", last_cp_seq + 1, None, head)
     return VerifyResult(True, EXIT_INTACT, f"intact: {head} records, {checkpoints} signed checkpoints, "
                         f"{head - last_cp_seq} records after the last checkpoint", None, None, None, head,
                         checkpoints, head, last_hash, head - last_cp_seq, tuple(ring.public))
@@ -308,7 +317,9 @@ def _check_checkpoint(payload: dict, seq: int, prev_hash: str, key_id: str, ring
 
 def _against_checkpoint(cp: dict, pins: dict[str, str], ring: KeyRing, head: int,
                         hash_at_size: str | None) -> tuple[int, str] | None:
-    public = pins.get(cp["key_id"]) if pins else ring.public.get(cp["key_id"])
+    # The ring is anchored at a pinned first key (or the verification failed before this), so a
+    # checkpoint signed by a key enrolled or rotated in later is as trusted as one by the pin.
+    public = ring.public.get(cp["key_id"]) or pins.get(cp["key_id"])
     if public is None:
         return EXIT_UNTRUSTED_KEY, (f"the checkpoint file is signed by key {cp['key_id']}, which is "
                                     + ("not pinned" if pins else "not enrolled in this ledger"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
@@ -12,6 +12,19 @@ from carbonguard.errors import GateBlocked, InputError
 from carbonguard.models import Decision, Outcome
 
 log = logging.getLogger("carbonguard.prefect")
+
+
+_LOG_LEVEL = {Outcome.ALLOW: logging.INFO, Outcome.WARN: logging.WARNING}
+
+
+def _blocked_summary(decision: Decision) -> str:
+    """One line for the exception, which Prefect repeats in its failure logs; the full text is logged once."""
+    from carbonguard.formats.escape import text_safe
+
+    rules = sorted({f.rule_id for f in decision.active_findings if f.outcome == decision.outcome})
+    return (f"carbonguard gate: {decision.outcome.value.upper()} for run {text_safe(decision.run_id)} under "
+            f"policy {text_safe(decision.policy_name)} v{text_safe(decision.policy_version)}: "
+            f"{', '.join(rules) or 'see the findings'} (the decision is in this run's logs and the ledger)")
 
 
 def _emit_event(decision: Decision) -> None:
@@ -65,13 +78,16 @@ def carbon_gate(
     """
     from carbonguard.assess import assess_run, load_certificates, record_assessment, verified
     from carbonguard.formats import render
+    from carbonguard.formats.escape import md_text
     from carbonguard.ledger import open_ledger
     from carbonguard.policy import load_policy
+    from carbonguard.prefect.artifacts import decision_artifact_key
     from carbonguard.prefect.context import current_flow_run_id
     from carbonguard.prefect.report import check_report_dir, publish_run_report
-    from carbonguard.prefect.runs import flow_run_tree, record_cached_stages
+    from carbonguard.prefect.runs import flow_run_links, record_cached_stages, record_subflow_links
     from carbonguard.prefect.secrets import prefect_credentials
     from carbonguard.reporting.run import RunReport, ledger_state
+    from carbonguard.runtree import subflow_runs
 
     check_report_dir(report_dir)  # before anything is recorded
     loaded = load_policy(policy)
@@ -79,31 +95,31 @@ def carbon_gate(
     target = run_id or current_flow_run_id()
     if target is None:
         raise InputError("carbon_gate needs run_id= when called outside a flow run")
-    tree = flow_run_tree(target)  # the run and its subflow runs: their stages are part of it
+    links = flow_run_links(target)  # the subflow runs: their stages are part of this run
     with open_ledger(ledger, create=False) as led:
         verified(led)  # before anything is appended: never write on top of a tampered chain
-        record_cached_stages(led, tree, _flow_name())
+        record_subflow_links(led, links)  # so every surface reads the same tree from the ledger
+        record_cached_stages(led, [target, *subflow_runs(led, target)], _flow_name())
         assessment = record_assessment(led, loaded, assess_run(
-            loaded, led, target, credentials=prefect_credentials, include_runs=tuple(tree[1:]), verify=False,
-            certificates=files,
+            loaded, led, target, credentials=prefect_credentials, verify=False, certificates=files,
         ))
         state = ledger_state(led) if report_dir else None
     decision = assessment.decision
     report = RunReport(decision, assessment.footprint, ledger=state, match=assessment.match)
+    run_log = get_run_logger()  # attached to this task run: the decision shows in the run's logs in the UI
     try:  # the decision is already in the ledger; a failed artifact upload must not change the outcome
         create_markdown_artifact(
             markdown=render("markdown", report),
-            key="carbonguard-decision",
+            key=decision_artifact_key(_flow_name()),  # one history per flow, not one for all pipelines
             description=f"carbonguard gate: {decision.outcome.value} "
-            f"({decision.policy_name} v{decision.policy_version})",
+            f"({md_text(decision.policy_name)} v{md_text(decision.policy_version)})",
         )
     except Exception:
-        log.warning("carbonguard: could not publish the decision artifact", exc_info=True)
+        run_log.warning("carbonguard: could not publish the decision artifact", exc_info=True)
     publish_run_report(report, report_dir, report_url)
     _emit_event(decision)
-    text = render("text", report)
-    log.info("%s", text)
+    run_log.log(_LOG_LEVEL.get(decision.outcome, logging.ERROR), "%s", render("text", report).rstrip("\n"))
     if decision.outcome in (Outcome.BLOCK, Outcome.RESCHEDULE) and fail_on_block:
         # Reschedule means "not now": the run must not proceed to promotion either.
-        raise GateBlocked(decision, text)
+        raise GateBlocked(decision, _blocked_summary(decision))
     return decision

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from carbonguard.models import StageRecord
-from carbonguard.prefect.runs import register_stage
+from carbonguard.prefect.runs import link_subflow_run, register_stage
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("carbonguard.prefect")
@@ -38,16 +38,9 @@ def _ledger(url: str | None) -> Any:
     with _ledgers_lock:
         ledger = _ledgers.get(key)
         if ledger is None:
-            from carbonguard.ledger import open_ledger
-            from carbonguard.ledger.preflight import check_writable
+            from carbonguard.ledger.preflight import open_checked_writable
 
-            ledger = open_ledger(key[1])
-            try:
-                check_writable(ledger)
-            except BaseException:
-                ledger.close()
-                raise
-            _ledgers[key] = ledger
+            ledger = _ledgers[key] = open_checked_writable(key[1])
         return ledger
 
 
@@ -75,7 +68,9 @@ def _record(stage: str, measurement: Any, *, zone: str | None, ledger_url: str |
         flags=tuple(flags),
     )
     try:
-        _ledger(ledger_url).append("stage", record.model_dump(mode="json"))
+        ledger = _ledger(ledger_url)
+        ledger.append("stage", record.model_dump(mode="json"))
+        link_subflow_run(ledger, identity.run_id)  # guarded: a subflow's stages reach its parent run
     except Exception:  # the training result matters more than one lost record; the gate will notice
         log.exception("carbonguard: could not write the stage record of %r to the ledger", stage)
     from carbonguard.integrations.mlflow import log_stage
@@ -170,6 +165,7 @@ def metered(
             name = check_label(stage or obj.name, "stage", source="@metered")
             task = obj.with_options()
             task.fn = _wrap(obj.fn, name, zone, ledger, policy)
+            register_stage(task, name)  # Prefect keys the task by the function it was made with
             return task  # type: ignore[return-value]
         return _wrap(obj, check_label(stage or obj.__name__, "stage", source="@metered"), zone, ledger, policy)
 

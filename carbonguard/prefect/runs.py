@@ -2,7 +2,8 @@
 
 The gate judges a whole run. Stages metered inside a subflow are recorded under the subflow's run
 id, and a task run served from Prefect's cache never calls the metered function, so the flow run
-alone would under-count (or find nothing at all). `carbon_gate` uses this module to gather both.
+alone would under-count (or find nothing at all). This module writes both into the ledger: a
+`subflow` record per subflow run (see `carbonguard.runtree`) and a `cached` stage record per cache hit.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -25,6 +27,15 @@ STAGE_BY_TASK_KEY: dict[str, str] = {}
 
 
 def register_stage(fn: Any, stage: str) -> None:
+    """Name the task key Prefect will give a task over `fn` (or a `Task`'s own key) as `stage`.
+
+    A `Task` keeps the key computed from the function it was created with, even after `@metered`
+    swaps in the metering wrapper, so a task under `@metered` is registered by its own `task_key`.
+    """
+    task_key = getattr(fn, "task_key", None)
+    if isinstance(task_key, str):
+        STAGE_BY_TASK_KEY[task_key] = stage
+        return
     try:
         from prefect.tasks import _generate_task_key  # private, hence the guard
     except ImportError:  # pragma: no cover - a Prefect without it: cached runs stay unnamed
@@ -35,21 +46,88 @@ def register_stage(fn: Any, stage: str) -> None:
         log.debug("carbonguard: no task key for %r", fn, exc_info=True)
 
 
-def flow_run_tree(flow_run_id: str) -> list[str]:
-    """The flow run and every subflow run below it, parents first."""
+def flow_run_links(flow_run_id: str) -> list[tuple[str, str]]:
+    """(parent run, subflow run) for every subflow run below `flow_run_id`, parents first, from Prefect."""
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
 
-    ids = [UUID(flow_run_id)]
-    frontier = list(ids)
+    links: list[tuple[str, str]] = []
+    seen = {flow_run_id}
+    frontier = [flow_run_id]
     with get_client(sync_client=True) as client:
         while frontier:
+            parent = frontier.pop(0)
             children = client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=frontier))
+                flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[UUID(parent)]))
             )
-            frontier = [c.id for c in children if c.id not in ids]
-            ids.extend(frontier)
-    return [str(i) for i in ids]
+            for child in (str(c.id) for c in children):
+                if child not in seen:
+                    seen.add(child)
+                    links.append((parent, child))
+                    frontier.append(child)
+    return links
+
+
+def record_subflow_links(ledger: Any, links: list[tuple[str, str]]) -> int:
+    """Append a `subflow` record for each (parent, subflow) link the ledger does not hold yet."""
+    from carbonguard.runtree import SUBFLOW, subflow_payload
+
+    written = 0
+    for parent, child in links:
+        known = {r.payload.get("subflow_run_id") for r in ledger.records(run_id=parent, record_type=SUBFLOW)}
+        if child not in known:
+            ledger.append(SUBFLOW, subflow_payload(parent, child))
+            written += 1
+    return written
+
+
+_linked: set[tuple[int, str, str]] = set()  # (pid, ledger url, run id) whose parents are recorded
+_linked_lock = threading.Lock()
+
+
+def link_subflow_run(ledger: Any, run_id: str) -> None:
+    """Record, once per process, the run `run_id` ran inside, and the run above that, up to the top.
+
+    Called by `@metered` after each stage record, so `carbonguard gate --run PARENT` in another
+    process finds the subflow's stages from the ledger alone. Never fails the task: a lost link is
+    logged, and an in-flow `carbon_gate` writes the links it finds through the Prefect API too.
+    """
+    child = run_id
+    try:
+        while not child.startswith("local-"):
+            key = (os.getpid(), ledger.url, child)
+            with _linked_lock:
+                if key in _linked:
+                    return
+            parent = _parent_flow_run_id(child)
+            if parent is not None:
+                record_subflow_links(ledger, [(parent, child)])
+            with _linked_lock:
+                _linked.add(key)
+            if parent is None:
+                return
+            child = parent
+    except Exception:
+        log.warning("carbonguard: could not record which run flow run %s ran inside; carbon_gate in the parent "
+                    "flow records it, `carbonguard gate --run PARENT` would miss its stages", child, exc_info=True)
+
+
+def _parent_flow_run_id(flow_run_id: str) -> str | None:
+    """The flow run that started `flow_run_id` as a subflow, or None for a top-level run."""
+    from prefect import get_client
+    from prefect.context import FlowRunContext
+
+    ctx = FlowRunContext.get()
+    here = ctx is not None and ctx.flow_run is not None and str(ctx.flow_run.id) == flow_run_id
+    if here and ctx.flow_run.parent_task_run_id is None:
+        return None  # a top-level run, known without asking the API
+    with get_client(sync_client=True) as client:
+        parent_task_run_id = (ctx.flow_run.parent_task_run_id if here
+                              else client.read_flow_run(UUID(flow_run_id)).parent_task_run_id)
+        if parent_task_run_id is None:
+            return None
+        parent = client.read_task_run(parent_task_run_id).flow_run_id
+    return str(parent) if parent is not None else None
 
 
 def record_cached_stages(ledger: Any, flow_run_ids: list[str], flow_name: str) -> int:

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.models import energy_is_known
+from carbonguard.runtree import SUBFLOW, parents, root_of, subflow_runs
 
 if TYPE_CHECKING:
     from carbonguard.ledger.ledger import Ledger
@@ -158,6 +159,8 @@ class Provenance(_Figures):
 
 class RunCompliance(_Figures):
     run_id: str
+    subflow_run_ids: list[str] = []
+    part_of_run_id: str | None = None
     start: str | None
     end: str | None
     energy: EnergyFigures
@@ -241,11 +244,16 @@ def _time(text: str) -> datetime:
 
 @dataclass
 class _Run:
+    """A run with its subflow runs: their stages and claims count here; the run's own footprints."""
+
     run_id: str
+    subflows: list[str] = field(default_factory=list)
+    part_of: str | None = None
     stages: list[LedgerRecord] = field(default_factory=list)
     footprints: list[LedgerRecord] = field(default_factory=list)
     decisions: list[LedgerRecord] = field(default_factory=list)
     claims: list[LedgerRecord] = field(default_factory=list)
+    links: list[LedgerRecord] = field(default_factory=list)
 
     def start(self) -> datetime | None:
         starts = [_time(r.payload["start"]) for r in self.stages if "start" in r.payload]
@@ -253,19 +261,37 @@ class _Run:
         return min(starts) if starts else (min(r.time for r in self.all()) if self.all() else None)
 
     def all(self) -> list[LedgerRecord]:
-        return self.stages + self.footprints + self.decisions + self.claims
+        return self.stages + self.footprints + self.decisions + self.claims + self.links
 
 
 def build_report(ledger: Ledger, *, run_id: str | None = None, since: datetime | None = None,
                  until: datetime | None = None) -> ComplianceReport:
     """The report: ledger state, one entry per run, and the period totals."""
     runs: dict[str, _Run] = {}
+    parent_of = parents(ledger.records(record_type=SUBFLOW))
+    if run_id is None:  # a subflow run is part of the run it ran in, not a run of its own
+        records = ledger.records()
+        entry_of = lambda rid: root_of(rid, parent_of)  # noqa: E731
+    else:
+        below = subflow_runs(ledger, run_id)
+        records = sorted((r for rid in (run_id, *below) for r in ledger.records(run_id=rid)), key=lambda r: r.seq)
+        entry_of = lambda rid: run_id  # noqa: E731
     kinds = {"stage": "stages", "footprint": "footprints", "decision": "decisions", "claim": "claims"}
-    for rec in ledger.records(run_id=run_id):
-        if rec.record_type in kinds and rec.run_id:
-            getattr(runs.setdefault(rec.run_id, _Run(rec.run_id)), kinds[rec.record_type]).append(rec)
-    if run_id is not None and run_id not in runs:
+    for rec in records:
+        if not rec.run_id:
+            continue
+        run = runs.setdefault(entry_of(rec.run_id), _Run(entry_of(rec.run_id)))
+        if rec.record_type == SUBFLOW:
+            run.subflows.append(rec.payload["subflow_run_id"])
+            run.links.append(rec)
+        elif rec.record_type in ("stage", "claim") or (rec.record_type in kinds and rec.run_id == run.run_id):
+            # a subflow's own footprints and decisions judged the subflow alone, not this run
+            getattr(run, kinds[rec.record_type]).append(rec)
+    if run_id is not None and not (runs.get(run_id) and runs[run_id].all()):
         raise InputError(Problem(f"the ledger holds no records of run {run_id!r}", field_path="--run"))
+    for run in runs.values():
+        run.subflows = list(dict.fromkeys(run.subflows))
+        run.part_of = parent_of.get(run.run_id)
     selected = []
     for run in runs.values():
         start = run.start()
@@ -323,13 +349,20 @@ def _run_report(run: _Run) -> dict[str, Any]:
     fp = footprint.payload if footprint else {}
     decision = run.decisions[-1] if run.decisions else None
     dp = decision.payload if decision else {}
-    facility = _d(fp.get("energy_kwh"))
+    pue = _d(fp.get("pue"))
+    # Facility energy is this run's IT energy x the PUE its footprint used, so the two always add up
+    # (the footprint's own figure covers only the stage records it judged).
+    facility = it_energy * pue if pue is not None else None
     # A run whose devices gave no reading at all has no energy figure: unknown, never 0. A run with
     # some readings missing has a lower bound, and every figure built on it says so.
     no_reading = bool(run.stages) and not energy_is_known(unavailable, float(it_energy))
     lower_bound = f"lower bound: {unavailable} device readings unavailable" if unavailable else None
     if no_reading:
         facility = None
+    judged = set(fp.get("record_hashes") or ())
+    stage_hashes = {r.record_hash for r in run.stages}
+    coverage = (f"its footprint judged {len(judged & stage_hashes)} of the run's {len(stage_hashes)} stage records"
+                if footprint is not None and judged != stage_hashes else None)
 
     location, location_source = _d(fp.get("co2e_kg")), None
     if no_reading:
@@ -342,6 +375,8 @@ def _run_report(run: _Run) -> dict[str, Any]:
         location_source = f"decision record seq {decision.seq} ({decision.record_hash})"
     if location is not None and lower_bound:
         location_source = f"{lower_bound}; {location_source}"
+    if location is not None and coverage:
+        location_source = f"{coverage}; {location_source}"
     market = _d(fp.get("market_co2e_kg"))
 
     claimed = sum((_d(c.payload.get("energy_mwh")) or Decimal(0) for c in run.claims), Decimal(0))
@@ -352,6 +387,8 @@ def _run_report(run: _Run) -> dict[str, Any]:
 
     return {
         "run_id": run.run_id,
+        "subflow_run_ids": run.subflows,
+        "part_of_run_id": run.part_of,
         "start": min(starts).isoformat() if starts else None,
         "end": max(ends).isoformat() if ends else None,
         "energy": {
@@ -363,6 +400,7 @@ def _run_report(run: _Run) -> dict[str, Any]:
             "facility_energy_status": "not computed: no device gave a reading for this run" if no_reading
             else lower_bound if facility is not None and lower_bound
             else "computed" if facility is not None
+            else f"not computed: part of run {run.part_of}, whose report has the figures" if run.part_of
             else "not computed: no footprint record for this run",
         },
         "compute": {

@@ -179,3 +179,16 @@ def test_meter_refuses_a_zone_that_is_not_a_code() -> None:
                             cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "--zone: 'nowhere land' is not a grid zone code" in result.stderr
+
+
+def test_the_gate_judges_a_run_with_its_subflow_runs_from_the_ledger(run_in_ledger: str, tmp_path: Path) -> None:
+    from carbonguard.runtree import subflow_payload
+
+    with open_ledger() as ledger:
+        ledger.append("subflow", subflow_payload(run_in_ledger, "run-7-sub"))
+        ledger.append("stage", _stage("run-7-sub", "tune", 4.0, 2).model_dump(mode="json"))
+    result = _gate("--policy", _policy(tmp_path, 1000), "--run", run_in_ledger, "--json")
+    assert result.returncode == 0, result.stderr
+    footprint = json.loads(result.stdout)["footprint"]
+    assert sorted(s["stage"] for s in footprint["stages"]) == ["evaluate", "train", "tune"]
+    assert footprint["energy_kwh"] == pytest.approx(16.0 * 1.5)

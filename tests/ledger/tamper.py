@@ -74,3 +74,41 @@ def rewrite_from(url: str, seq: int, mutate: Callable[[dict[str, Any]], None], a
             new_hash = hash_bytes(data)
             run("UPDATE records SET envelope = ?, record_hash = ? WHERE seq = ?", (data, new_hash, row[0]))
             prev = new_hash
+
+
+def rebuild(url: str, transform: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+    """What an attacker without the key can do at most: take every envelope, change the list
+    (drop, edit, add, reorder), then renumber, re-link and re-hash the whole chain and write it
+    back. Signatures stay as they were (making new ones needs the key)."""
+    with raw(url) as run:
+        envs = [json.loads(bytes(r[4])) for r in run("SELECT " + ", ".join(COLUMNS) + " FROM records ORDER BY seq")]
+        run("DELETE FROM records")
+        prev = "0" * 64
+        for seq, env in enumerate(transform(envs), 1):
+            header = Header(seq, env["record_id"], env["record_type"], env["time"], env["producer"],
+                            env["key_id"], env["run_id"], prev)
+            data = envelope_bytes(header, env["payload"], False)
+            prev = hash_bytes(data)
+            run("INSERT INTO records VALUES (?, ?, ?, ?, ?)", (seq, env["record_type"], env["run_id"], prev, data))
+
+
+def append_raw(url: str, record_type: str, payload: dict[str, Any], key_id: str) -> str:
+    """Add one record at the end, correctly chained, as an attacker writing the store directly."""
+    with raw(url) as run:
+        seq, prev = run("SELECT seq, record_hash FROM records ORDER BY seq DESC LIMIT 1")[0]
+        header = Header(seq + 1, "00000000-0000-4000-8000-000000000000", record_type,
+                        "2026-03-01T12:00:00.000000Z", "carbonguard 0", key_id, payload.get("run_id"), prev)
+        data = envelope_bytes(header, payload, False)
+        run("INSERT INTO records VALUES (?, ?, ?, ?, ?)", (seq + 1, record_type, payload.get("run_id"),
+                                                          hash_bytes(data), data))
+        return hash_bytes(data)
+
+
+def signed_checkpoint(url: str, signer: Signer) -> None:
+    """Append a checkpoint of the current head signed by `signer` (a key the attacker holds)."""
+    with raw(url) as run:
+        seq, prev = run("SELECT seq, record_hash FROM records ORDER BY seq DESC LIMIT 1")[0]
+    time = "2026-03-01T12:00:01.000000Z"
+    append_raw(url, "checkpoint", {"size": seq, "head_hash": prev, "time": time, "key_id": signer.key_id,
+                                   "signature": signer.sign(checkpoint_message(seq, prev, time, signer.key_id))},
+               signer.key_id)

@@ -77,16 +77,22 @@ def test_bad_appends_are_refused_and_nothing_is_lost(ledger_url: str, key_file: 
         assert led.verify().ok
 
 
-def test_checkpoint_cadence(tmp_path: Path, key_file: Path) -> None:
+def test_every_append_is_sealed_by_a_checkpoint(tmp_path: Path, key_file: Path) -> None:
     with open_ledger(tmp_path / "l.db", signing_key=key_file, checkpoint_every=10) as led:
-        for _ in range(30):
+        for _ in range(3):
             led.append("stage", stage_record().model_dump(mode="json"))
-        kinds = [r.record_type for r in led.records()]
-        assert kinds.count("checkpoint") == 3
-        for cp in led.records(record_type="checkpoint"):
+        assert [r.record_type for r in led.records()] == ["key", "stage", "checkpoint", "stage", "checkpoint",
+                                                          "stage", "checkpoint"]
+        with led.transaction() as tx:  # one seal for the whole transaction, plus one every 10 records
+            for _ in range(12):
+                tx.append("stage", stage_record().model_dump(mode="json"))
+        cps = led.records(record_type="checkpoint")
+        assert [cp.seq for cp in cps] == [3, 5, 7, 11, 21]  # after seq 10 and 20 (which is also the seal)
+        for cp in cps:
             assert cp.payload["size"] == cp.seq - 1 and cp.payload["head_hash"] == cp.prev_hash
         result = led.verify()
-        assert result.ok and result.checkpoints == 3
+        assert result.ok and result.checkpoints == 5 and result.unsigned_tail == 0
+        assert led.verify(deep=True).ok  # the seals' bytes, written directly, are canonical JSON
 
 
 def test_open_ledger_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key_file: Path) -> None:

