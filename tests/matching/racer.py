@@ -1,10 +1,11 @@
 """One gate process for the claim-race test (run as `python -m tests.matching.racer`).
 
-    racer URL POLICY CERTIFICATES RUN_ID BARRIER_DIR PEERS
+    racer URL POLICY CERTIFICATES RUN_ID BARRIER_DIR PEERS [crash]
 
 Judges RUN_ID with the certificates (reading the ledger's claims: none yet), says it is ready in
 BARRIER_DIR, waits until PEERS processes are ready (so every racer computed its claims before any
-wrote), then records, and prints the recorded decision as JSON.
+wrote), then records, and prints the recorded decision as JSON. With `crash`, the process kills
+itself (SIGKILL) when the decision is about to be written, after the claims, inside the transaction.
 """
 
 from __future__ import annotations
@@ -16,7 +17,21 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
-    url, policy, certificates, run_id, barrier, peers = argv
+    url, policy, certificates, run_id, barrier, peers = argv[:6]
+    if argv[6:] == ["crash"]:
+        import os
+        import signal
+
+        from carbonguard.ledger.ledger import Transaction
+
+        append = Transaction.append
+
+        def dying_append(self, record_type, payload):  # type: ignore[no-untyped-def]
+            if record_type == "decision":
+                os.kill(os.getpid(), signal.SIGKILL)
+            return append(self, record_type, payload)
+
+        Transaction.append = dying_append  # type: ignore[method-assign]
     from carbonguard.assess import assess_run, record_assessment
     from carbonguard.ledger import open_ledger
     from carbonguard.policy import load_policy

@@ -110,3 +110,24 @@ def test_two_processes_claim_the_same_range_exactly_one_wins(ledger_url: str, tm
         assert "matching.double-counting" in {f["rule_id"] for f in decisions[loser["run_id"]]["findings"]}
         assert len(led.records(record_type="match")) == 2
         assert led.verify().ok
+
+
+def test_a_crash_while_recording_leaves_no_claims_without_a_decision(ledger_url: str, tmp_path: Path,
+                                                                    key_file: Path) -> None:
+    with open_ledger(ledger_url, signing_key=key_file) as led:
+        led.append("stage", _stage("run-a").model_dump(mode="json"))
+        before = [r.record_hash for r in led.records()]
+    policy = tmp_path / "race.yaml"
+    policy.write_text(POLICY)
+    certificates = write_signed(tmp_path / "certs.json", json_bytes([bundle(0, 9)]))
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    env = {**os.environ, "CARBONGUARD_SIGNING_KEY": str(key_file), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "tests.matching.racer", ledger_url, str(policy), str(certificates),
+                           "run-a", str(barrier), "1", "crash"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == -9, proc.stderr  # killed after the claims were written in the transaction
+    with open_ledger(ledger_url, signing_key=key_file, create=False) as led:
+        assert [r.record_hash for r in led.records()] == before  # no policy, footprint, match or claim
+        assert led.verify().ok
+        led.claim_certificates(REGISTRY, (0, 9), "run-b", BENEFICIARY, HOUR, "FR", "0.00001")  # ids are free
