@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS := prefect,dask,postgres,examples,report,dev
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo demo-reschedule test lint clean
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,10 @@ demo: setup
 	$(VENV)/bin/carbonguard match --policy policies/example-matching.yaml \
 		--certificates examples/certificates/demo-certificates.json \
 		--consumption examples/certificates/demo-consumption.csv
+
+demo-reschedule: setup
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(PY) examples/reschedule_flow.py
+	$(VENV)/bin/carbonguard audit verify
 
 test: setup
 	$(PY) -m pytest -q

@@ -3,7 +3,8 @@
     python benchmarks/cli_start.py [--rounds N]
 
 Runs, interleaved round by round so machine load hits all alike: `python -c pass`,
-`carbonguard --version` and `carbonguard estimate examples/jobs/train-small.yaml`, each in a fresh
+`carbonguard --version`, `carbonguard estimate examples/jobs/train-small.yaml` and `carbonguard check`
+of that job spec against policies/ci-budget.yaml with itself as the baseline, each in a fresh
 process (`python -m carbonguard`, so no console-script wrapper is timed). Prints the median wall
 time of each and its ratio to `python -c pass`. Bytecode caching is on for the children, as it is
 for an installed package. Target (issue 13): a budget check on a small job
@@ -25,6 +26,9 @@ CASES = {
     "carbonguard --version": [sys.executable, "-m", "carbonguard", "--version"],
     "carbonguard estimate train-small": [sys.executable, "-m", "carbonguard", "estimate",
                                          "examples/jobs/train-small.yaml"],
+    "carbonguard check train-small": [sys.executable, "-m", "carbonguard", "check", "--policy",
+                                      "policies/ci-budget.yaml", "--jobspec", "examples/jobs/train-small.yaml",
+                                      "--baseline", "examples/jobs/train-small.yaml", "-o", "json=/dev/null"],
 }
 
 
@@ -55,8 +59,9 @@ def main() -> int:
         median = statistics.median(values)
         print(f"  {name:34s} {median * 1000:7.1f} ms  ({median / base:5.1f}x python -c pass, "
               f"+{(median - base) * 1000:6.1f} ms)")
-    estimate = statistics.median(samples["carbonguard estimate train-small"])
-    print(f"target: estimate <= 500 ms: {'met' if estimate <= 0.5 else 'NOT met'} ({estimate * 1000:.0f} ms)")
+    for name in ("estimate", "check"):
+        median = statistics.median(samples[f"carbonguard {name} train-small"])
+        print(f"target: {name} <= 500 ms: {'met' if median <= 0.5 else 'NOT met'} ({median * 1000:.0f} ms)")
     return 0
 
 

@@ -30,6 +30,9 @@ from carbonguard.pipeline import (
     residual_request,
 )
 from carbonguard.policy.loader import LoadedPolicy
+
+if TYPE_CHECKING:
+    from carbonguard.ledger.protocol import LedgerProtocol
 from carbonguard.runtree import subflow_runs
 
 if TYPE_CHECKING:
@@ -88,7 +91,7 @@ class LedgerIntegrityError(CarbonguardError):
         super().__init__(message)
 
 
-def verified(ledger: Any) -> Any:
+def verified(ledger: LedgerProtocol) -> LedgerProtocol:
     """Verify the whole chain before judging from it, so a decision never rests on edited records.
 
     Costs one pass over the ledger (about 200,000 records/s on SQLite; see benchmarks/ledger.py).
@@ -103,7 +106,7 @@ def verified(ledger: Any) -> Any:
 
 
 def load_stage_records(
-    ledger: Any, run_id: str, also: tuple[str, ...] = ()
+    ledger: LedgerProtocol, run_id: str, also: tuple[str, ...] = ()
 ) -> tuple[list[StageRecord], list[str]]:
     """The run's stage records with those of its subflow runs (and of `also`), in ledger order.
 
@@ -204,7 +207,7 @@ def claimed_ranges(ledger: Any, files: Sequence[CertificateFile] | None) -> list
 
 def assess_run(
     loaded: LoadedPolicy,
-    ledger: Any,
+    ledger: LedgerProtocol,
     run_id: str,
     *,
     as_of: datetime | None = None,
@@ -212,6 +215,7 @@ def assess_run(
     credentials: Callable[[str], str | None] | None = None,
     include_runs: tuple[str, ...] = (),
     verify: bool = True,
+    forecasts: dict[str, list[IntensityPoint]] | None = None,
     certificates: CertificatePaths | None = None,
 ) -> Assessment:
     """Footprint and decision for `run_id` with its subflow runs (and `include_runs`); nothing is written.
@@ -225,7 +229,8 @@ def assess_run(
     source = source if source is not None else _policy_source(loaded, credentials)
     points = fetch_points(loaded, records, source=source)
     as_of = as_of or datetime.now(timezone.utc)
-    forecasts = fetch_forecasts(loaded, records, as_of, source=source)
+    if forecasts is None:  # forecasts given by the caller (files) win over the policy's providers
+        forecasts = fetch_forecasts(loaded, records, as_of, source=source)
     inputs = _Inputs(points=tuple(points), run_id=run_id, as_of=as_of, record_hashes=tuple(hashes),
                      forecasts=forecasts, certificates=None if files is None else tuple(files),
                      residual=tuple(fetch_residual(loaded, records)),

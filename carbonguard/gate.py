@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from carbonguard.models import (
     Decision,
+    FigureSet,
     Finding,
     IntensityPoint,
     Outcome,
@@ -86,6 +87,59 @@ def _budget_findings(loaded: LoadedPolicy, footprint: RunFootprint) -> Iterable[
                 f"{observed / budget.limit:.0%} of the budget {budget.id!r} ({budget.limit:.6g} {unit})",
                 remedy="Within budget; plan headroom before the next run grows.",
             )
+
+
+def _increase_findings(loaded: LoadedPolicy, footprint: RunFootprint, baseline: FigureSet | None) -> Iterable[Finding]:
+    """Budgets with max_increase_*: how much the figure grew over the baseline, e.g. "+38 % over main".
+
+    Judged on the same basis as the budget (central or upper bound). A stage the baseline lacks
+    is new: its whole figure is the increase and no fraction can be taken. A baseline figure that
+    is unknown cannot be compared, which is said (warn), never read as 0.
+    """
+    if baseline is None:
+        return
+    spec = loaded.policy.spec
+    upper = spec.measurement.use_upper_bound
+    for index, budget in enumerate(spec.budgets):
+        absolute, fraction = budget.max_increase, budget.max_increase_fraction
+        if absolute is None and fraction is None:
+            continue
+        observed = _budget_observed(footprint, budget, upper)
+        if observed is None:
+            continue  # the budget's own finding already says the figure is unknown
+        unit = _UNITS[budget.metric]
+        common = {"scope": budget.scope, "policy_file": loaded.source,
+                  "policy_line": loaded.line_of("spec", "budgets", index)}
+        base_figures = baseline.total if budget.stage is None else baseline.stage(budget.stage)
+        base = 0.0 if base_figures is None else base_figures.value(budget.metric, upper)
+        if base is None:
+            yield Finding(
+                rule_id=budget.rule_id, outcome=Outcome.WARN, unit=f"{unit} over baseline", **common,
+                message=f"{budget.metric} of {budget.scope} in the baseline {baseline.label!r} is unknown, "
+                f"so the increase limit of budget {budget.id!r} cannot be checked",
+                remedy="Compare against a baseline whose figures are known (an estimate, or a fully metered run).",
+            )
+            continue
+        increase = observed - base
+        share = increase / base if base > 0 else None
+        over_abs = absolute is not None and increase > absolute
+        over_frac = fraction is not None and share is not None and share > fraction
+        if not (over_abs or over_frac):
+            continue
+        pct = f" ({share:+.0%})".replace("%", " %") if share is not None else " (new in head)"
+        allowed = " / ".join(part for part in (
+            f"+{absolute:.6g} {unit}" if absolute is not None else "",
+            f"+{fraction:.0%}".replace("%", " %") if fraction is not None else "") if part)
+        basis = "upper bound of " if upper else ""
+        yield Finding(
+            rule_id=budget.rule_id, outcome=Outcome(budget.action), **common,
+            observed=increase if over_abs else share, limit=absolute if over_abs else fraction,
+            unit=f"{unit} over baseline" if over_abs else "fraction over baseline",
+            message=f"{basis}{budget.metric} of {budget.scope} is {observed:.6g} {unit}, {increase:+.6g} {unit}"
+            f"{pct} over {baseline.label} ({base:.6g} {unit}); budget {budget.id!r} allows at most {allowed}",
+            remedy="Bring the increase back under the limit (fewer epochs, a smaller model, mixed precision, "
+            "a cleaner zone), raise max_increase_* in the policy with review, or record an approved waiver.",
+        )
 
 
 def _over_budget_remedy(budget: Budget) -> str:
@@ -276,17 +330,20 @@ def evaluate(
     *,
     as_of: datetime,
     forecasts: Mapping[str, Sequence[IntensityPoint]] | None = None,
+    baseline: FigureSet | None = None,
     match: MatchResult | None = None,
 ) -> Decision:
     """Judge one run's footprint against one policy. Same inputs, same Decision, every time.
 
     `forecasts` (intensity points keyed by zone: the run's zone and the policy's candidates) are
     needed only when a rule asks to reschedule; without them the budget's fallback applies.
+    `baseline` (figures of the base branch or an earlier run) lets budgets limit the increase.
     `match` (hourly matching of this footprint, `pipeline.match_footprint`) adds the matching
     findings when the policy has `spec.matching`; its waivers apply like any other.
     """
     findings = [
         *_budget_findings(loaded, footprint),
+        *_increase_findings(loaded, footprint, baseline),
         *_measurement_findings(loaded, footprint),
         *_intensity_findings(loaded, footprint),
         *_stale_findings(loaded, footprint),

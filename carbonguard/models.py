@@ -349,3 +349,63 @@ class Decision(Model):
     @property
     def active_findings(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.waived_by is None)
+
+
+class Figures(Model):
+    """Energy and CO2e of a run or a stage, central and upper bound; None where unknown (never 0)."""
+
+    energy_kwh: float | None = Field(default=None, ge=0, description="Facility energy.")
+    energy_upper_kwh: float | None = Field(default=None, ge=0)
+    co2e_kg: float | None = Field(default=None, ge=0, description="Location-based.")
+    co2e_upper_kg: float | None = Field(default=None, ge=0)
+
+    @classmethod
+    def of(cls, footprint: RunFootprint | StageFootprint) -> Figures:
+        """A footprint's figures, with "no reading" kept unknown rather than 0."""
+        known = footprint.energy_known
+        return cls(
+            energy_kwh=footprint.energy_kwh if known else None,
+            energy_upper_kwh=footprint.energy_upper_kwh if known else None,
+            co2e_kg=footprint.co2e_kg if known else None,
+            co2e_upper_kg=footprint.co2e_upper_kg if known else None,
+        )
+
+    def value(self, metric: str, upper: bool = False) -> float | None:
+        """The figure a budget of `metric` ('co2e_kg' or 'energy_kwh') judges."""
+        if metric == "energy_kwh":
+            return self.energy_upper_kwh if upper else self.energy_kwh
+        return self.co2e_upper_kg if upper else self.co2e_kg
+
+
+class FigureSet(Model):
+    """One side of a comparison (a baseline, or base/head of a diff): totals and per-stage figures.
+
+    The gate takes the baseline as this value, so judging an increase stays pure: the caller reads
+    the base branch's estimate or a recorded run, and the gate only compares numbers.
+    """
+
+    label: str = Field(description="How the side is named in messages, e.g. 'main' or a run id.")
+    source: str | None = Field(default=None, description="File or run the figures came from.")
+    total: Figures
+    stages: tuple[tuple[str, Figures], ...] = Field(default=(), description="(stage, figures), in stage order.")
+
+    def stage(self, name: str) -> Figures | None:
+        return next((f for s, f in self.stages if s == name), None)
+
+    @classmethod
+    def of(cls, footprints: tuple[RunFootprint, ...] | list[RunFootprint], *, label: str,
+           source: str | None = None) -> FigureSet:
+        """Totals and stages of one or more footprints (an estimate has one per grid and PUE)."""
+        totals = [Figures.of(f) for f in footprints]
+        stages = [(s.stage, Figures.of(s)) for f in footprints for s in f.stages]
+        return cls(label=label, source=source, total=sum_figures(totals), stages=tuple(stages))
+
+
+def sum_figures(parts: list[Figures]) -> Figures:
+    """Sum of figures; a field is unknown when any part's is (a partial sum would read as complete)."""
+    def add(name: str) -> float | None:
+        values = [getattr(p, name) for p in parts]
+        return None if any(v is None for v in values) else float(sum(values))
+
+    return Figures(energy_kwh=add("energy_kwh"), energy_upper_kwh=add("energy_upper_kwh"),
+                   co2e_kg=add("co2e_kg"), co2e_upper_kg=add("co2e_upper_kg"))

@@ -22,7 +22,7 @@ from carbonguard.errors import InputError, Problem
 from carbonguard.gate import evaluate, matching_findings
 from carbonguard.matching import CertificateFile, ClaimedRange, MatchResult, match_certificates
 from carbonguard.metering.attribution import attribute_shared_devices
-from carbonguard.models import Decision, Finding, IntensityPoint, RunFootprint, StageRecord
+from carbonguard.models import Decision, FigureSet, Finding, IntensityPoint, RunFootprint, StageRecord
 from carbonguard.policy.loader import LoadedPolicy
 
 
@@ -66,13 +66,15 @@ def judge(
     as_of: datetime,
     record_hashes: Sequence[str] = (),
     forecasts: Mapping[str, Sequence[IntensityPoint]] | None = None,
+    baseline: FigureSet | None = None,
     certificates: Sequence[CertificateFile] | None = None,
     residual: Sequence[IntensityPoint] = (),
     already_claimed: Sequence[ClaimedRange] = (),
 ) -> Judgement:
     """Footprint and decision for one run. Same inputs, same `Judgement`, byte for byte.
 
-    `forecasts` (points per zone, from `forecast_requests`) let a `reschedule` rule propose a window.
+    `forecasts` (points per zone, from `forecast_request`) let a `reschedule` rule propose a window;
+    `baseline` (figures of the base branch or an earlier run) lets budgets limit the increase.
     With `spec.matching` in the policy, `certificates` (loaded files; None means none were given, so
     nothing is matched) are matched to the run's hourly energy; `residual` holds the zone's
     residual-mix figures (from `residual_request`; empty when none is known: the market-based figure
@@ -89,7 +91,7 @@ def judge(
     match = match_footprint(loaded, footprint, certificates, residual=residual, already_claimed=already_claimed)
     if match is not None:
         footprint = footprint.model_copy(update={"market_co2e_kg": match.market_co2e_kg})
-    decision = evaluate(loaded, footprint, as_of=as_of, forecasts=forecasts, match=match)
+    decision = evaluate(loaded, footprint, as_of=as_of, forecasts=forecasts, baseline=baseline, match=match)
     return Judgement(footprint, decision, match)
 
 

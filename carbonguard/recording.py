@@ -36,7 +36,6 @@ RUN_ID_VARIABLE = "CARBONGUARD_RUN_ID"
 log = logging.getLogger("carbonguard.recording")
 
 _lock = threading.Lock()
-_ledgers: dict[tuple[int, str | None], Any] = {}
 _fresh_run_ids: dict[int, str] = {}  # pid -> the run id made up for this process
 
 
@@ -58,21 +57,9 @@ def current_run_id(run_id: str | None = None) -> str:
 
 def _ledger(url: str | None) -> Any:
     """This process's open ledger for `url` (or $CARBONGUARD_LEDGER), checked writable on first use."""
-    key = (os.getpid(), url or os.environ.get("CARBONGUARD_LEDGER"))
-    with _lock:
-        ledger = _ledgers.get(key)
-        if ledger is None:
-            from carbonguard.ledger import open_ledger
-            from carbonguard.ledger.preflight import check_writable
+    from carbonguard.ledger.preflight import process_ledger
 
-            ledger = open_ledger(key[1])
-            try:
-                check_writable(ledger)
-            except BaseException:
-                ledger.close()
-                raise
-            _ledgers[key] = ledger
-        return ledger
+    return process_ledger(url)
 
 
 def metered(

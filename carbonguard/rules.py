@@ -36,8 +36,10 @@ _CATALOGUE: tuple[Rule, ...] = (
         BUDGET_TEMPLATE,
         "Emission or energy budget exceeded",
         "The run (or the named stage) used more facility energy or emitted more CO2e than the budget "
-        "allows, or reached its warn_at fraction. Reduce the energy (fewer epochs, a smaller model, "
-        "mixed precision), run in a cleaner zone or hour, or record an approved waiver.",
+        "allows, reached its warn_at fraction, or grew over the baseline (the base branch or an earlier "
+        "run) by more than max_increase_kg / max_increase_kwh / max_increase_fraction allow. Reduce the "
+        "energy (fewer epochs, a smaller model, mixed precision), run in a cleaner zone or hour, or "
+        "record an approved waiver.",
         True,
         "block",
     ),

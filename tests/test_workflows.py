@@ -7,6 +7,7 @@ linted inside a generated workflow whose `workflow_dispatch` inputs mirror the a
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -161,3 +162,30 @@ def test_verdict_step_passes_the_checks_exit_code_through(status: str, expected:
     script = _step("Apply the verdict")["run"]
     out = subprocess.run(["bash", "-c", script], env={**os.environ, "STATUS": status}, timeout=30)
     assert out.returncode == expected
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_check_step_writes_outputs_comment_and_sarif_as_the_later_steps_expect(tmp_path: Path) -> None:
+    """The action's check step, run by bash in a simulated Actions step: outputs, comment body, SARIF."""
+    runner_temp = tmp_path / "runner"
+    (runner_temp / "carbonguard").mkdir(parents=True)
+    base = runner_temp / "carbonguard/base.json"
+    subprocess.run([sys.executable, "-m", "carbonguard", "estimate", "examples/jobs/train-small.yaml", "-o",
+                    f"json={base}"], cwd=REPO, check=True, capture_output=True, timeout=120)
+    output, summary = tmp_path / "github_output", tmp_path / "summary.md"
+    output.touch()
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "RUNNER_TEMP": str(runner_temp),
+           "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary), "POLICY": "policies/ci-budget.yaml",
+           "JOBSPEC": "examples/jobs/train-small.yaml", "FAIL_ON": "block", "SARIF_FILE": str(tmp_path / "c.sarif"),
+           "BASELINE": str(base), "BASE_REF": "main"}
+    out = subprocess.run(["bash", "-c", _step("Check the budget")["run"]], cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = output.read_text()
+    assert "status=0" in text.splitlines()
+    assert "decision<<" in text and "\nwarn\n" in text and "delta_co2e_kg<<" in text
+    body = (runner_temp / "carbonguard/comment.md").read_text()
+    assert body.startswith("<!-- carbonguard:examples/jobs/train-small.yaml -->") and "over main" in body
+    assert json.loads((tmp_path / "c.sarif").read_text())["version"] == "2.1.0"
+    assert "::warning file=" in out.stdout and "carbonguard budget check" in summary.read_text()

@@ -20,8 +20,9 @@ def _gate(args: argparse.Namespace) -> int:
 
     targets = output_targets(args)
     loaded = load_policy(args.policy)
+    forecasts = _forecasts(loaded, args.forecast) if args.forecast else None
     with open_ledger(args.ledger, create=False) as ledger:  # a mistyped path must not create a new ledger
-        assessment = assess_run(loaded, ledger, args.run, certificates=args.certificates)
+        assessment = assess_run(loaded, ledger, args.run, forecasts=forecasts, certificates=args.certificates)
         if not args.no_record:
             assessment = record_assessment(ledger, loaded, assessment)
         # The HTML report shows the ledger head and its verification (one more pass over the chain).
@@ -29,6 +30,20 @@ def _gate(args: argparse.Namespace) -> int:
     emit(targets, RunReport(assessment.decision, assessment.footprint, ledger=state, match=assessment.match))
     passing = assessment.decision.outcome in (Outcome.ALLOW, Outcome.WARN)
     return EXIT_OK if passing else EXIT_BLOCKED
+
+
+def _forecasts(loaded: object, values: list[str]) -> dict[str, list]:
+    """`--forecast [ZONE=]FILE`: forecast files for a reschedule proposal (no ZONE: the policy's zone)."""
+    from carbonguard.pipeline import policy_zone
+    from carbonguard.scheduling.forecast_file import read_forecast
+
+    out: dict[str, list] = {}
+    for value in values:
+        zone, sep, path = value.partition("=")
+        if not sep:
+            zone, path = policy_zone(loaded), value  # type: ignore[arg-type]
+        out[zone.upper()] = list(read_forecast(path, zone.upper()).points)
+    return out
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,4 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "the policy's spec.matching; the claims are recorded with the decision")
     add_output_arguments(parser, "run")
     parser.add_argument("--no-record", action="store_true", help="do not write the decision to the ledger")
+    parser.add_argument("--forecast", action="append", default=[], metavar="[ZONE=]FILE",
+                        help="intensity forecast (CSV or JSON) for a reschedule proposal, for ZONE or the policy's "
+                        "zone; repeatable (default: the policy's providers). The CLI prints the proposal; it "
+                        "never talks to Prefect")
     parser.set_defaults(handler=_gate)

@@ -7,6 +7,7 @@ first key, so each new key must be vouched for by a key already trusted at that 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -54,20 +55,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sign.set_defaults(handler=_sign)
 
 
-def _generate(args: argparse.Namespace) -> int:
-    from carbonguard.errors import InputError
-    from carbonguard.ledger.keys import Signer, write_key_pair
+KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
+
+def _generate(args: argparse.Namespace) -> int:
+    from carbonguard.errors import InputError, Problem
+    from carbonguard.ledger.keys import Signer, pin_path, write_key_pair
+
+    if not KEY_NAME.match(args.name):
+        raise InputError(Problem(f"{args.name!r} is not a key name: use 1-64 letters, digits, '-' or '_', "
+                                 "starting with a letter or digit", source="--name"))
+    if args.out.exists() and not args.out.is_dir():
+        raise InputError(Problem("is a file; --out names the directory to write the key pair into",
+                                 source=str(args.out)))
     signer = Signer.generate()
     try:
         private, public = write_key_pair(signer, args.out, args.name)
     except FileExistsError as exc:
-        raise InputError(f"{args.out / (args.name + '.pem')}: a key already exists; refusing to overwrite "
-                         "it (choose --out or --name)") from exc
+        raise InputError(Problem("a key already exists; refusing to overwrite it (choose --out or --name)",
+                                 source=str(args.out / (args.name + ".pem")))) from exc
     except OSError as exc:
-        raise InputError(f"{args.out}: cannot write keys: {exc.strerror}") from exc
+        raise InputError(Problem(f"cannot write keys: {exc.strerror}", source=str(args.out))) from exc
+    pin = pin_path(args.out, signer.key_id)
     print(f"key id {signer.key_id}\nprivate key {private} (keep secret; mode 0600)\n"
-          f"public key  {public} (give to auditors: audit verify --pubkey {public})")
+          f"public key  {public}\n"
+          f"auditor pin {pin} (if this key starts a ledger, give this file to auditors: audit verify "
+          f"--pubkey {pin}; it keeps its name when keys rotate)")
     return 0
 
 
@@ -87,7 +100,7 @@ def _rotate(args: argparse.Namespace) -> int:
     import os
 
     from carbonguard.ledger import open_ledger
-    from carbonguard.ledger.keys import SIGNING_KEY_ENV, Signer, load_signer, write_key_pair
+    from carbonguard.ledger.keys import SIGNING_KEY_ENV, Signer, load_signer, pin_path, write_key_pair
 
     with open_ledger(args.ledger) as led:
         old = led.signer
@@ -99,11 +112,16 @@ def _rotate(args: argparse.Namespace) -> int:
             new = Signer.generate()
             new_path, _ = write_key_pair(new, directory, f"signing-key-{new.key_id[:8]}")
         record = led.rotate_key(new)
+        genesis = led.keyring().genesis_key_id
         if args.new_key is None and args.out is None and not os.environ.get(SIGNING_KEY_ENV) \
                 and old.path is not None and old.path == led.key_path:
             new_path = _replace_default_key(old.path, new_path, old.key_id)
     print(f"rotated {old.key_id} -> {new.key_id} (record seq {record.seq}); key {old.key_id} signs nothing "
           "from now on")
+    if genesis is not None:
+        where = pin_path(old.path.parent, genesis) if old.path is not None else None
+        shown = f" ({where})" if where is not None and where.exists() else ""
+        print(f"auditors keep pinning the ledger's first key {genesis}{shown}, not the new signing-key.pub")
     if os.environ.get(SIGNING_KEY_ENV) or old.path != new_path:
         print(f"set {SIGNING_KEY_ENV}={new_path} for every writer of this ledger", file=sys.stderr)
     return 0

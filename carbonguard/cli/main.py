@@ -33,6 +33,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "carbonguard.cli.schedule_cmd",
     "carbonguard.cli.estimate_cmd",
     "carbonguard.cli.runs_cmd",
+    "carbonguard.cli.check_cmd",
+    "carbonguard.cli.diff_cmd",
 )
 
 
@@ -53,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if sys.stdout is None:  # started with stdout closed (`>&-`): the next file opened would become fd 1
+        print("carbonguard: standard output is closed; redirect it to a file or /dev/null", file=sys.stderr)
+        return EXIT_INPUT_ERROR
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)

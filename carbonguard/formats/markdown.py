@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from carbonguard.formats.check_markdown import RENDERERS as CHECK_RENDERERS
 from carbonguard.formats.common import (
     finding_location,
     fmt_run_quantity,
@@ -149,4 +150,5 @@ def render_compliance(report: ComplianceReport, options: RenderOptions) -> str:
     return "\n".join(lines)
 
 
-RENDERERS: dict[str, Any] = {"run": render_run, "compliance": render_compliance}
+# check and diff (the pull-request comment): carbonguard/formats/check_markdown.py
+RENDERERS: dict[str, Any] = {"run": render_run, "compliance": render_compliance, **CHECK_RENDERERS}

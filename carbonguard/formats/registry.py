@@ -51,16 +51,24 @@ class FormatSpec:
 
 _SPECS = (
     FormatSpec("text", "carbonguard.formats.text",
-               ("run", "meter", "intensity", "zones", "schedule", "estimate", "runs", "match"),
+               ("run", "meter", "intensity", "zones", "schedule", "estimate", "runs", "check", "diff",
+               "match"),
                "plain text for terminals and logs"),
     FormatSpec("json", "carbonguard.formats.json_format",
-               ("run", "meter", "intensity", "zones", "compliance", "schedule", "estimate", "runs", "match"),
+               ("run", "meter", "intensity", "zones", "compliance", "schedule", "estimate", "runs", "check",
+                "diff", "match"),
                "machine-readable JSON, units in field names"),
-    FormatSpec("markdown", "carbonguard.formats.markdown", ("run", "compliance"),
+    FormatSpec("markdown", "carbonguard.formats.markdown", ("run", "compliance", "check", "diff"),
                "markdown for PR comments and Prefect artifacts"),
     FormatSpec("html", "carbonguard.formats.html", ("run", "compliance"),
                "one self-contained HTML page with charts", requires=("matplotlib",),
                install_hint="pip install 'carbonguard[report]'"),
+    FormatSpec("github", "carbonguard.formats.github", ("check",),
+               "GitHub Actions annotations; also writes the step summary and step outputs when run in Actions"),
+    FormatSpec("sarif", "carbonguard.formats.sarif", ("check",),
+               "SARIF 2.1.0 for code scanning (github/codeql-action/upload-sarif)"),
+    FormatSpec("junit", "carbonguard.formats.junit", ("check",),
+               "JUnit XML: one test case per budget and rule"),
 )
 
 FORMATS: dict[str, FormatSpec] = {spec.name: spec for spec in _SPECS}

@@ -1,7 +1,8 @@
 """A small on-disk cache of provider answers, so repeated gates and CLI calls do not re-ask the API.
 
 Keyed by provider, base URL, zone and window; entries older than the TTL are ignored. Figures served
-from here carry origin `cache`. Writes are atomic (temp file + rename); a corrupt entry is a miss.
+from here carry origin `cache`. Writes are atomic (temp file + rename); a corrupt entry, or anything but a regular file
+(a FIFO, a device), is a miss.
 No credential is ever part of a key or an entry.
 """
 
@@ -15,8 +16,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from carbonguard.errors import InputError
 from carbonguard.intensity.timeseries import require_utc
 from carbonguard.models import IntensityPoint, Origin
+from carbonguard.safe_read import read_bytes
+
+MAX_ENTRY_BYTES = 16 * 1024 * 1024  # a year of 5-minute points is ~30 MB of JSON; hourly, far less
 
 
 def default_cache_dir() -> Path:
@@ -45,14 +50,12 @@ class FileCache:
     def get(self, key: str) -> list[IntensityPoint] | None:
         path = self.directory / f"{key}.json"
         try:
-            entry = json.loads(path.read_text())
+            entry = json.loads(read_bytes(path, max_bytes=MAX_ENTRY_BYTES, what="cache entry"))
             stored = datetime.fromisoformat(entry["stored_at"])
             if (self.clock() - stored).total_seconds() > self.ttl_s:
                 return None
             points = [IntensityPoint.model_validate(p) for p in entry["points"]]
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, TypeError):
+        except (InputError, OSError, ValueError, KeyError, TypeError, RecursionError):
             return None  # unreadable or from an older format: ask the provider again
         return [p.model_copy(update={"origin": Origin.CACHE}) for p in points]
 

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from carbonguard.errors import InputError
 from carbonguard.intensity.errors import UnknownZoneError
+from carbonguard.intensity.redact import Secrets
 from carbonguard.intensity.source import IntensitySource
 from carbonguard.intensity.timeseries import find_gaps, require_utc, segments
 from carbonguard.models import IntensityPoint
@@ -22,10 +23,11 @@ from carbonguard.models import IntensityPoint
 class FallbackChain:
     """Several sources behind one `IntensitySource`."""
 
-    def __init__(self, sources: Sequence[IntensitySource]) -> None:
+    def __init__(self, sources: Sequence[IntensitySource], *, secrets: Secrets | None = None) -> None:
         if not sources:
             raise ValueError("a chain needs at least one source")
         self.sources = list(sources)
+        self.secrets = secrets or Secrets()  # redacts every error kept or raised, whatever the source
         self.name = ">".join(s.name for s in self.sources)
         self.errors: list[InputError] = []  # what failed during the last call, for reports
 
@@ -42,10 +44,10 @@ class FallbackChain:
                 got = source.series(zone, start, end)
             except UnknownZoneError as err:
                 unknown = unknown or err
-                self.errors.append(err)
+                self.errors.append(self.secrets.redact_error(err))
                 continue
             except InputError as err:
-                self.errors.append(err)
+                self.errors.append(self.secrets.redact_error(err))
                 failed_from = failed_from or source.name
                 continue
             if not got:

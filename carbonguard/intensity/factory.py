@@ -3,7 +3,9 @@
 Live providers get the shared HTTP client (timeouts, retries), an on-disk cache when
 `cache_ttl_s > 0`, base URLs from `CARBONGUARD_<PROVIDER>_URL`, then the policy, then the public
 default, and credentials from the environment variables the settings name. Credentials are read
-here and handed to the provider object only; they are never logged, cached or written.
+here and handed to the provider object only; they are never logged, cached or written, and each
+value read joins one `Secrets` that redacts every error of every live source (some providers echo
+the key they were sent in their error body).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING
 from carbonguard.intensity.cache import CachedSource, FileCache, default_cache_dir
 from carbonguard.intensity.chain import FallbackChain
 from carbonguard.intensity.providers.embedded import EmbeddedSource
+from carbonguard.intensity.redact import RedactingSource, Secrets
 from carbonguard.intensity.settings import IntensitySettings, ProviderEndpoint
 from carbonguard.intensity.source import IntensitySource
 
@@ -102,6 +105,14 @@ def build_source(
     Prefect plugin passes one that also reads Prefect Secret blocks.
     """
     settings = settings or IntensitySettings()
+    secrets = Secrets()
+    lookup = credentials or environment_credentials
+
+    def remembered(variable: str) -> str | None:
+        value = lookup(variable)
+        secrets.add(value)
+        return value
+
     sources: list[IntensitySource] = []
     cache = None
     if settings.cache_ttl_s > 0 and any(p != "embedded" for p in settings.providers):
@@ -113,15 +124,13 @@ def build_source(
         from carbonguard.intensity.providers._http import JsonHttp
 
         http = JsonHttp(
-            name, timeout_s=settings.timeout_s, max_retries=settings.max_retries, client=http_client
+            name, timeout_s=settings.timeout_s, max_retries=settings.max_retries, client=http_client,
+            secrets=secrets,
         )
-        live = build_live(name, settings, http, credentials or environment_credentials)
+        live: IntensitySource = build_live(name, settings, http, remembered)
         if cache is not None:
-            sources.append(
-                CachedSource(live, cache, identity=f"{base_url(settings, name)}|{settings.signal}")
-            )
-        else:
-            sources.append(live)
+            live = CachedSource(live, cache, identity=f"{base_url(settings, name)}|{settings.signal}")
+        sources.append(RedactingSource(live, secrets))
     if len(sources) == 1:
         return sources[0]
-    return FallbackChain(sources)
+    return FallbackChain(sources, secrets=secrets)

@@ -7,8 +7,9 @@ model embeds it so one YAML file configures a run end to end.
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
 
 ProviderName = Literal["embedded", "electricitymaps", "watttime", "uk-carbon-intensity"]
 
@@ -28,6 +29,24 @@ class ProviderEndpoint(_Section):
         default_factory=dict,
         description="carbonguard zone -> the provider's own zone or region code (e.g. US-CAMX: CAISO_NORTH).",
     )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        """Credentials are sent to this address: only an http(s) URL with a host is meaningful."""
+        if value is None:
+            return value
+        try:
+            parts = urlsplit(value)
+            host = parts.hostname
+        except ValueError:
+            host, parts = None, None
+        if parts is None or parts.scheme.lower() not in ("http", "https") or not host:
+            raise ValueError(f"must be an http:// or https:// URL with a host, got {value!r}")
+        if parts.username or parts.password:
+            raise ValueError("must not carry credentials; name their environment variables in token_env, "
+                             "username_env, password_env")
+        return value
 
 
 class IntensitySettings(_Section):

@@ -22,10 +22,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.ledger.canonical import canonical_bytes
+from carbonguard.safe_read import read_bytes
 
 SIGNING_KEY_ENV = "CARBONGUARD_SIGNING_KEY"
 CHECKPOINT_CONTEXT = "carbonguard-checkpoint/1"
 KEY_CONTEXT = "carbonguard-key/1"
+MAX_KEY_BYTES = 16_384  # an Ed25519 PEM is ~120 bytes; anything far larger is not a key
 
 
 def raw_public(public: Ed25519PublicKey) -> bytes:
@@ -92,8 +94,15 @@ def key_message(action: str, key_id: str, public_key: str, signed_by: str, after
                             "key_id": key_id, "public_key": public_key, "signed_by": signed_by})
 
 
+def pin_path(directory: Path, key_id: str) -> Path:
+    """The key's own public-key file, named by its id: what an auditor pins. Rotation renames
+    `<stem>.pub` (it always holds the current key) but never this file, so a pin stays valid."""
+    return directory / f"pubkey-{key_id[:16]}.pub"
+
+
 def write_key_pair(signer: Signer, directory: Path, stem: str = "signing-key") -> tuple[Path, Path]:
-    """Write `<stem>.pem` (PKCS#8, mode 0600, created exclusively) and `<stem>.pub` (PEM)."""
+    """Write `<stem>.pem` (PKCS#8, mode 0600, created exclusively), `<stem>.pub` (PEM), and the
+    same public key under its id-named pin file (`pin_path`)."""
     directory.mkdir(parents=True, exist_ok=True)
     private_path = directory / f"{stem}.pem"
     public_path = directory / f"{stem}.pub"
@@ -111,17 +120,16 @@ def write_key_pair(signer: Signer, directory: Path, stem: str = "signing-key") -
         os.link(tmp, private_path)
     finally:
         tmp.unlink()
-    public_path.write_bytes(signer.private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    public_pem = signer.private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public_path.write_bytes(public_pem)
+    pin_path(directory, signer.key_id).write_bytes(public_pem)
     return private_path, public_path
 
 
 def load_signer(path: Path) -> Signer:
     """Read an Ed25519 private key (PEM); bad files are input errors naming the file."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(Problem(f"cannot read signing key: {exc.strerror}", source=str(path))) from exc
+    data = read_bytes(path, max_bytes=MAX_KEY_BYTES, what="signing key")
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
@@ -133,10 +141,7 @@ def load_signer(path: Path) -> Signer:
 
 def load_public_key(path: Path) -> str:
     """Read a public key file (PEM, or a base64 raw key on one line); return base64 raw bytes."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(Problem(f"cannot read public key: {exc.strerror}", source=str(path))) from exc
+    data = read_bytes(path, max_bytes=MAX_KEY_BYTES, what="public key")
     if b"BEGIN" in data:
         try:
             key = serialization.load_pem_public_key(data)
@@ -176,7 +181,8 @@ def resolve_signer(default_path: Path, *, generate: bool = True) -> Signer | Non
     signer = Signer(signer.private, default_path)
     print(
         f"carbonguard: generated ledger signing key {signer.key_id} at {default_path} "
-        f"(public key {public_path}); give the public key to your auditor to pin with --pubkey",
+        f"(public key {public_path}); give {pin_path(public_path.parent, signer.key_id)} to your auditor "
+        "to pin with --pubkey: that file keeps its name when keys rotate",
         file=sys.stderr,
     )
     return signer

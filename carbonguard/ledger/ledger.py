@@ -549,5 +549,39 @@ def _check_decision(value: dict[str, Any]) -> None:
                                      field_path=f"payload.evaluated_record_hashes[{i}]"))
 
 
+LEDGER_URL_FORMS = "a file path, sqlite:///PATH, postgresql://... or postgres://..."
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")  # 2+ letters, so a Windows drive `C:` stays a path
+
+
 def resolve_url(url: str | None) -> str:
-    return url or os.environ.get(LEDGER_ENV) or str(DEFAULT_LEDGER)
+    """The ledger URL to open: the argument, `$CARBONGUARD_LEDGER`, else the default path.
+
+    Only the documented forms are accepted. Anything else that looks like a URL
+    (`postgresql+psycopg://`, `mysql://`, `http://`, `sqlite://x`) is refused before anything is
+    created, because treating it as a file name would silently write a local ledger instead of the
+    shared one the user meant.
+    """
+    from_env = not url and bool(os.environ.get(LEDGER_ENV))
+    target = url or os.environ.get(LEDGER_ENV) or str(DEFAULT_LEDGER)
+    match = _SCHEME.match(target)
+    if match is None:
+        return target
+    scheme = match.group(1).lower()
+    rest = target[match.end():]
+    if scheme in ("postgresql", "postgres") and rest.startswith("//"):
+        return target
+    if scheme == "sqlite" and rest.startswith("///") and len(rest) > 3:
+        return target
+    if scheme.startswith(("postgresql+", "postgres+")):
+        hint = " (drop the driver suffix: postgresql://...)"
+    elif scheme == "sqlite":
+        hint = " (a SQLite URL has three slashes then the path: sqlite:///ledger.db or sqlite:////abs/ledger.db)"
+    else:
+        hint = " (a local file whose name contains ':' must start with ./)"
+    raise InputError(Problem(f"unsupported ledger URL {_shown(target)!r}; use {LEDGER_URL_FORMS}{hint}",
+                             source=f"${LEDGER_ENV}" if from_env else "ledger"))
+
+
+def _shown(url: str) -> str:
+    """The URL without any password, for messages."""
+    return re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:***@", url)

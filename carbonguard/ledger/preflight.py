@@ -7,6 +7,7 @@ cannot be written (an unreadable signing key, or a key not enrolled in a shared 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from carbonguard.ledger.keys import Signer
@@ -42,3 +43,22 @@ def open_checked_writable(url: str | os.PathLike[str] | None = None, *,
         ledger.close()
         raise
     return ledger
+
+
+_process_ledgers: dict[tuple[int, str | None], Ledger] = {}
+_process_lock = threading.Lock()
+
+
+def process_ledger(url: str | None = None) -> Ledger:
+    """This process's open, checked, writable ledger for `url` (or $CARBONGUARD_LEDGER), opened once.
+
+    Shared by every writer in a process (`@metered` in Prefect, `carbonguard.recording.metered`):
+    keeping it open saves a connection, schema check and key load per stage, and keying on the pid
+    gives a forked or spawned worker its own connection.
+    """
+    key = (os.getpid(), os.fspath(url) if url is not None else os.environ.get("CARBONGUARD_LEDGER"))
+    with _process_lock:
+        ledger = _process_ledgers.get(key)
+        if ledger is None:
+            ledger = _process_ledgers[key] = open_checked_writable(key[1])
+        return ledger

@@ -27,6 +27,7 @@ from carbonguard.ledger.canonical import canonical_bytes, encode_string
 from carbonguard.ledger.keyring import KeyRing
 from carbonguard.ledger.keys import checkpoint_message, key_id_of, unb64, verify_signature
 from carbonguard.ledger.record import GENESIS_PREV_HASH, SCHEMA_VERSION
+from carbonguard.safe_read import read_text
 
 EXIT_INTACT = 0
 EXIT_EDITED = 10
@@ -48,6 +49,7 @@ FAILURE_KINDS = {
 }
 
 CHECKPOINT_FORMAT = "carbonguard-checkpoint/1"
+MAX_CHECKPOINT_BYTES = 65_536  # an exported checkpoint is ~500 bytes
 PROGRESS_EVERY = 65536
 _TIME_TAIL = len('2026-01-01T00:00:00.000000Z"}')  # fixed width: see record.format_time
 _KEY_OPEN = b'{"key_id":"'
@@ -78,12 +80,12 @@ class VerifyResult:
 def load_checkpoint_file(path: Path) -> dict[str, Any]:
     """Read an exported checkpoint; anything malformed is an input error naming the field."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(Problem(f"cannot read checkpoint: {exc.strerror}", source=str(path))) from exc
+        data = json.loads(read_text(path, max_bytes=MAX_CHECKPOINT_BYTES, what="checkpoint"))
     except json.JSONDecodeError as exc:
         raise InputError(Problem(f"not JSON: {exc.msg}", source=str(path), line=exc.lineno,
                                  column=exc.colno)) from exc
+    except RecursionError:
+        raise InputError(Problem("not a checkpoint: JSON nested too deeply", source=str(path))) from None
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise InputError(Problem(f"not a carbonguard checkpoint (format must be {CHECKPOINT_FORMAT!r})",
                                  source=str(path), field_path="format"))

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from carbonguard.errors import InputError, Problem
 from carbonguard.policy.models import Policy
 from carbonguard.policy.yamlsafe import MAX_BYTES, LocatedDocument, Path, format_path, load_located
+from carbonguard.safe_read import STDIN, read_bytes
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,21 @@ class LoadedPolicy:
         return self.policy.metadata.version
 
     def line_of(self, *path: str | int) -> int | None:
-        """Line of a policy element, e.g. `line_of("spec", "budgets", 0)`."""
-        line, _ = self.document.locate_key(tuple(path)) if path else self.document.locate(())
+        """Line of a policy element, e.g. `line_of("spec", "budgets", 0)`.
+
+        An element the policy does not write (a rule left at its default) points at the key of its
+        nearest written ancestor: `spec.measurement.estimated` with no `measurement` section is the
+        `spec:` line, never the first line inside `spec` (which would name an unrelated field).
+        """
+        doc = self.document
+        key = tuple(path)
+        for cut in range(len(key), 0, -1):
+            prefix = key[:cut]
+            if prefix in doc.key_locations:
+                return doc.key_locations[prefix][0]
+            if prefix in doc.locations:  # a list item has no key: its own line
+                return doc.locations[prefix][0]
+        line, _ = doc.locate(())
         return line
 
 
@@ -60,8 +74,9 @@ def _message(error: dict[str, Any]) -> str:
         return "must not be empty" if ctx.get("min_length") == 1 else f"is too short ({error['msg']})"
     if kind in ("string_too_long", "too_long"):
         return f"is too long ({error['msg']})"
+    text = f", not the text {error.get('input')!r}" if isinstance(error.get("input"), str) else ""
     if kind in ("float_parsing", "float_type"):
-        return "must be a number"
+        return "must be a number" + text
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return "must be a whole number"
     if kind in ("finite_number",):
@@ -69,7 +84,7 @@ def _message(error: dict[str, Any]) -> str:
     if kind in ("string_type",):
         return "must be a string"
     if kind in ("bool_type", "bool_parsing"):
-        return "must be true or false"
+        return "must be true or false" + text
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return "must be a mapping"
     if kind in ("tuple_type", "list_type"):
@@ -133,17 +148,7 @@ def parse_policy(text: str | bytes, source: str) -> LoadedPolicy:
 
 
 def load_policy(path: str | FsPath) -> LoadedPolicy:
-    """Read and validate a policy file; unreadable files are `InputError`s too."""
-    source = str(path)
-    fs_path = FsPath(path)
-    try:
-        if fs_path.stat().st_size > MAX_BYTES:
-            raise InputError(Problem(f"file is larger than {MAX_BYTES} bytes", source))
-        raw = fs_path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(Problem("no such file", source)) from None
-    except IsADirectoryError:
-        raise InputError(Problem("is a directory, not a policy file", source)) from None
-    except OSError as exc:
-        raise InputError(Problem(f"cannot read: {exc.strerror or exc}", source)) from None
+    """Read and validate a policy file (`-` for stdin); unreadable or special files are `InputError`s."""
+    source = "<stdin>" if str(path) == STDIN else str(path)
+    raw = read_bytes(path, max_bytes=MAX_BYTES, what="policy file", allow_stdin=True)
     return parse_policy(raw, source)

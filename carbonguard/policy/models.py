@@ -10,7 +10,16 @@ import re
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from carbonguard.intensity.settings import IntensitySettings
 from carbonguard.rules import reserved_budget_ids, waivable_fixed_ids
@@ -37,6 +46,21 @@ class Metadata(Section):
 class CloudRegion(Section):
     provider: Literal["aws", "gcp", "azure"]
     region: str = Field(min_length=1, max_length=64)
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, region: str, info: ValidationInfo) -> str:
+        """Refused here, with the policy's file and line, rather than later at the gate without them."""
+        from carbonguard.errors import InputError
+        from carbonguard.intensity.zones import cloud_region
+
+        provider = info.data.get("provider")
+        if provider is not None:
+            try:
+                cloud_region(provider, region)
+            except InputError as error:
+                raise ValueError(error.problems[0].message) from None
+        return region
 
 
 class Location(Section):
@@ -68,7 +92,28 @@ class Budget(Section):
     warn_at: StrictFloat | None = Field(
         default=None, gt=0, lt=1, description="Warn once the observed value reaches this fraction of the limit."
     )
+    max_increase_kg: StrictFloat | None = Field(
+        default=None, ge=0, description="co2e_kg budgets: most kg CO2e the figure may grow over the baseline "
+        "(the base branch's estimate or run); checked only when a baseline is given.")
+    max_increase_kwh: StrictFloat | None = Field(
+        default=None, ge=0, description="energy_kwh budgets: most kWh the figure may grow over the baseline.")
+    max_increase_fraction: StrictFloat | None = Field(
+        default=None, ge=0, le=100, description="Most the figure may grow over the baseline, as a fraction "
+        "of the baseline (0.1 = +10 %); checked only when a baseline is given.")
     description: str | None = None
+
+    @model_validator(mode="after")
+    def _increase_in_the_metrics_unit(self) -> Budget:
+        if self.max_increase_kg is not None and self.metric != "co2e_kg":
+            raise ValueError("max_increase_kg applies to co2e_kg budgets; use max_increase_kwh for energy_kwh")
+        if self.max_increase_kwh is not None and self.metric != "energy_kwh":
+            raise ValueError("max_increase_kwh applies to energy_kwh budgets; use max_increase_kg for co2e_kg")
+        return self
+
+    @property
+    def max_increase(self) -> float | None:
+        """The absolute increase limit, in the metric's unit."""
+        return self.max_increase_kg if self.metric == "co2e_kg" else self.max_increase_kwh
 
     @field_validator("id")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -10,6 +11,14 @@ from prefect.cache_policies import NO_CACHE
 
 from carbonguard.errors import GateBlocked, InputError
 from carbonguard.models import Decision, Outcome
+from carbonguard.prefect.reschedule import (
+    CannotReschedule,
+    Rescheduled,
+    RunRescheduled,
+    emit_budget_exceeded,
+    emit_rescheduled,
+    reschedule_current_run,
+)
 
 log = logging.getLogger("carbonguard.prefect")
 
@@ -51,6 +60,38 @@ def _flow_name() -> str:
     return ctx.flow.name if ctx is not None and ctx.flow is not None else "unknown"
 
 
+def _read_forecasts(loaded: Any, forecast: str | dict[str, str] | None) -> dict[str, list] | None:
+    """Forecast files for a reschedule proposal: one path is the policy's own zone."""
+    if forecast is None:
+        return None
+    from carbonguard.pipeline import policy_zone
+    from carbonguard.scheduling.forecast_file import read_forecast
+
+    files = {policy_zone(loaded): forecast} if isinstance(forecast, str) else dict(forecast)
+    return {zone: list(read_forecast(path, zone).points) for zone, path in files.items()}
+
+
+def _carry_out_reschedule(led: Any, assessment: Any, zone_deployments: dict[str, str] | None) -> Any:
+    """Schedule the deferred run and record what happened; None when the decision asks no reschedule.
+
+    Returns the `Rescheduled` run, or the reason (a string) why this run cannot be rescheduled.
+    """
+    decision = assessment.decision
+    if decision.outcome != Outcome.RESCHEDULE or decision.reschedule is None:
+        return None
+    record = {"run_id": decision.run_id, "decision_record_hash": assessment.decision_record_hash}
+    try:
+        done = reschedule_current_run(decision, zone_deployments=zone_deployments)
+    except CannotReschedule as why:
+        led.append("reschedule", {**record, "status": "not-carried-out", "reason": str(why)})
+        return str(why)
+    led.append("reschedule", {**record, "status": "scheduled", "new_flow_run_id": done.flow_run_id,
+                              "new_flow_run_name": done.flow_run_name, "scheduled_start": done.scheduled_start,
+                              "zone": done.zone, "deployment_id": done.deployment_id,
+                              "idempotency_key": done.idempotency_key})
+    return done
+
+
 @task(name="carbon-gate", cache_policy=NO_CACHE, retries=0)
 def carbon_gate(
     policy: str,
@@ -59,6 +100,8 @@ def carbon_gate(
     fail_on_block: bool = True,
     report_dir: str | None = None,
     report_url: str | None = None,
+    forecast: str | dict[str, str] | None = None,
+    zone_deployments: dict[str, str] | None = None,
     certificates: str | list[str] | None = None,
 ) -> Decision:
     """Judge this flow run's metered stages against `policy`, record the decision, publish it.
@@ -68,6 +111,14 @@ def carbon_gate(
 
     Raises `GateBlocked` on `block` and on `reschedule` (unless `fail_on_block=False`, which returns
     the decision for the flow to act on) so downstream promotion never runs.
+
+    A budget with `action: reschedule` asks for a cleaner window: with a proposal, and in a flow run
+    of a deployment, the gate schedules one new run of that deployment (same parameters) at the
+    window's start, records it, emits `carbonguard.run.rescheduled` and stops this run with
+    `RunRescheduled` naming the new run; `forecast` gives forecast files (one path for the run's
+    zone, or {zone: path}) when the policy's providers publish none, and `zone_deployments` names
+    the deployment to use when the cleaner window is in another zone. Outside a deployment it
+    blocks and says why.
 
     `report_dir`: also write the run's HTML report there (e.g. beside the ledger) and publish a link
     artifact to it (`report_url` + file name when reports are served from a URL); needs the `report` extra.
@@ -91,6 +142,7 @@ def carbon_gate(
 
     check_report_dir(report_dir)  # before anything is recorded
     loaded = load_policy(policy)
+    forecasts = _read_forecasts(loaded, forecast)  # a bad file fails before anything is recorded
     files = load_certificates(loaded, certificates)  # a bad file stops here, before anything is written
     target = run_id or current_flow_run_id()
     if target is None:
@@ -101,8 +153,10 @@ def carbon_gate(
         record_subflow_links(led, links)  # so every surface reads the same tree from the ledger
         record_cached_stages(led, [target, *subflow_runs(led, target)], _flow_name())
         assessment = record_assessment(led, loaded, assess_run(
-            loaded, led, target, credentials=prefect_credentials, verify=False, certificates=files,
+            loaded, led, target, credentials=prefect_credentials, verify=False, forecasts=forecasts,
+            certificates=files,
         ))
+        moved = _carry_out_reschedule(led, assessment, zone_deployments)
         state = ledger_state(led) if report_dir else None
     decision = assessment.decision
     report = RunReport(decision, assessment.footprint, ledger=state, match=assessment.match)
@@ -119,6 +173,19 @@ def carbon_gate(
     publish_run_report(report, report_dir, report_url)
     _emit_event(decision)
     run_log.log(_LOG_LEVEL.get(decision.outcome, logging.ERROR), "%s", render("text", report).rstrip("\n"))
+    emit_budget_exceeded(decision)
+    if isinstance(moved, Rescheduled):
+        emit_rescheduled(decision, moved)
+        message = (f"rescheduled: flow run {moved.flow_run_name} ({moved.flow_run_id}) is scheduled at "
+                   f"{moved.scheduled_start} in zone {moved.zone}; this run stops here, without promotion")
+        run_log.warning("%s", message)
+        if fail_on_block:
+            raise RunRescheduled(decision, message)
+        return decision
+    if isinstance(moved, str):
+        run_log.error("carbonguard: cannot reschedule, so the run is blocked: %s", moved)
+        if fail_on_block:
+            raise GateBlocked(decision, f"blocked: cannot reschedule ({moved}); {_blocked_summary(decision)}")
     if decision.outcome in (Outcome.BLOCK, Outcome.RESCHEDULE) and fail_on_block:
         # Reschedule means "not now": the run must not proceed to promotion either.
         raise GateBlocked(decision, _blocked_summary(decision))

@@ -14,7 +14,6 @@ import inspect
 import logging
 import os
 import socket
-import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -24,24 +23,11 @@ from carbonguard.prefect.runs import link_subflow_run, register_stage
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("carbonguard.prefect")
 
-_ledgers: dict[tuple[int, str | None], Any] = {}
-_ledgers_lock = threading.Lock()
-
-
 def _ledger(url: str | None) -> Any:
-    """This process's open, checked ledger for `url` (or $CARBONGUARD_LEDGER); opened once per process.
+    """This process's open, checked ledger for `url` (or $CARBONGUARD_LEDGER), shared with plain-Python writers."""
+    from carbonguard.ledger.preflight import process_ledger
 
-    Keeping it open saves a connection, schema check and key load per task run; keying on the pid
-    gives a forked or spawned worker its own connection.
-    """
-    key = (os.getpid(), url or os.environ.get("CARBONGUARD_LEDGER"))
-    with _ledgers_lock:
-        ledger = _ledgers.get(key)
-        if ledger is None:
-            from carbonguard.ledger.preflight import open_checked_writable
-
-            ledger = _ledgers[key] = open_checked_writable(key[1])
-        return ledger
+    return process_ledger(url)
 
 
 def _record(stage: str, measurement: Any, *, zone: str | None, ledger_url: str | None, failed: bool) -> None:

@@ -66,6 +66,7 @@ CASES = [
     Case("at-limit-warns-via-warn-at", footprint(co2e=10.0), Outcome.WARN, {"budget.run-co2e"}),
     Case("near-limit-warns", footprint(co2e=8.5), Outcome.WARN, {"budget.run-co2e"}),
     Case("just-below-warn-at", footprint(co2e=7.99), Outcome.ALLOW),
+    Case("exactly-at-warn-at-warns", footprint(co2e=8.0), Outcome.WARN, {"budget.run-co2e"}),  # 0.8 * 10
     Case("over-run-budget-blocks", footprint(co2e=10.01), Outcome.BLOCK, {"budget.run-co2e"}),
     Case("over-stage-budget-warns-only", footprint(co2e=1.0, train_kwh=25.0), Outcome.WARN, {"budget.train-energy"}),
     Case("stage-missing-warns", footprint(co2e=1.0, stages=False), Outcome.WARN, {"budget.stage-missing"}),
@@ -197,3 +198,13 @@ def test_stage_lines_never_print_a_missing_reading_as_zero() -> None:
     assert "stage train: unknown (no device reading), unknown (no device reading)" in text
     markdown = render("markdown", decision, fp)
     assert "| train | 1 | unknown (no device reading) | unknown (no device reading) |" in markdown
+
+
+def test_default_measurement_rule_points_at_spec_not_at_an_unrelated_line() -> None:
+    """No `measurement` section: the finding comes from the rule's default, so it names `spec:`."""
+    text = "\n".join(line for line in BASE.splitlines() if "measurement" not in line) % {
+        "unknown_zone": "block", "waivers": "[]"}
+    loaded = parse_policy(text, "policies/gate-test.yaml")
+    decision = evaluate(loaded, footprint(estimated=1), as_of=AS_OF)
+    finding = next(f for f in decision.active_findings if f.rule_id == "measurement.estimated")
+    assert finding.policy_line == 4  # `spec:`, not line 5 (`location:`)

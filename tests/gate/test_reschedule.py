@@ -86,3 +86,31 @@ def test_the_proposal_is_shown_in_text_and_markdown() -> None:
     assert "reschedule: run in GB from 2026-03-02T15:00Z to 2026-03-02T17:00Z at 100 g/kWh" in render(
         "text", decision)
     assert "**Reschedule:** run in GB from 2026" in render("markdown", decision)
+
+
+def test_the_cli_prints_the_proposal_from_a_forecast_file(tmp_path, capsys) -> None:
+    import json
+
+    from carbonguard.cli.main import main
+    from carbonguard.ledger import open_ledger
+    from carbonguard.models import ComponentEnergy, StageRecord
+
+    start = datetime.now(timezone.utc) - timedelta(minutes=30)
+    ledger = str(tmp_path / "l.db")
+    with open_ledger(ledger) as led:
+        led.append("stage", StageRecord(
+            run_id="r-cli", flow_name="f", stage="train", start=start, end=start + timedelta(minutes=20),
+            host="h", pid=1, components=(ComponentEnergy(component="gpu", device="g", method="counter",
+                                                         energy_kwh=10.0, source="t"),)).model_dump(mode="json"))
+    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    forecast = tmp_path / "f.csv"
+    forecast.write_text("time,intensity\n" + "".join(
+        f"{(hour + timedelta(hours=h)).isoformat()},{100 if 4 <= h < 6 else 300}\n" for h in range(30)))
+    policy = tmp_path / "p.yaml"
+    policy.write_text(POLICY.format(fallback="block", zones=""))
+    code = main(["gate", "--policy", str(policy), "--run", "r-cli", "--ledger", ledger,
+                 "--forecast", str(forecast), "--json"])
+    proposal = json.loads(capsys.readouterr().out)["decision"]["reschedule"]
+    assert code == 1  # reschedule: not now
+    assert proposal["proposed"] and proposal["zone"] == "GB"
+    assert datetime.fromisoformat(proposal["start"].replace("Z", "+00:00")) == hour + timedelta(hours=4)

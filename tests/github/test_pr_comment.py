@@ -161,3 +161,17 @@ def test_unreachable_api_warns_and_exits_0(tmp_path: Path) -> None:
 def test_redirects_are_not_followed(github: FakeGitHub) -> None:
     assert make_client(TOKEN).follow_redirects is False
     assert isinstance(make_client(TOKEN), httpx.Client)
+
+
+def test_the_checks_markdown_comment_is_posted_with_one_marker_and_updated_in_place(github: FakeGitHub) -> None:
+    """The action's path: `check -o markdown --tag T` renders the marker itself; the upsert keeps it single."""
+    from carbonguard.formats.registry import RenderOptions, render
+    from tests.formats.check_cases import check_report
+
+    tag = "examples/jobs/train-small.yaml"
+    body = render("markdown", check_report(), RenderOptions(tag=tag))
+    first = upsert(github, body, tag=tag)
+    second = upsert(github, body.replace("over main", "over main (again)"), tag=tag)
+    assert first.action == "created" and second.action == "updated" and second.comment_id == first.comment_id
+    [posted] = github.comments[7]
+    assert posted["body"].count("<!-- carbonguard:") == 1 and "(again)" in posted["body"]

@@ -99,7 +99,14 @@ def test_records_a_stage_in_the_ledger(tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["ledger"]["record_hash"] and doc["ledger"]["seq"] >= 0
     assert doc["stage_record"]["run_id"] == "run-1"
-    assert ledger_mod.open_ledger  # the API the command was written against
+    with ledger_mod.open_ledger(url, create=False) as led:  # read back what was written, not what was said
+        stored = led.records(run_id="run-1", record_type="stage")
+        assert led.verify().ok
+    assert len(stored) == 1 and stored[0].seq == doc["ledger"]["seq"]
+    record = StageRecord.model_validate(stored[0].payload)
+    assert record.model_dump(mode="json") == doc["stage_record"]
+    cpu = [c for c in record.components if c.component == "cpu"]
+    assert cpu and cpu[0].energy_kwh is not None and cpu[0].energy_kwh > 0  # a stage with its readings
 
 
 def test_bad_cpu_power_env_fails_before_the_command_runs(tmp_path, monkeypatch, capsys):

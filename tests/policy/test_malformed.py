@@ -45,7 +45,7 @@ CASES = [
     ("unknown-top-field", HEADER + "colour: red\n", "unknown field", 10, "colour"),
     ("unknown-spec-field", HEADER + "  budget: []\n", "unknown field", 10, "spec.budget"),
     ("missing-location", HEADER.replace("  location:\n    zone: DE\n", ""), "is required", 6, "spec.location"),
-    ("zone-and-cloud", HEADER.replace("    zone: DE\n", "    zone: DE\n    cloud: {provider: aws, region: x}\n"),
+    ("zone-and-cloud", HEADER.replace("    zone: DE\n", "    zone: DE\n    cloud: {provider: aws,region: us-east-1}\n"),
      "exactly one of 'zone' or 'cloud'", 8, "spec.location"),
     ("wrong-api-version", HEADER.replace("carbonguard/v1", "carbonguard/v2"), "carbonguard/v1", 1, "apiVersion"),
     ("wrong-kind", HEADER.replace("kind: CarbonPolicy", "kind: Policy"), "CarbonPolicy", 2, "kind"),

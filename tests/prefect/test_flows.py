@@ -224,7 +224,9 @@ def test_reschedule_also_stops_promotion(tmp_path: Path) -> None:
     marker = tmp_path / "promoted"
     with pytest.raises(GateBlocked) as info:
         training(str(policy), str(marker))
-    assert info.value.decision.outcome == Outcome.RESCHEDULE
+    # No spec.scheduling: no window can be proposed, so the budget's fallback (block) applies.
+    assert info.value.decision.outcome == Outcome.BLOCK
+    assert "cannot reschedule" in info.value.decision.findings[0].message
     assert not marker.exists()
 
 

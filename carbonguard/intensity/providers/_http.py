@@ -2,7 +2,8 @@
 
 Retries use exponential backoff with jitter and honour `Retry-After` on 429 and 503 (seconds or an
 HTTP date), up to a cap; `sleep`, the random source and the clock are injectable so tests run fast
-and deterministic. Errors name the provider and the URL, never a credential.
+and deterministic. Errors name the provider and the URL, never a credential: every value sent in a
+header or as basic auth joins `secrets`, and every error raised here is redacted with them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 
 from carbonguard.intensity.errors import ProviderError
+from carbonguard.intensity.redact import Secrets
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 RETRY_AFTER_STATUS = frozenset({429, 503})
@@ -55,8 +57,10 @@ class JsonHttp:
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 60.0,
+        secrets: Secrets | None = None,
     ) -> None:
         self.provider = provider
+        self.secrets = secrets if secrets is not None else Secrets()
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         # Redirects are never followed: httpx drops only `Authorization` on a cross-host redirect,
@@ -81,6 +85,23 @@ class JsonHttp:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         auth: httpx.Auth | tuple[str, str] | None = None,
+    ) -> Any:
+        for value in (headers or {}).values():
+            self.secrets.add_header(value)
+        if isinstance(auth, tuple):
+            self.secrets.add_basic(*auth)
+        try:
+            return self._get_json(url, params=params, headers=headers, auth=auth)
+        except ProviderError as error:
+            raise self.secrets.redact_error(error) from None
+
+    def _get_json(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        auth: httpx.Auth | tuple[str, str] | None,
     ) -> Any:
         shown = str(httpx.URL(url, params=params)) if params else url
         last: ProviderError | None = None
