@@ -1,37 +1,76 @@
 """Assess one run from the ledger: verify, load its stage records, fetch intensity, judge, record.
 
 The ledger-bound shell around the pure `pipeline`: it is the one place that reads the clock, asks
-an intensity source and writes to the ledger, so the CLI's `gate` and the Prefect `carbon_gate`
-cannot drift apart. The policy, footprint and decision are written in one go after the judgement.
+an intensity source, reads certificate files and writes to the ledger, so the CLI's `gate` and
+`match` and the Prefect `carbon_gate` cannot drift apart. Everything a judgement produces (policy,
+footprint, match, certificate claims, decision) is written by `record_assessment` in one place.
+
+Double counting is finally stopped by the ledger's claim registry: two runs that matched the same
+certificates at once both computed a claim; the second write raises `ClaimConflict`, and the
+loser is judged again with the winner's claim as already claimed, so its recorded decision carries
+a `matching.double-counting` finding naming the holder.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from carbonguard.errors import CarbonguardError, InputError, Problem
 from carbonguard.models import Decision, IntensityPoint, RunFootprint, StageRecord
-from carbonguard.pipeline import forecast_requests, intensity_request, judge, policy_zone
+from carbonguard.pipeline import (
+    forecast_requests,
+    intensity_request,
+    judge,
+    policy_zone,
+    residual_request,
+)
 from carbonguard.policy.loader import LoadedPolicy
 
 if TYPE_CHECKING:
     from carbonguard.ledger.protocol import LedgerProtocol
 from carbonguard.runtree import subflow_runs
 
+if TYPE_CHECKING:
+    from carbonguard.matching import CertificateFile, ClaimedRange, MatchResult
+
+CertificatePaths = str | os.PathLike[str] | Sequence["str | os.PathLike[str] | CertificateFile"]
+MAX_CLAIM_ATTEMPTS = 5  # each lost race re-reads the ledger's claims, so this converges quickly
+MAX_REJECTIONS_RECORDED = 100  # per match record; the counts per rule are always complete
+
 __all__ = [
     "Assessment",
     "LedgerIntegrityError",
     "assess_run",
+    "claimed_ranges",
     "fetch_forecasts",
     "fetch_points",
+    "fetch_residual",
+    "load_certificates",
     "load_stage_records",
+    "match_payload",
     "policy_zone",
     "record_assessment",
     "verified",
 ]
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What `judge` was given, kept so a lost claim race can be judged again with the new claims."""
+
+    points: tuple[IntensityPoint, ...]
+    run_id: str
+    as_of: datetime
+    record_hashes: tuple[str, ...]
+    forecasts: dict[str, list[IntensityPoint]] | None
+    certificates: tuple[CertificateFile, ...] | None
+    residual: tuple[IntensityPoint, ...]
+    already_claimed: tuple[ClaimedRange, ...]
 
 
 @dataclass(frozen=True)
@@ -40,6 +79,8 @@ class Assessment:
     footprint: RunFootprint
     decision: Decision
     decision_record_hash: str | None = None
+    match: MatchResult | None = None  # set when the policy has spec.matching
+    inputs: _Inputs | None = field(default=None, repr=False, compare=False)
 
 
 class LedgerIntegrityError(CarbonguardError):
@@ -116,6 +157,54 @@ def fetch_forecasts(
     return {r.zone: list(source.series(r.zone, r.start, r.end)) for r in requests}
 
 
+def fetch_residual(loaded: LoadedPolicy, records: Sequence[StageRecord]) -> list[IntensityPoint]:
+    """The zone's residual-mix figures (embedded, AIB) for the market-based figure; empty when the
+    policy does not match certificates or no residual mix is embedded for the zone (the market-based
+    figure is then absent, never 0)."""
+    request = residual_request(loaded, records)
+    if request is None:
+        return []
+    from carbonguard.intensity.providers.embedded import residual_mix_series
+
+    try:
+        return residual_mix_series(request.zone, request.start, request.end)
+    except InputError:
+        return []
+
+
+def load_certificates(loaded: LoadedPolicy, certificates: CertificatePaths | None) -> list[CertificateFile] | None:
+    """Read and signature-check certificate files against the keys the policy pins.
+
+    None when none were given. Raises `InputError` (exit 2) for a bad file, or for certificates
+    given to a policy without `spec.matching`, before anything is read from or written to a ledger.
+    """
+    if certificates is None:
+        return None
+    items = [certificates] if isinstance(certificates, (str, os.PathLike)) else list(certificates)
+    matching = loaded.policy.spec.matching
+    if matching is None:
+        raise InputError(Problem(
+            "certificates were given but the policy has no spec.matching section to judge them by "
+            "(beneficiary, pinned registry keys, min_cfe)", source=loaded.source, field_path="spec.matching"))
+    from carbonguard.matching import CertificateFile
+    from carbonguard.matching.loader import load_certificate_files
+
+    paths = [Path(item) for item in items if not isinstance(item, CertificateFile)]
+    read = iter(load_certificate_files(paths, matching.pinned_keys))
+    return [item if isinstance(item, CertificateFile) else next(read) for item in items]
+
+
+def claimed_ranges(ledger: Any, files: Sequence[CertificateFile] | None) -> list[ClaimedRange]:
+    """The ledger's claims on the registries these files come from (by any run, this one included)."""
+    if not files:
+        return []
+    from carbonguard.matching import ClaimedRange
+
+    registries = set().union(*(f.registries for f in files))
+    return [ClaimedRange.from_ledger_payload(r.payload) for r in ledger.records(record_type="claim")
+            if r.payload.get("registry") in registries]
+
+
 def assess_run(
     loaded: LoadedPolicy,
     ledger: LedgerProtocol,
@@ -127,38 +216,111 @@ def assess_run(
     include_runs: tuple[str, ...] = (),
     verify: bool = True,
     forecasts: dict[str, list[IntensityPoint]] | None = None,
+    certificates: CertificatePaths | None = None,
 ) -> Assessment:
     """Footprint and decision for `run_id` with its subflow runs (and `include_runs`); nothing is written.
 
+    `certificates`: certificate export paths (or files already loaded with `load_certificates`) to
+    match hour by hour under the policy's `spec.matching`; they are read before the ledger is.
     `verify=False` only for a caller that has just run `verified(ledger)` itself.
     """
+    files = load_certificates(loaded, certificates)
     records, hashes = load_stage_records(verified(ledger) if verify else ledger, run_id, include_runs)
     source = source if source is not None else _policy_source(loaded, credentials)
     points = fetch_points(loaded, records, source=source)
     as_of = as_of or datetime.now(timezone.utc)
     if forecasts is None:  # forecasts given by the caller (files) win over the policy's providers
         forecasts = fetch_forecasts(loaded, records, as_of, source=source)
-    result = judge(loaded, records, points, run_id=run_id, as_of=as_of, record_hashes=hashes,
-                   forecasts=forecasts)
-    return Assessment(tuple(records), result.footprint, result.decision)
+    inputs = _Inputs(points=tuple(points), run_id=run_id, as_of=as_of, record_hashes=tuple(hashes),
+                     forecasts=forecasts, certificates=None if files is None else tuple(files),
+                     residual=tuple(fetch_residual(loaded, records)),
+                     already_claimed=tuple(claimed_ranges(ledger, files)))
+    return _judge(loaded, tuple(records), inputs)
 
 
-def record_assessment(ledger: LedgerProtocol, loaded: LoadedPolicy, assessment: Assessment) -> Assessment:
-    """Write the policy (once per content hash), the footprint and the decision in one transaction.
+def _judge(loaded: LoadedPolicy, records: tuple[StageRecord, ...], inputs: _Inputs) -> Assessment:
+    result = judge(loaded, records, inputs.points, run_id=inputs.run_id, as_of=inputs.as_of,
+                   record_hashes=inputs.record_hashes, forecasts=inputs.forecasts,
+                   certificates=inputs.certificates, residual=inputs.residual,
+                   already_claimed=inputs.already_claimed)
+    return Assessment(records, result.footprint, result.decision, match=result.match, inputs=inputs)
 
-    One transaction, one signed seal: a crash leaves all of them or none, never a footprint
-    without the decision that rests on it.
+
+def _rejudge(ledger: Any, loaded: LoadedPolicy, assessment: Assessment, conflict: Any) -> Assessment:
+    """After a lost claim race: read the ledger's claims again (the winner's among them) and judge."""
+    from carbonguard.matching import ClaimedRange
+
+    inputs = assessment.inputs
+    if inputs is None:
+        raise conflict
+    first, _, last = str(conflict.holder_range).partition("-")
+    held = claimed_ranges(ledger, inputs.certificates)
+    held.append(ClaimedRange(registry=conflict.registry, first=int(first), last=int(last or first),
+                             run_id=conflict.holder_run_id))
+    return _judge(loaded, assessment.records, replace(inputs, already_claimed=tuple(held)))
+
+
+def record_assessment(ledger: Any, loaded: LoadedPolicy, assessment: Assessment) -> Assessment:
+    """Write the policy (once per content hash), the footprint, the match, the claims and the decision.
+
+    All in one ledger transaction: a crash or an error part-way leaves none of them. When a claim
+    conflicts (another run claimed the same certificates after this one was judged), nothing of this
+    attempt stays; the run is judged again with that claim as already claimed, and the new
+    decision, with its `matching.double-counting` finding naming the holder, is what gets recorded.
     """
-    known = {r.payload.get("content_hash") for r in ledger.records(record_type="policy")}
-    with ledger.transaction() as tx:
-        if loaded.content_hash not in known:
-            tx.append("policy", {
-                "name": loaded.name,
-                "version": loaded.version,
-                "content_hash": loaded.content_hash,
-                "source": loaded.source,
-                "text": loaded.document_text,
-            })
-        tx.append("footprint", assessment.footprint.model_dump(mode="json"))
-        record = tx.append("decision", assessment.decision.model_dump(mode="json"))
-    return Assessment(assessment.records, assessment.footprint, assessment.decision, record.record_hash)
+    return _record(ledger, loaded, assessment, with_decision=True)
+
+
+def record_match(ledger: Any, loaded: LoadedPolicy, assessment: Assessment) -> Assessment:
+    """`carbonguard match --run`: the policy, the match record and the claims, in one transaction (no
+    footprint or decision: the gate records those)."""
+    return _record(ledger, loaded, assessment, with_decision=False)
+
+
+def _record(ledger: Any, loaded: LoadedPolicy, assessment: Assessment, *, with_decision: bool) -> Assessment:
+    from carbonguard.ledger import ClaimConflict
+
+    for attempt in range(MAX_CLAIM_ATTEMPTS):
+        known = {r.payload.get("content_hash") for r in ledger.records(record_type="policy")}
+        try:
+            with ledger.transaction() as tx:
+                if loaded.content_hash not in known:
+                    tx.append("policy", _policy_payload(loaded))
+                if with_decision:
+                    tx.append("footprint", assessment.footprint.model_dump(mode="json"))
+                match = assessment.match
+                if match is not None:
+                    tx.append("match", match_payload(match, loaded))
+                    for claim in match.claims:
+                        tx.claim_certificates(**claim.ledger_kwargs())
+                if not with_decision:
+                    return assessment
+                record = tx.append("decision", assessment.decision.model_dump(mode="json"))
+            return replace(assessment, decision_record_hash=record.record_hash)
+        except ClaimConflict as conflict:
+            if attempt == MAX_CLAIM_ATTEMPTS - 1:
+                raise
+            assessment = _rejudge(ledger, loaded, assessment, conflict)
+    raise AssertionError("unreachable")
+
+
+def _policy_payload(loaded: LoadedPolicy) -> dict[str, Any]:
+    return {"name": loaded.name, "version": loaded.version, "content_hash": loaded.content_hash,
+            "source": loaded.source, "text": loaded.document_text}
+
+
+def match_payload(match: MatchResult, loaded: LoadedPolicy) -> dict[str, Any]:
+    """The `match` ledger record: the score, each hour, rejections and the Scope 2 pair.
+
+    The claims themselves are `claim` records of the same transaction. Rejections are capped at
+    `MAX_REJECTIONS_RECORDED` (a bad export can hold a million), with complete counts per rule.
+    """
+    document = match.model_dump(mode="json", exclude={"claims"})
+    by_rule: dict[str, int] = {}
+    for rejection in match.rejected:
+        by_rule[rejection.rule_id] = by_rule.get(rejection.rule_id, 0) + 1
+    document["rejected"] = document["rejected"][:MAX_REJECTIONS_RECORDED]
+    document.update(rejected_count=len(match.rejected), rejected_by_rule=dict(sorted(by_rule.items())),
+                    claims_count=len(match.claims), policy_hash=loaded.content_hash,
+                    policy_name=loaded.name, policy_version=loaded.version)
+    return document

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from carbonguard.models import (
     Decision,
@@ -23,6 +24,9 @@ from carbonguard.models import (
 from carbonguard.policy.loader import LoadedPolicy
 from carbonguard.policy.models import Budget, Waiver
 from carbonguard.rules import lookup
+
+if TYPE_CHECKING:
+    from carbonguard.matching import MatchResult
 
 _RULE_OUTCOME = {"allow": None, "warn": Outcome.WARN, "block": Outcome.BLOCK}
 _UNITS = {"co2e_kg": "kg CO2e", "energy_kwh": "kWh"}
@@ -209,6 +213,37 @@ def _stale_findings(loaded: LoadedPolicy, footprint: RunFootprint) -> Iterable[F
         )
 
 
+_MATCHING_FIELD = {"matching.cfe": "min_cfe", "matching.hourly-cfe": "min_hourly_cfe",
+                   "matching.unverified": "registries", "matching.offsets-only": "offsets",
+                   "matching.offset-invalid": "offsets", "matching.beneficiary": "beneficiary",
+                   "matching.zone": "zones", "matching.source": "sources"}
+
+
+def _matching_findings(loaded: LoadedPolicy, match: MatchResult | None, energy_known: bool) -> Iterable[Finding]:
+    """Hourly matching's findings, located at the `spec.matching` field they judge (or the section)."""
+    matching = loaded.policy.spec.matching
+    if matching is None or match is None:
+        return
+    from carbonguard.matching import judge_matching  # loaded only when the policy matches certificates
+
+    section = loaded.line_of("spec", "matching")
+    for finding in judge_matching(matching, match):
+        field = _MATCHING_FIELD.get(finding.rule_id)
+        line = (loaded.line_of("spec", "matching", field) if field else None) or section
+        update: dict[str, object] = {"policy_file": loaded.source, "policy_line": line}
+        if finding.rule_id == "matching.cfe" and not match.files:
+            update["message"] = finding.message + "; no certificate files were given"
+        yield finding.model_copy(update=update)
+    if not energy_known and matching.min_cfe > 0:
+        yield Finding(
+            rule_id="matching.cfe", outcome=Outcome(matching.action), limit=matching.min_cfe,
+            unit="hourly CFE score", policy_file=loaded.source,
+            policy_line=loaded.line_of("spec", "matching", "min_cfe") or section,
+            message="no device gave an energy reading, so the run's hourly CFE score cannot be computed",
+            remedy="Check the device errors in the stage records and rerun; a claim needs known consumption.",
+        )
+
+
 def _apply_waivers(loaded: LoadedPolicy, findings: list[Finding], as_of: datetime) -> list[Finding]:
     """Live waivers silence their rule; expired ones stop applying and add a warning of their own."""
     today = as_of.date()
@@ -280,6 +315,15 @@ def _reschedule(loaded: LoadedPolicy, footprint: RunFootprint, findings: list[Fi
     return out, proposal
 
 
+def matching_findings(loaded: LoadedPolicy, match: MatchResult, *, as_of: datetime,
+                      energy_known: bool = True) -> list[Finding]:
+    """The matching findings alone, waivers applied: what `carbonguard match` reports and exits on."""
+    findings = _apply_waivers(loaded, list(_matching_findings(loaded, match, energy_known)), as_of)
+    for finding in findings:
+        lookup(finding.rule_id)
+    return findings
+
+
 def evaluate(
     loaded: LoadedPolicy,
     footprint: RunFootprint,
@@ -287,13 +331,15 @@ def evaluate(
     as_of: datetime,
     forecasts: Mapping[str, Sequence[IntensityPoint]] | None = None,
     baseline: FigureSet | None = None,
+    match: MatchResult | None = None,
 ) -> Decision:
     """Judge one run's footprint against one policy. Same inputs, same Decision, every time.
 
-    `baseline` (figures of the base branch or an earlier run) lets budgets limit the increase.
-
     `forecasts` (intensity points keyed by zone: the run's zone and the policy's candidates) are
     needed only when a rule asks to reschedule; without them the budget's fallback applies.
+    `baseline` (figures of the base branch or an earlier run) lets budgets limit the increase.
+    `match` (hourly matching of this footprint, `pipeline.match_footprint`) adds the matching
+    findings when the policy has `spec.matching`; its waivers apply like any other.
     """
     findings = [
         *_budget_findings(loaded, footprint),
@@ -302,6 +348,7 @@ def evaluate(
         *_intensity_findings(loaded, footprint),
         *_stale_findings(loaded, footprint),
         *_location_findings(loaded, footprint),
+        *_matching_findings(loaded, match, footprint.energy_known),
     ]
     findings = _apply_waivers(loaded, findings, as_of)
     findings, proposal = _reschedule(loaded, footprint, findings, as_of, forecasts)
@@ -325,4 +372,6 @@ def evaluate(
         evaluated_record_hashes=footprint.record_hashes,
         functional_unit=loaded.policy.spec.reporting.functional_unit,
         functional_units=loaded.policy.spec.reporting.units_per_run,
+        cfe_score=None if match is None or match.cfe_score is None else min(max(match.cfe_score, 0.0), 1.0),
+        market_co2e_kg=footprint.market_co2e_kg,
     )

@@ -338,6 +338,11 @@ class Decision(Model):
     evaluated_record_hashes: tuple[str, ...] = ()
     functional_unit: str | None = Field(default=None, description="R of the SCI score, named by the policy.")
     functional_units: float | None = Field(default=None, gt=0, description="How many R this run produced.")
+    cfe_score: float | None = Field(
+        default=None, ge=0, le=1,
+        description="Hourly carbon-free energy score when the policy matches certificates (spec.matching).")
+    market_co2e_kg: float | None = Field(
+        default=None, ge=0, description="Market-based CO2e (unmatched energy x residual mix), when matching ran.")
 
     _utc = field_validator("evaluated_at")(lambda v: to_utc(v))
 

@@ -7,7 +7,10 @@ intensity of the policy's zone, judged against `policies/example-train.yaml`, an
 decision is appended to the hash-chained ledger at `.carbonguard/ledger.db`. With the `report`
 extra (matplotlib) installed, the gate also writes the run's HTML report beside the ledger.
 
-Run: python examples/train_flow.py [--policy FILE] [--epochs N]
+Run: python examples/train_flow.py [--policy FILE] [--epochs N] [--certificates FILE...]
+
+`--certificates` passes signed granular certificate exports to the gate, which matches them hour by
+hour under the policy's `spec.matching` (see docs/matching.md) and prints the run's CFE score.
 """
 
 from __future__ import annotations
@@ -89,12 +92,12 @@ def promote(model: dict, accuracy: float, out_dir: Path) -> Path:
 
 @flow(name="carbonguard-example-train")
 def train_flow(policy: str = str(DEFAULT_POLICY), epochs: int = 300, out_dir: str = "artifacts",
-               report_dir: str | None = None) -> Decision:
+               report_dir: str | None = None, certificates: list[str] | None = None) -> Decision:
     data = prepare()
     model = train(data, epochs=epochs)
     accuracy = evaluate(model, data)
     # raises GateBlocked on block or reschedule: no promotion then
-    decision = carbon_gate(policy, report_dir=report_dir)
+    decision = carbon_gate(policy, report_dir=report_dir, certificates=certificates)
     if decision.outcome in (Outcome.ALLOW, Outcome.WARN):
         promote(model, accuracy, Path(out_dir))
     return decision
@@ -105,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policy", default=str(DEFAULT_POLICY))
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--out-dir", default="artifacts")
+    parser.add_argument("--certificates", nargs="+", metavar="FILE", help="signed certificate exports to match")
     args = parser.parse_args(argv)
     ledger = os.environ.get("CARBONGUARD_LEDGER", ".carbonguard/ledger.db")
     from carbonguard.formats.registry import FORMATS
@@ -116,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         report_dir = os.path.dirname(os.path.abspath(ledger))  # beside the ledger
     try:
-        decision = train_flow(policy=args.policy, epochs=args.epochs, out_dir=args.out_dir, report_dir=report_dir)
+        decision = train_flow(policy=args.policy, epochs=args.epochs, out_dir=args.out_dir, report_dir=report_dir,
+                              certificates=args.certificates)
     except GateBlocked as blocked:  # the decision itself is already in the run's logs, above
         if report_dir:
             print(f"HTML report: {Path(report_dir) / report_file_name(blocked.decision.run_id)}")

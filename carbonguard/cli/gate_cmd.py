@@ -22,12 +22,12 @@ def _gate(args: argparse.Namespace) -> int:
     loaded = load_policy(args.policy)
     forecasts = _forecasts(loaded, args.forecast) if args.forecast else None
     with open_ledger(args.ledger, create=False) as ledger:  # a mistyped path must not create a new ledger
-        assessment = assess_run(loaded, ledger, args.run, forecasts=forecasts)
+        assessment = assess_run(loaded, ledger, args.run, forecasts=forecasts, certificates=args.certificates)
         if not args.no_record:
             assessment = record_assessment(ledger, loaded, assessment)
         # The HTML report shows the ledger head and its verification (one more pass over the chain).
         state = ledger_state(ledger) if any(t.format == "html" for t in targets) else None
-    emit(targets, RunReport(assessment.decision, assessment.footprint, ledger=state))
+    emit(targets, RunReport(assessment.decision, assessment.footprint, ledger=state, match=assessment.match))
     passing = assessment.decision.outcome in (Outcome.ALLOW, Outcome.WARN)
     return EXIT_OK if passing else EXIT_BLOCKED
 
@@ -57,6 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--run", required=True, metavar="RUN_ID", help="run id (the Prefect flow run id)")
     parser.add_argument("--ledger", metavar="URL", help="ledger path or URL (default: $CARBONGUARD_LEDGER "
                         "or .carbonguard/ledger.db)")
+    parser.add_argument("--certificates", nargs="+", metavar="FILE",
+                        help="granular certificate exports (each signed in FILE.sig) to match hour by hour under "
+                        "the policy's spec.matching; the claims are recorded with the decision")
     add_output_arguments(parser, "run")
     parser.add_argument("--no-record", action="store_true", help="do not write the decision to the ledger")
     parser.add_argument("--forecast", action="append", default=[], metavar="[ZONE=]FILE",

@@ -25,6 +25,7 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose
 COMMAND_MODULES: tuple[str, ...] = (
     "carbonguard.cli.policy_cmd",
     "carbonguard.cli.gate_cmd",
+    "carbonguard.cli.match_cmd",
     "carbonguard.cli.audit_cmd",
     "carbonguard.cli.meter_cmd",
     "carbonguard.cli.intensity_cmd",

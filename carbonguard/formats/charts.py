@@ -222,6 +222,41 @@ def hourly_panels(chart_id: str, hours: Sequence[datetime], energy: Sequence[flo
         return _svg(chart_id, fig, title, description)
 
 
+def hourly_matching(chart_id: str, hours: Sequence[datetime], consumption: Sequence[float],
+                    matched: Sequence[float], unit: str, title: str, description: str) -> Chart:
+    """Energy consumed per clock hour (UTC), with the part matched by certificates of that hour inside it."""
+    require_matplotlib()
+    import matplotlib
+    from matplotlib import dates
+
+    with matplotlib.rc_context(_rc(chart_id)):
+        fig, ax = _figure(chart_id, WIDTH_IN, 2.8)
+        width = 1 / 24 * 0.8
+        centres = [dates.date2num(h) + 1 / 48 for h in hours]
+        labelled = False
+        for i, (x, used, cfe) in enumerate(zip(centres, consumption, matched, strict=True)):
+            bar = ax.bar(x, used, width=width, color=_SERIES["energy"], alpha=0.3,
+                         label="consumed" if i == 0 else None)
+            bar.patches[0].set_gid(f"{chart_id}-consumed-{_MARK_PREFIX}-{i}")
+            if cfe > 0:
+                inner = ax.bar(x, cfe, width=width * 0.6, color=_SERIES["allow"],
+                               label=None if labelled else "matched by certificates of the hour")
+                labelled = True
+                inner.patches[0].set_gid(f"{chart_id}-matched-{_MARK_PREFIX}-{i}")
+        ax.set_ylabel(f"energy\n({unit})")
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("hour starting (UTC)")
+        first, last = dates.date2num(hours[0]), dates.date2num(hours[-1]) + 1 / 24
+        pad = 1 / 24 * 0.15
+        ax.set_xlim(first - pad, last + pad)
+        locator = dates.AutoDateLocator(minticks=2, maxticks=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
+        ax.legend(frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, fontsize=8.5,
+                  borderaxespad=0.2)
+        return _svg(chart_id, fig, title, description)
+
+
 def period_runs(chart_id: str, starts: Sequence[datetime], values: Sequence[float | None],
                 outcomes: Sequence[str], unit: str, title: str, description: str) -> Chart:
     """Each run's location-based CO2e at its start time, coloured by the gate's outcome."""

@@ -6,8 +6,8 @@ the figures, then where every figure came from. Every string a user typed goes t
 `escape.html_text`; charts come from `charts` (matplotlib, the `report` extra).
 
 A run page is a list of sections (`RUN_SECTIONS`), each a function `(RunReport) -> str` that returns
-"" when it has nothing to show. Sections for certificate matching and scheduling join the list when
-`RunReport` gains `match` and `schedule`: one function each, nothing else changes.
+"" when it has nothing to show: hourly certificate matching is one (`_run_matching`); scheduling
+joins the list the same way when `RunReport` gains `schedule`.
 """
 
 from __future__ import annotations
@@ -221,6 +221,8 @@ def _run_verdict(result: RunReport) -> str:
                    "energy, facility" + lower),
              _tile(numbers.co2e(d.co2e_kg) + ("+" if not d.energy_complete else ""),
                    "location-based" + lower)]
+    if d.cfe_score is not None:
+        tiles.append(_tile(f"{numbers.sig3(d.cfe_score * 100)} %", "hourly CFE score"))
     if fp is not None:
         tiles.append(_tile(fp.zone, f"grid zone · PUE {numbers.sig3(fp.pue)}"))
         if fp.start and fp.end:
@@ -316,6 +318,59 @@ def _run_hourly(result: RunReport) -> str:
         + "</section>"
 
 
+def _pct(value: float | None) -> str:
+    return "none" if value is None else f"{numbers.sig3(value * 100)} %"
+
+
+def _run_matching(result: RunReport) -> str:
+    """Hourly consumption against matched carbon-free energy, the CFE score, and location- vs
+    market-based CO2e side by side (GHG Protocol Scope 2 dual reporting)."""
+    match = result.match
+    if match is None:
+        return ""
+    tiles = [_tile(_pct(match.cfe_score), "hourly CFE score"),
+             _tile(numbers.energy(match.matched_kwh), f"matched of {numbers.energy(match.consumption_kwh)}"),
+             _tile(numbers.co2e(match.location_co2e_kg), "location-based (grid average)"),
+             _tile(numbers.co2e(match.market_co2e_kg) if match.market_co2e_kg is not None else "not computed",
+                   "market-based (residual mix)")]
+    parts = ["<section id=matching><h2>Hourly carbon-free energy matching</h2>",
+             f'<div class="tiles">{"".join(tiles)}</div>']
+    if match.hours:
+        unit, consumed = _scaled([hr.consumption_kwh for hr in match.hours], numbers.ENERGY_UNITS)
+        size = dict(numbers.ENERGY_UNITS)[unit]
+        description = "; ".join(f"{hr.hour_start:%Y-%m-%d %H:%M} UTC: {numbers.energy(hr.matched_kwh)} of "
+                                f"{numbers.energy(hr.consumption_kwh)} matched" for hr in match.hours)
+        chart = charts.hourly_matching("cg-matching", [hr.hour_start for hr in match.hours],
+                                       [v or 0.0 for v in consumed], [hr.matched_kwh / size for hr in match.hours],
+                                       unit, "Energy per hour and the part matched by certificates", description)
+        rows = [[h(f"{hr.hour_start:%Y-%m-%d %H:%M}"), h(numbers.energy(hr.consumption_kwh)),
+                 h(numbers.energy(hr.matched_kwh)), h(_pct(hr.cfe)),
+                 "<br>".join(f"<code>{h(u.registry)} {h(u.range)}</code> {h(u.energy_source)}"
+                             for u in hr.certificates[:5]) or "—"] for hr in match.hours]
+        table = _table(["hour (UTC)", "consumed", "matched", "CFE", "certificates"], rows, numeric=(1, 2, 3))
+        if len(rows) > 24:
+            table = f"<details><summary>every hour ({len(rows)})</summary>{table}</details>"
+        caption = ("Each clock hour (UTC): energy consumed, and inside it the energy matched by certificates "
+                   "produced in that same hour and zone. Surplus never moves between hours.")
+        parts.append(_figure(chart, caption, table))
+    if match.rejected:
+        rows = [[f"<code>{h(r.registry)}</code>", f"<code>{h(r.range)}</code>", f"<code>{h(r.rule_id)}</code>",
+                 h(r.reason)] for r in match.rejected[:50]]
+        more = f" (first 50 of {len(match.rejected)})" if len(match.rejected) > 50 else ""
+        parts += [f"<h3>Rejected certificates{h(more)}</h3>", _table(["registry", "range", "rule", "reason"], rows)]
+    if match.offsets.items:
+        rows = [[h(i.kind), h(i.registry), h(i.serial), h(f"{numbers.sig3(i.quantity)} {i.unit}"),
+                 h("valid" if i.valid else f"{i.rule_id}: {i.reason}")] for i in match.offsets.items]
+        parts += ["<h3>Offsets and annual certificates</h3><p class=muted>Reported apart: they never count as "
+                  "hourly matching and never lower the market-based figure.</p>",
+                  _table(["kind", "registry", "serial", "quantity", "status"], rows)]
+    if match.residual_mix_source:
+        parts.append(f"<p class=muted>Market-based figure: unmatched energy × residual mix "
+                     f"({h(match.residual_mix_source)}).</p>")
+    parts.append("</section>")
+    return "".join(parts)
+
+
 def _intensity_rows(fp: RunFootprint) -> list[list[str]]:
     rows = []
     for p in fp.intensity_sources:
@@ -378,8 +433,9 @@ def _run_provenance(result: RunReport) -> str:
     return "".join(parts)
 
 
-# Matching and scheduling sections join here when RunReport carries `match` / `schedule`.
-RUN_SECTIONS: tuple[Callable[[RunReport], str], ...] = (_run_verdict, _run_stages, _run_hourly, _run_provenance)
+# A scheduling section joins here when RunReport carries `schedule`.
+RUN_SECTIONS: tuple[Callable[[RunReport], str], ...] = (_run_verdict, _run_stages, _run_hourly, _run_matching,
+                                                        _run_provenance)
 
 
 def render_run(result: RunReport, options: RenderOptions) -> str:

@@ -29,6 +29,21 @@ if TYPE_CHECKING:  # result types are only annotations here; importing them woul
     from carbonguard.reporting.run import RunReport
 
 
+def _matching_rows(result: RunReport) -> list[str]:
+    """Hourly CFE score and market-based CO2e, when the policy matches certificates."""
+    decision, match = result.decision, result.match
+    if match is None and decision.cfe_score is None:
+        return []
+    cfe = decision.cfe_score if match is None else match.cfe_score
+    shown = "none (no known consumption)" if cfe is None else f"{cfe:.1%}"
+    if match is not None:
+        shown += (f" ({match.matched_kwh:.6g} of {match.consumption_kwh:.6g} kWh matched hour by hour; "
+                  f"{len(match.rejected)} certificate range(s) rejected)")
+    market = decision.market_co2e_kg if match is None else match.market_co2e_kg
+    return [f"| hourly CFE score | {m(shown)} |",
+            f"| co2e_kg (market-based) | {'unknown (no residual mix)' if market is None else f'{market:.6g} kg'} |"]
+
+
 def render_run(result: RunReport, options: RenderOptions) -> str:
     decision, footprint = result.decision, result.footprint
     out = [
@@ -42,6 +57,7 @@ def render_run(result: RunReport, options: RenderOptions) -> str:
         f"| energy_kwh (facility) | {fmt_run_quantity(decision.energy_kwh, 'kWh', decision.energy_complete)} |",
         f"| co2e_kg (location-based) | {fmt_run_quantity(decision.co2e_kg, 'kg', decision.energy_complete)} |",
     ]
+    out += _matching_rows(result)
     if footprint is not None:
         out += [
             f"| zone | {m(footprint.zone)} |",

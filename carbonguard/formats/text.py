@@ -19,6 +19,7 @@ from carbonguard.formats.registry import RenderOptions
 if TYPE_CHECKING:  # result types are only annotations here; importing them would slow every CLI start
     from carbonguard.reporting.estimate import EstimateReport
     from carbonguard.reporting.intensity import IntensityReport, ZoneCatalogue
+    from carbonguard.reporting.match import MatchReport
     from carbonguard.reporting.meter import MeterReport
     from carbonguard.reporting.run import RunReport
     from carbonguard.reporting.runs import RunList
@@ -34,6 +35,7 @@ def render_run(result: RunReport, options: RenderOptions) -> str:
         f"energy_kwh: {fmt_run_quantity(decision.energy_kwh, 'kWh', decision.energy_complete)}",
         f"co2e_kg (location-based): {fmt_run_quantity(decision.co2e_kg, 'kg', decision.energy_complete)}",
     ]
+    lines += _matching_lines(result)
     if footprint is not None:
         lines.append(
             f"zone: {t(footprint.zone)}, PUE {footprint.pue:g}, IT energy {footprint.it_energy_kwh:.6g} kWh, "
@@ -56,6 +58,98 @@ def render_run(result: RunReport, options: RenderOptions) -> str:
         if f.remedy and not f.waived_by:
             lines.append(f"    fix: {t(f.remedy)}")
     return "\n".join(lines) + "\n"
+
+
+def _pct(value: float | None) -> str:
+    return "none (no energy consumed, or none known)" if value is None else f"{value:.1%}"
+
+
+def _matching_lines(result: RunReport) -> list[str]:
+    """The CFE line and the Scope 2 pair, when the decision came from a policy that matches certificates."""
+    decision, match = result.decision, result.match
+    if match is None and decision.cfe_score is None:
+        return []
+    cfe = decision.cfe_score if match is None else match.cfe_score
+    lines = [f"cfe_score (hourly): {_pct(cfe)}"
+             + (f" ({match.matched_kwh:.6g} of {match.consumption_kwh:.6g} kWh matched hour by hour, "
+                f"{len(match.claims)} claim(s), {len(match.rejected)} certificate range(s) rejected)" if match else "")]
+    market = decision.market_co2e_kg if match is None else match.market_co2e_kg
+    lines.append(f"co2e_kg (market-based): {'unknown (no residual mix)' if market is None else f'{market:.6g} kg'}"
+                 + (f" [residual mix: {t(match.residual_mix_source)}]" if match and match.residual_mix_source else ""))
+    return lines
+
+
+def _kg(value: float | None, missing: str) -> str:
+    return missing if value is None else f"{value:.6g}"
+
+
+def render_match(result: MatchReport, options: RenderOptions) -> str:
+    """CFE score, each hour matched and unmatched, each rejected certificate with its rule, Scope 2 pair."""
+    m = result.result
+    verdict = "PASS" if result.passed else "FAIL"
+    minimum = f"policy minimum {result.min_cfe:.1%}" + (
+        f", each hour {result.min_hourly_cfe:.1%}" if result.min_hourly_cfe is not None else "")
+    lines = [
+        f"carbonguard match: {verdict} ({t(result.consumption_from)}, zone {t(m.zone)})",
+        f"policy: {t(result.policy_name)} v{t(result.policy_version)} "
+        f"[{t(result.policy_file or '-')}, sha256 {result.policy_hash[:12]}]",
+        f"cfe_score (hourly): {_pct(m.cfe_score)} ({minimum}"
+        + ("; met)" if result.minimum_met else "; NOT met)"),
+        f"consumption_kwh: {m.consumption_kwh:.6g}, matched_kwh: {m.matched_kwh:.6g}, "
+        f"unmatched_kwh: {m.unmatched_kwh:.6g}",
+        f"co2e_kg (location-based): {_kg(m.location_co2e_kg, 'unknown')}; "
+        f"co2e_kg (market-based): {_kg(m.market_co2e_kg, 'unknown (no residual mix)')}",
+    ]
+    if m.residual_mix_source:
+        lines.append(f"residual mix: {t(m.residual_mix_source)}")
+    hours = m.hours if len(m.hours) <= 48 else m.hours[:24] + m.hours[-24:]
+    lines.append("hours (UTC): consumption_kwh, matched_kwh, unmatched_kwh, cfe")
+    for hour in hours:
+        certs = ", ".join(f"{t(u.registry)} {u.range} ({t(u.energy_source)}"
+                          + (", held before" if u.already_claimed else "") + ")" for u in hour.certificates[:4])
+        more = f" +{len(hour.certificates) - 4} more" if len(hour.certificates) > 4 else ""
+        cfe = "-" if hour.cfe is None else f"{hour.cfe:.0%}"
+        lines.append(f"  {hour.hour_start:%Y-%m-%dT%H:%MZ}  {hour.consumption_kwh:.6g}  {hour.matched_kwh:.6g}  "
+                     f"{hour.consumption_kwh - hour.matched_kwh:.6g}  {cfe}" + (f"  [{certs}{more}]" if certs else ""))
+    if len(m.hours) > len(hours):
+        lines.append(f"  ... {len(m.hours) - len(hours)} more hours (use -o json for all)")
+    if m.rejected:
+        lines.append(f"rejected certificates ({len(m.rejected)}):")
+        for r in m.rejected[:20]:
+            where = r.source + (f":{r.line}" if r.line else f": {r.path}" if r.path else "") if r.source else ""
+            lines.append(f"  - {t(r.registry)} {t(r.range)}: {t(r.rule_id)}: {t(r.reason)}"
+                         + (f" [{t(where)}]" if where else ""))
+        if len(m.rejected) > 20:
+            lines.append(f"  ... {len(m.rejected) - 20} more (use -o json for all)")
+    if m.offsets.items:
+        lines.append("offsets and annual certificates (reported apart; never hourly matching):")
+        for i in m.offsets.items:
+            state = "valid" if i.valid else f"not counted: {t(i.rule_id)}: {t(i.reason)}"
+            lines.append(f"  - {i.kind} {t(i.registry)} {t(i.serial)} vintage {i.vintage_year}: "
+                         f"{i.quantity:g} {i.unit}, {state}")
+        if m.offsets.net_co2e_kg is not None:
+            lines.append(f"  net co2e_kg after offsets (policy counts them toward net): {m.offsets.net_co2e_kg:.6g}")
+    if result.claims_recorded is not None:
+        ledger = t(result.ledger_url or "the ledger")
+        lines.append(f"claims: {result.claims_recorded} new claim(s) recorded in {ledger}")
+    else:
+        lines.append(f"claims: {len(m.claims)} computed, not recorded"
+                     + (" (--dry-run)" if result.consumption_from.startswith("run ") else " (consumption file)"))
+    lines.append("findings: none" if not result.findings else "findings:")
+    lines += _finding_lines(result.findings)
+    return "\n".join(lines) + "\n"
+
+
+def _finding_lines(findings: Any) -> list[str]:
+    lines = []
+    for f in findings:
+        status = (f"waived by {t(f.waived_by.approved_by)} until {t(f.waived_by.expires)}" if f.waived_by
+                  else f.outcome.value)
+        where = t(finding_location(f))
+        lines.append(f"- [{status}] {t(f.rule_id)} ({t(f.scope)}): {t(f.message)}" + (f" [{where}]" if where else ""))
+        if f.remedy and not f.waived_by:
+            lines.append(f"    fix: {t(f.remedy)}")
+    return lines
 
 
 def _energy(kwh: float | None) -> str:
@@ -279,4 +373,5 @@ RENDERERS: dict[str, Any] = {
     "zones": render_zones,
     "schedule": render_schedule,
     "runs": render_runs,
+    "match": render_match,
 }

@@ -18,7 +18,8 @@ from carbonguard.ledger.canonical import canonical_bytes, encode_string
 
 SCHEMA_VERSION = 1
 GENESIS_PREV_HASH = "0" * 64
-RECORD_TYPES = ("stage", "decision", "policy", "claim", "key", "checkpoint", "footprint", "subflow", "reschedule")
+RECORD_TYPES = ("stage", "decision", "policy", "claim", "key", "checkpoint", "footprint", "subflow", "reschedule",
+                "match")
 
 
 def format_time(value: datetime) -> str:

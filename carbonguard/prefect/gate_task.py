@@ -102,6 +102,7 @@ def carbon_gate(
     report_url: str | None = None,
     forecast: str | dict[str, str] | None = None,
     zone_deployments: dict[str, str] | None = None,
+    certificates: str | list[str] | None = None,
 ) -> Decision:
     """Judge this flow run's metered stages against `policy`, record the decision, publish it.
 
@@ -121,8 +122,12 @@ def carbon_gate(
 
     `report_dir`: also write the run's HTML report there (e.g. beside the ledger) and publish a link
     artifact to it (`report_url` + file name when reports are served from a URL); needs the `report` extra.
+
+    `certificates`: a granular certificate export (or a list of them), each signed in `FILE.sig`, to
+    match hour by hour under the policy's `spec.matching`; the claims are recorded in the same ledger
+    transaction as the decision. Under a policy with `min_cfe` and no certificates, the CFE is 0.
     """
-    from carbonguard.assess import assess_run, record_assessment, verified
+    from carbonguard.assess import assess_run, load_certificates, record_assessment, verified
     from carbonguard.formats import render
     from carbonguard.formats.escape import md_text
     from carbonguard.ledger import open_ledger
@@ -138,6 +143,7 @@ def carbon_gate(
     check_report_dir(report_dir)  # before anything is recorded
     loaded = load_policy(policy)
     forecasts = _read_forecasts(loaded, forecast)  # a bad file fails before anything is recorded
+    files = load_certificates(loaded, certificates)  # a bad file stops here, before anything is written
     target = run_id or current_flow_run_id()
     if target is None:
         raise InputError("carbon_gate needs run_id= when called outside a flow run")
@@ -148,11 +154,12 @@ def carbon_gate(
         record_cached_stages(led, [target, *subflow_runs(led, target)], _flow_name())
         assessment = record_assessment(led, loaded, assess_run(
             loaded, led, target, credentials=prefect_credentials, verify=False, forecasts=forecasts,
+            certificates=files,
         ))
         moved = _carry_out_reschedule(led, assessment, zone_deployments)
         state = ledger_state(led) if report_dir else None
     decision = assessment.decision
-    report = RunReport(decision, assessment.footprint, ledger=state)
+    report = RunReport(decision, assessment.footprint, ledger=state, match=assessment.match)
     run_log = get_run_logger()  # attached to this task run: the decision shows in the run's logs in the UI
     try:  # the decision is already in the ledger; a failed artifact upload must not change the outcome
         create_markdown_artifact(

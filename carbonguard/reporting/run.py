@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from carbonguard.models import Decision, RunFootprint
 
 if TYPE_CHECKING:
+    from carbonguard.matching import MatchResult
     from carbonguard.reporting.compliance import LedgerState
 
 GATE_RESULT_SCHEMA = "carbonguard.gate-result/v1"
@@ -21,13 +22,17 @@ class RunReport:
     decision: Decision
     footprint: RunFootprint | None = None
     ledger: LedgerState | None = None  # the chain the decision was recorded in, verified (for provenance)
+    match: MatchResult | None = None  # hourly certificate matching, when the policy has spec.matching
 
     def json_document(self) -> dict[str, Any]:
-        return {
+        document = {
             "schema": GATE_RESULT_SCHEMA,
             "decision": self.decision.model_dump(mode="json"),
             "footprint": self.footprint.model_dump(mode="json") if self.footprint is not None else None,
         }
+        if self.match is not None:
+            document["match"] = self.match.model_dump(mode="json")
+        return document
 
 
 def ledger_state(ledger: Any) -> LedgerState:
