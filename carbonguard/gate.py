@@ -204,8 +204,7 @@ def _stale_findings(loaded: LoadedPolicy, footprint: RunFootprint) -> Iterable[F
         run_year = footprint.start.year if footprint.start else None
         yield Finding(
             rule_id="intensity.stale", outcome=outcome,
-            policy_file=loaded.source, policy_line=loaded.line_of("spec", "intensity")
-            or loaded.line_of("spec", "location"),
+            policy_file=loaded.source, policy_line=loaded.line_of("spec", "intensity"),
             message=f"grid intensity for {footprint.zone} is an annual figure of data year {', '.join(years)}"
             + (f", applied to a {run_year} run" if run_year else "") + "; the grid may have changed since",
             remedy="Configure a live intensity provider (spec.intensity.providers), or accept the figure "

@@ -208,3 +208,14 @@ def test_default_measurement_rule_points_at_spec_not_at_an_unrelated_line() -> N
     decision = evaluate(loaded, footprint(estimated=1), as_of=AS_OF)
     finding = next(f for f in decision.active_findings if f.rule_id == "measurement.estimated")
     assert finding.policy_line == 4  # `spec:`, not line 5 (`location:`)
+
+
+def test_a_complete_run_over_budget_is_not_called_a_lower_bound() -> None:
+    (finding,) = evaluate(policy(), footprint(co2e=12.5), as_of=AS_OF).findings
+    assert finding.message.startswith("co2e_kg of run is 12.5 kg CO2e")
+
+
+def test_a_budget_without_an_intensity_figure_says_so() -> None:
+    fp = footprint(co2e=5.0).model_copy(update={"co2e_kg": None, "co2e_upper_kg": None})
+    (finding,) = [f for f in evaluate(policy(), fp, as_of=AS_OF).findings if f.rule_id == "budget.run-co2e"]
+    assert "no intensity figure" in finding.message and "zone that has intensity data" in finding.remedy

@@ -107,3 +107,10 @@ def test_increase_fields_are_checked_where_they_are_written(budget: str, message
     with pytest.raises(InputError, match=message) as error:
         policy(f"    - {budget}\n")
     assert error.value.problems[0].line == 8
+
+
+def test_exactly_at_the_increase_limit_is_within_it() -> None:
+    """The limit is "at most": +25 % against max_increase_fraction 0.25, +1 kg against 1 kg, pass."""
+    assert not evaluate(policy(RUN), footprint(6.25), as_of=AS_OF, baseline=base(5.0)).findings
+    at_kg = policy("    - {id: run-co2e, metric: co2e_kg, limit: 100.0, max_increase_kg: 1.0}\n")
+    assert not evaluate(at_kg, footprint(6.0), as_of=AS_OF, baseline=base(5.0)).findings

@@ -64,6 +64,8 @@ def test_no_window_beats_now_enough_so_the_fallback_applies_with_the_reason() ->
     decision = evaluate(policy(fallback="warn"), run(), as_of=AS_OF, forecasts=forecast)
     assert decision.outcome == Outcome.WARN
     assert not decision.reschedule.proposed
+    assert decision.reschedule.start is None and decision.reschedule.end is None  # nothing to act on
+    assert decision.reschedule.mean_g_per_kwh is None
     assert "min_saving_fraction 0.2" in decision.findings[0].message
 
 
@@ -114,3 +116,21 @@ def test_the_cli_prints_the_proposal_from_a_forecast_file(tmp_path, capsys) -> N
     assert code == 1  # reschedule: not now
     assert proposal["proposed"] and proposal["zone"] == "GB"
     assert datetime.fromisoformat(proposal["start"].replace("Z", "+00:00")) == hour + timedelta(hours=4)
+
+
+def test_a_run_with_no_duration_cannot_be_sized_for_a_window() -> None:
+    instant = run().model_copy(update={"start": AS_OF, "end": AS_OF})
+    decision = evaluate(policy(), instant, as_of=AS_OF, forecasts={"GB": hourly("GB", [300, 100] * 15)})
+    assert decision.outcome == Outcome.BLOCK and "no duration" in decision.reschedule.reason
+
+
+def test_a_waived_finding_neither_asks_for_a_window_nor_takes_the_fallback() -> None:
+    waived = POLICY.format(fallback="warn", zones="") + (
+        "  measurement: {estimated: block}\n"
+        "  waivers: [{rule: measurement.estimated, reason: r, approved_by: a, expires: 2099-01-01}]\n")
+    estimated = run().model_copy(update={"estimated_components": 1})
+    calm = evaluate(parse_policy(waived, "p.yaml"), estimated.model_copy(update={"co2e_kg": 0.1}), as_of=AS_OF)
+    assert calm.reschedule is None  # only a waived block: nothing asks to reschedule
+    mixed = evaluate(parse_policy(waived, "p.yaml"), estimated, as_of=AS_OF, forecasts=None)
+    (kept,) = [f for f in mixed.findings if f.rule_id == "measurement.estimated"]
+    assert kept.outcome == Outcome.BLOCK and kept.waived_by is not None and "reschedule" not in kept.message
