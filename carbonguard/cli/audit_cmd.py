@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify = sub.add_parser("verify", help="verify the hash chain, signatures and an exported checkpoint",
                             description="Verify the ledger and exit with a code naming what failed.",
                             epilog=VERIFY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    verify.add_argument("--ledger", help=ledger_help)
+    verify.add_argument("--ledger", metavar="URL", help=ledger_help)
     verify.add_argument("--checkpoint", type=Path, metavar="FILE",
                         help="a checkpoint exported earlier with `audit checkpoint`; detects truncation")
     verify.add_argument("--pubkey", type=Path, action="append", default=[], metavar="FILE",
@@ -53,27 +53,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     checkpoint = sub.add_parser("checkpoint", help="sign a checkpoint of the head and export it",
                                 description="Write a signed checkpoint of the ledger's head now and save "
                                 "it to FILE; keep FILE outside the ledger to detect a truncated tail.")
-    checkpoint.add_argument("--ledger", help=ledger_help)
-    checkpoint.add_argument("--out", type=Path, metavar="FILE", help="where to write it (default: stdout)")
+    checkpoint.add_argument("--ledger", metavar="URL", help=ledger_help)
+    checkpoint.add_argument("--out", type=Path, metavar="PATH", help="where to write it (default: stdout)")
     checkpoint.add_argument("--latest", action="store_true",
                             help="export the latest existing checkpoint instead of signing a new one")
     checkpoint.set_defaults(handler=_checkpoint)
 
     export = sub.add_parser("export", help="export every record as JSON lines or CSV")
-    export.add_argument("--ledger", help=ledger_help)
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    export.add_argument("--out", type=Path, metavar="FILE", help="where to write it (default: stdout)")
+    export.add_argument("--ledger", metavar="URL", help=ledger_help)
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", metavar="FORMAT",
+                        help="jsonl or csv (default: jsonl)")
+    export.add_argument("--out", type=Path, metavar="PATH", help="where to write it (default: stdout)")
     export.set_defaults(handler=_export)
 
     report = sub.add_parser("report", help="compliance report per run and period",
                             description="Energy (measured vs estimated), compute, Scope 2 location- and "
                             "market-based CO2e, renewable share and SCI, per run and for the period.")
-    report.add_argument("--ledger", help=ledger_help)
-    report.add_argument("--run", metavar="ID", help="only this run")
-    report.add_argument("--since", metavar="DATE", help="start of the period (ISO date or time, UTC)")
-    report.add_argument("--until", metavar="DATE", help="end of the period, exclusive (ISO date or time)")
+    report.add_argument("--ledger", metavar="URL", help=ledger_help)
+    report.add_argument("--run", metavar="RUN_ID", help="only this run")
+    report.add_argument("--since", metavar="TIME", help="start of the period (ISO date or time, UTC)")
+    report.add_argument("--until", metavar="TIME", help="end of the period, exclusive (ISO date or time)")
     add_output_arguments(report, "compliance", default="markdown")
-    report.add_argument("--out", metavar="FILE", help="write the --format (or default) output to FILE")
+    report.add_argument("--out", metavar="PATH", help="write the --format (or default) output to FILE")
     report.set_defaults(handler=_report)
 
 

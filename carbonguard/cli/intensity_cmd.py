@@ -31,9 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("zone", nargs="?", help="zone code (DE, US-CAMX, AU-NSW, gcp:europe-west4) or alias")
     when = p.add_mutually_exclusive_group()
-    when.add_argument("--at", metavar="T", help="instant, ISO 8601 with offset (default: now)")
-    when.add_argument("--start", metavar="T", help="window start, ISO 8601 with offset (needs --end)")
-    p.add_argument("--end", metavar="T", help="window end, ISO 8601 with offset")
+    when.add_argument("--at", metavar="TIME", help="instant, ISO 8601 with offset (default: now)")
+    when.add_argument("--start", metavar="TIME", help="window start, ISO 8601 with offset (needs --end)")
+    p.add_argument("--end", metavar="TIME", help="window end, ISO 8601 with offset")
     p.add_argument(
         "--provider",
         action="append",

@@ -42,7 +42,8 @@ def add_output_arguments(parser: argparse.ArgumentParser, kind: str, *, default:
                        f"when PATH is '-' or absent; repeatable" + (f" (default: {default})" if default else ""))
     exclusive = group.add_mutually_exclusive_group()
     exclusive.add_argument("--json", action="store_true", help="same as -o json")
-    exclusive.add_argument("--format", choices=names, default=None, help="same as -o FORMAT")
+    exclusive.add_argument("--format", choices=names, default=None, metavar="FORMAT",
+                           help=f"same as -o FORMAT ({', '.join(names)})")
     parser.set_defaults(output_kind=kind, output_default=default)
 
 

@@ -45,5 +45,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     validate.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     validate.set_defaults(handler=_validate)
     schema = actions.add_parser("schema", help="print the JSON Schema generated from the policy models")
-    schema.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    schema.add_argument("--out", metavar="PATH", help="write to FILE instead of standard output")
     schema.set_defaults(handler=_schema)
