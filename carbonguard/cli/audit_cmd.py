@@ -48,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "for ledgers of 200,000 records or more)")
     verify.add_argument("--progress", action="store_true",
                         help="show a progress bar on stderr even when it is not a terminal")
+    add_output_arguments(verify, "verify")
     verify.set_defaults(handler=_verify)
 
     checkpoint = sub.add_parser("checkpoint", help="sign a checkpoint of the head and export it",
@@ -93,7 +94,9 @@ def _verify(args: argparse.Namespace) -> int:
     from carbonguard.errors import InputError, Problem
     from carbonguard.ledger.keys import load_public_key
     from carbonguard.ledger.verify import load_checkpoint_file
+    from carbonguard.reporting.ledger_admin import VerifyReport
 
+    targets = output_targets(args)
     if args.workers is not None and args.workers < 1:
         raise InputError(Problem("must be at least 1", field_path="--workers"))
     checkpoint = load_checkpoint_file(args.checkpoint) if args.checkpoint else None
@@ -103,10 +106,11 @@ def _verify(args: argparse.Namespace) -> int:
         result = led.verify(checkpoint=checkpoint, pubkeys=pubkeys,
                             progress=_ProgressBar() if show else None, deep=args.deep, workers=args.workers)
         where = led.url
-    if result.ok:
-        print(f"{where}: {result.message}; head {result.head_hash}")
-    else:
-        print(f"{where}: {result.failure}: {result.message}", file=sys.stderr)
+    report = VerifyReport.from_result(where, result)
+    # A failure's text line goes to standard error, as it always has; its JSON to wherever it was asked.
+    text_out = [t for t in targets if t.format == "text" and t.to_stdout and not result.ok]
+    emit([t for t in targets if t not in text_out], report)
+    emit(text_out, report, stream=sys.stderr)
     return result.exit_code
 
 

@@ -11,6 +11,8 @@ import re
 import sys
 from pathlib import Path
 
+from carbonguard.cli.output import add_output_arguments, emit, output_targets
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("keys", help="create, enrol and rotate ledger signing keys",
@@ -40,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     show = sub.add_parser("list", help="list the keys a ledger trusts")
     show.add_argument("--ledger", metavar="URL", help=ledger_help)
+    add_output_arguments(show, "keys")
     show.set_defaults(handler=_list)
 
     registry = sub.add_parser("registry-generate",
@@ -129,13 +132,12 @@ def _rotate(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     from carbonguard.ledger import open_ledger
+    from carbonguard.reporting.ledger_admin import KeyList
 
+    targets = output_targets(args)
     with open_ledger(args.ledger, create=False) as led:
-        ring = led.keyring()
-    for key_id, public in ring.public.items():
-        state = "retired" if key_id in ring.retired else "active"
-        origin = " (first key)" if key_id == ring.genesis_key_id else ""
-        print(f"{key_id}  {state}{origin}  {public}")
+        keys = KeyList.from_ring(led.url, led.keyring())
+    emit(targets, keys)
     return 0
 
 

@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.formats.registry import formats_for
@@ -92,15 +92,21 @@ def output_targets(args: argparse.Namespace, *, default_path: str | None = None)
     return targets
 
 
-def emit(targets: list[Target], result: Result, options: RenderOptions | None = None) -> None:
-    """Render `result` once per target and write it; files are written whole, UTF-8."""
+def emit(targets: list[Target], result: Result, options: RenderOptions | None = None, *,
+         stream: TextIO | None = None) -> None:
+    """Render `result` once per target and write it; files are written whole, UTF-8.
+
+    `stream` replaces standard output for the target that goes there (a failed `audit verify`
+    prints its text on standard error, as it always has).
+    """
     from carbonguard.formats.registry import render
 
     for target in targets:
         text = render(target.format, result, options)
         if target.to_stdout:
-            sys.stdout.write(text)
-            sys.stdout.flush()
+            out = stream or sys.stdout
+            out.write(text)
+            out.flush()
         else:
             with open(target.path, "w", encoding="utf-8", newline="") as handle:
                 handle.write(text)

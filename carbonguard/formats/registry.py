@@ -51,11 +51,12 @@ class FormatSpec:
 
 _SPECS = (
     FormatSpec("text", "carbonguard.formats.text",
-               ("run", "meter", "intensity", "zones", "schedule", "estimate", "runs", "check", "diff"),
+               ("run", "meter", "intensity", "zones", "schedule", "estimate", "runs", "check", "diff", "verify",
+                "keys", "policy-validation"),
                "plain text for terminals and logs"),
     FormatSpec("json", "carbonguard.formats.json_format",
                ("run", "meter", "intensity", "zones", "compliance", "schedule", "estimate", "runs", "check",
-                "diff"),
+                "diff", "verify", "keys", "policy-validation"),
                "machine-readable JSON, units in field names"),
     FormatSpec("markdown", "carbonguard.formats.markdown", ("run", "compliance", "check", "diff"),
                "markdown for PR comments and Prefect artifacts"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from carbonguard.formats.admin_text import RENDERERS as ADMIN_RENDERERS
 from carbonguard.formats.check_text import RENDERERS as CHECK_RENDERERS
 from carbonguard.formats.common import (
     finding_location,
@@ -272,6 +273,7 @@ def render_runs(result: RunList, options: RenderOptions) -> str:
 
 RENDERERS: dict[str, Any] = {
     **CHECK_RENDERERS,  # check and diff: carbonguard/formats/check_text.py
+    **ADMIN_RENDERERS,  # verify, keys, policy-validation: carbonguard/formats/admin_text.py
     "estimate": render_estimate,
     "run": render_run,
     "meter": render_meter,
