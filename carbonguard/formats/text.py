@@ -9,12 +9,14 @@ from carbonguard.formats.admin_text import RENDERERS as ADMIN_RENDERERS
 from carbonguard.formats.check_text import RENDERERS as CHECK_RENDERERS
 from carbonguard.formats.common import (
     finding_location,
+    fmt_quantity,
     fmt_run_quantity,
     fmt_stage_quantities,
     intensity_provenance,
     reschedule_line,
 )
 from carbonguard.formats.escape import text_safe as t
+from carbonguard.formats.numbers import figure, plural
 from carbonguard.formats.registry import RenderOptions
 
 if TYPE_CHECKING:  # result types are only annotations here; importing them would slow every CLI start
@@ -37,13 +39,14 @@ def render_run(result: RunReport, options: RenderOptions) -> str:
     ]
     if footprint is not None:
         lines.append(
-            f"zone: {t(footprint.zone)}, PUE {footprint.pue:g}, IT energy {footprint.it_energy_kwh:.6g} kWh, "
+            f"zone: {t(footprint.zone)}, PUE {footprint.pue:g}, "
+            f"IT energy {fmt_quantity(footprint.it_energy_kwh, 'kWh')}, "
             f"estimated readings: {footprint.estimated_components}, "
             f"unavailable readings: {footprint.unavailable_components}"
         )
         for stage in footprint.stages:
             energy, co2e = fmt_stage_quantities(stage)
-            lines.append(f"  stage {t(stage.stage)}: {energy}, {co2e} ({stage.records} record(s))")
+            lines.append(f"  stage {t(stage.stage)}: {energy}, {co2e} ({plural(stage.records, 'record')})")
         lines.extend(f"intensity: {t(line)}" for line in intensity_provenance(footprint))
     if decision.reschedule is not None:
         lines.append(f"reschedule: {t(reschedule_line(decision.reschedule))}")
@@ -226,7 +229,8 @@ def _num(value: float | None) -> str:
 
 def render_estimate(result: EstimateReport, options: RenderOptions) -> str:
     """Per stage: time, place, IT energy with its band, facility energy and CO2e; then totals and sources."""
-    lines = [f"carbonguard estimate: {t(result.job)} ({len(result.stages)} stages; every figure is an estimate)"]
+    lines = [f"carbonguard estimate: {t(result.job)} ({plural(len(result.stages), 'stage')}; "
+             "every figure is an estimate)"]
     for s in result.stages:
         r, sf = s.record, result.stage_footprint(s.record.stage)
         band = sum(c.uncertainty_kwh for c in r.components)
@@ -245,21 +249,10 @@ def render_estimate(result: EstimateReport, options: RenderOptions) -> str:
     return "\n".join(lines) + "\n"
 
 
-def sig3(value: float | None, unit: str = "") -> str:
-    """A number for people: 3 significant figures, its unit, 'unknown' when there is none."""
-    if value is None:
-        return "unknown"
-    return f"{value:.3g}" + (f" {unit}" if unit else "")
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
-
-
 def render_runs(result: RunList, options: RenderOptions) -> str:
     header = ("start (UTC)", "run id", "flow", "stages", "energy_kwh", "co2e_kg", "last decision")
     rows = [(r.start.strftime("%Y-%m-%d %H:%M") if r.start else "-", t(r.run_id), t(r.flow_name or "-"),
-             str(r.stages), sig3(r.energy_kwh) if r.footprinted else "-", sig3(r.co2e_kg) if r.footprinted else "-",
+             str(r.stages), figure(r.energy_kwh) if r.footprinted else "-", figure(r.co2e_kg) if r.footprinted else "-",
              t(r.outcome or "not gated")) for r in result.runs]
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
