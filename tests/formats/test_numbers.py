@@ -45,7 +45,8 @@ def _report() -> RunReport:
     footprint = RunFootprint(run_id="r", zone="FR", pue=1.5, it_energy_kwh=2 * kwh / 1.5, energy_kwh=2 * kwh,
                              energy_upper_kwh=2 * kwh, co2e_kg=2 * kg, stages=stages)
     decision = Decision(outcome=Outcome.ALLOW, run_id="r", policy_name="p", policy_version="1",
-                        policy_hash="a" * 64, evaluated_at=datetime(2026, 3, 2, tzinfo=timezone.utc), energy_kwh=2 * kwh, co2e_kg=2 * kg, findings=())
+                        policy_hash="a" * 64, evaluated_at=datetime(2026, 3, 2, tzinfo=timezone.utc),
+                        energy_kwh=2 * kwh, co2e_kg=2 * kg, findings=())
     return RunReport(decision, footprint)
 
 
