@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from carbonguard.cli.output import add_output_arguments, emit, output_targets
+from carbonguard.cli.progress import progress_bar
 
 VERIFY_EPILOG = """exit codes:
   0   intact
@@ -101,10 +102,9 @@ def _verify(args: argparse.Namespace) -> int:
         raise InputError(Problem("must be at least 1", field_path="--workers"))
     checkpoint = load_checkpoint_file(args.checkpoint) if args.checkpoint else None
     pubkeys = [load_public_key(p) for p in args.pubkey]
-    show = args.progress or sys.stderr.isatty()
-    with _open(args) as led:
-        result = led.verify(checkpoint=checkpoint, pubkeys=pubkeys,
-                            progress=_ProgressBar() if show else None, deep=args.deep, workers=args.workers)
+    with _open(args) as led, progress_bar("verifying", force=args.progress) as progress:
+        result = led.verify(checkpoint=checkpoint, pubkeys=pubkeys, progress=progress, deep=args.deep,
+                            workers=args.workers)
         where = led.url
     report = VerifyReport.from_result(where, result)
     # A failure's text line goes to standard error, as it always has; its JSON to wherever it was asked.
@@ -112,21 +112,6 @@ def _verify(args: argparse.Namespace) -> int:
     emit([t for t in targets if t not in text_out], report)
     emit(text_out, report, stream=sys.stderr)
     return result.exit_code
-
-
-class _ProgressBar:
-    """A one-line bar on stderr; verification calls it every 65,536 records and at the end."""
-
-    def __call__(self, done: int, total: int | None) -> None:
-        if total:
-            width = 30
-            filled = min(width, int(width * done / total))
-            sys.stderr.write(f"\rverifying [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        else:
-            sys.stderr.write(f"\rverifying {done} records")
-        if total is None or done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
 
 
 def _write_out(path: Path | None, text: str) -> None:

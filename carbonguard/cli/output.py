@@ -92,6 +92,18 @@ def output_targets(args: argparse.Namespace, *, default_path: str | None = None)
     return targets
 
 
+def wants_colour(stream: TextIO) -> bool:
+    """Colour and tables only for a terminal, and never under NO_COLOR (https://no-color.org: set and
+    not empty). Pipes, files and CI logs get the plain renderer's bytes."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
+
+
 def emit(targets: list[Target], result: Result, options: RenderOptions | None = None, *,
          stream: TextIO | None = None) -> None:
     """Render `result` once per target and write it; files are written whole, UTF-8.
@@ -102,11 +114,16 @@ def emit(targets: list[Target], result: Result, options: RenderOptions | None = 
     from carbonguard.formats.registry import render
 
     for target in targets:
-        text = render(target.format, result, options)
         if target.to_stdout:
             out = stream or sys.stdout
-            out.write(text)
+            if target.format == "text" and wants_colour(out):
+                from carbonguard.formats.terminal import write  # rich loads only for a person at a terminal
+
+                write(result, out, options)
+            else:
+                out.write(render(target.format, result, options))
             out.flush()
-        else:
-            with open(target.path, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
+            continue
+        text = render(target.format, result, options)
+        with open(target.path, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)

@@ -28,7 +28,8 @@ if TYPE_CHECKING:  # result types are only annotations here; importing them woul
     from carbonguard.reporting.schedule import ScheduleReport
 
 
-def render_run(result: RunReport, options: RenderOptions) -> str:
+def run_head_lines(result: RunReport) -> list[str]:
+    """The verdict, the policy and the run's totals (the first line holds the outcome word)."""
     decision, footprint = result.decision, result.footprint
     lines = [
         f"carbonguard gate: {decision.outcome.value.upper()} (run {t(decision.run_id)})",
@@ -44,10 +45,24 @@ def render_run(result: RunReport, options: RenderOptions) -> str:
             f"estimated readings: {footprint.estimated_components}, "
             f"unavailable readings: {footprint.unavailable_components}"
         )
-        for stage in footprint.stages:
-            energy, co2e = fmt_stage_quantities(stage)
-            lines.append(f"  stage {t(stage.stage)}: {energy}, {co2e} ({plural(stage.records, 'record')})")
-        lines.extend(f"intensity: {t(line)}" for line in intensity_provenance(footprint))
+    return lines
+
+
+def run_stage_rows(result: RunReport) -> list[tuple[str, str, str, str]]:
+    """(stage, energy, CO2e, records) per stage, escaped; energy in kWh, CO2e in kg throughout."""
+    if result.footprint is None:
+        return []
+    rows = []
+    for stage in result.footprint.stages:
+        energy, co2e = fmt_stage_quantities(stage)
+        rows.append((t(stage.stage), energy, co2e, plural(stage.records, "record")))
+    return rows
+
+
+def run_tail_lines(result: RunReport) -> list[str]:
+    """Where the intensity came from, a reschedule proposal, and the findings."""
+    decision, footprint = result.decision, result.footprint
+    lines = [f"intensity: {t(line)}" for line in intensity_provenance(footprint)] if footprint is not None else []
     if decision.reschedule is not None:
         lines.append(f"reschedule: {t(reschedule_line(decision.reschedule))}")
     if not decision.findings:
@@ -59,7 +74,12 @@ def render_run(result: RunReport, options: RenderOptions) -> str:
         lines.append(f"- [{status}] {t(f.rule_id)} ({t(f.scope)}): {t(f.message)}" + (f" [{where}]" if where else ""))
         if f.remedy and not f.waived_by:
             lines.append(f"    fix: {t(f.remedy)}")
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def render_run(result: RunReport, options: RenderOptions) -> str:
+    stages = [f"  stage {name}: {energy}, {co2e} ({records})" for name, energy, co2e, records in run_stage_rows(result)]
+    return "\n".join([*run_head_lines(result), *stages, *run_tail_lines(result)]) + "\n"
 
 
 def _energy(kwh: float | None) -> str:
@@ -249,18 +269,29 @@ def render_estimate(result: EstimateReport, options: RenderOptions) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_runs(result: RunList, options: RenderOptions) -> str:
-    header = ("start (UTC)", "run id", "flow", "stages", "energy_kwh", "co2e_kg", "last decision")
-    rows = [(r.start.strftime("%Y-%m-%d %H:%M") if r.start else "-", t(r.run_id), t(r.flow_name or "-"),
-             str(r.stages), figure(r.energy_kwh) if r.footprinted else "-", figure(r.co2e_kg) if r.footprinted else "-",
-             t(r.outcome or "not gated")) for r in result.runs]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+RUNS_HEADER = ("start (UTC)", "run id", "flow", "stages", "energy_kwh", "co2e_kg", "last decision")
+
+
+def runs_rows(result: RunList) -> list[tuple[str, ...]]:
+    """One escaped row per run, in `RUNS_HEADER` order; '-' until a run is gated (never 0)."""
+    return [(r.start.strftime("%Y-%m-%d %H:%M") if r.start else "-", t(r.run_id), t(r.flow_name or "-"),
+             str(r.stages), figure(r.energy_kwh) if r.footprinted else "-",
+             figure(r.co2e_kg) if r.footprinted else "-", t(r.outcome or "not gated")) for r in result.runs]
+
+
+def runs_footer(result: RunList) -> str:
     more = result.total_runs - len(result.runs)
-    lines.append(f"{plural(result.total_runs, 'run')} in {t(result.ledger_url)}"
-                 + (f"; {more} older not shown (--limit)" if more > 0 else "")
-                 + "; energy is facility kWh, CO2e location-based kg, '-' until a run is gated")
+    return (f"{plural(result.total_runs, 'run')} in {t(result.ledger_url)}"
+            + (f"; {more} older not shown (--limit)" if more > 0 else "")
+            + "; energy is facility kWh, CO2e location-based kg, '-' until a run is gated")
+
+
+def render_runs(result: RunList, options: RenderOptions) -> str:
+    rows = runs_rows(result)
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(RUNS_HEADER)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(RUNS_HEADER, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.append(runs_footer(result))
     return "\n".join(lines) + "\n"
 
 
