@@ -76,7 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("--since", metavar="TIME", help="start of the period (ISO date or time, UTC)")
     report.add_argument("--until", metavar="TIME", help="end of the period, exclusive (ISO date or time)")
     add_output_arguments(report, "compliance", default="markdown")
-    report.add_argument("--out", metavar="PATH", help="write the --format (or default) output to FILE")
+    report.add_argument("--out", metavar="PATH", help="write the --format (or default) output to PATH")
+    report.add_argument("--progress", action="store_true",
+                        help="show a progress bar on stderr even when it is not a terminal")
     report.set_defaults(handler=_report)
 
 
@@ -164,8 +166,8 @@ def _report(args: argparse.Namespace) -> int:
     until = parse_period_bound(args.until, "--until") if args.until else None
     if since is not None and until is not None and until <= since:
         raise InputError(f"--until ({args.until}) must be after --since ({args.since})", source="command line")
-    with _open(args) as led:
-        report = build_report(led, run_id=args.run, since=since, until=until)
+    with _open(args) as led, progress_bar("verifying before the report", force=args.progress) as progress:
+        report = build_report(led, run_id=args.run, since=since, until=until, progress=progress)
     emit(targets, report)
     # The report is still written (it says FAILED VERIFICATION), but a pipeline must not take a
     # report of a tampered ledger for a clean one: exit with the verify command's code.

@@ -193,3 +193,13 @@ def test_a_footprint_over_fewer_stages_than_the_run_holds_says_so(
     (run,) = _report(url, capsys, "--run", "late")["runs"]
     assert run["energy"]["facility_energy_kwh"] == "3.30"  # 2.2 kWh IT x 1.5: the figures add up
     assert run["scope2"]["location_based_source"].startswith("its footprint judged 1 of the run's 2 stage records")
+
+
+def test_report_progress_goes_to_stderr_only(ledger: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Verifying a large ledger before the report takes time: a bar on stderr when asked, never in the report."""
+    assert main(["audit", "report", "--ledger", ledger, "--json"]) == 0
+    assert capsys.readouterr().err == ""  # stderr is not a terminal: no bar
+    assert main(["audit", "report", "--ledger", ledger, "--json", "--progress"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith("verifying before the report") and " records" in captured.err
+    assert json.loads(captured.out)["ledger"]["verified"] is True
