@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 Progress = Callable[[int, "int | None"], None]  # (done, total or None when unknown)
 
@@ -45,3 +45,31 @@ def progress_bar(description: str, *, force: bool = False, unit: str = "records"
 
     with bar:
         yield update
+
+
+class RetryProgress:
+    """`on_retry` for the intensity providers: from a provider's first retry, a bar of its attempts.
+
+    Retries back off exponentially (up to a minute a wait), so a person at a terminal sees which
+    provider is being waited for rather than a silent pause. Use as a context manager; nothing is
+    drawn where stderr is not a terminal (unless `force`), nor when no call is retried.
+    """
+
+    def __init__(self, *, force: bool = False) -> None:
+        self.force = force
+        self._stack = ExitStack()
+        self._bars: dict[str, Progress | None] = {}
+
+    def __call__(self, provider: str, attempts_made: int, attempts_allowed: int, wait_s: float) -> None:
+        if provider not in self._bars:
+            self._bars[provider] = self._stack.enter_context(
+                progress_bar(f"{provider}: retrying", force=self.force, unit="attempts"))
+        bar = self._bars[provider]
+        if bar is not None:
+            bar(attempts_made, attempts_allowed)
+
+    def __enter__(self) -> RetryProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()

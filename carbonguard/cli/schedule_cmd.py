@@ -176,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
     rest = [z for z in zones if z not in forecasts]
     provider_errors: list[str] = []
     if rest:
+        from carbonguard.cli.progress import RetryProgress
         from carbonguard.intensity import build_source
         from carbonguard.intensity.settings import IntensitySettings
 
@@ -188,11 +189,12 @@ def run(args: argparse.Namespace) -> int:
         if args.no_cache:
             update["cache_ttl_s"] = 0
         settings = base.model_copy(update=update)
-        source = build_source(settings, cache_dir=args.cache_dir)
         end = deadline or (not_before + timedelta(hours=args.horizon_h) + duration)
-        for zone in rest:
-            forecasts[zone] = source.series(zone, not_before, end)
-            provider_errors += [str(e) for e in getattr(source, "errors", [])]
+        with RetryProgress() as on_retry:
+            source = build_source(settings, cache_dir=args.cache_dir, on_retry=on_retry)
+            for zone in rest:
+                forecasts[zone] = source.series(zone, not_before, end)
+                provider_errors += [str(e) for e in getattr(source, "errors", [])]
 
     cost = parse_interruption_cost(args.interruption_cost) if args.interruption_cost else (
         scheduling.interruption_cost if scheduling else None
