@@ -104,6 +104,17 @@ def wants_colour(stream: TextIO) -> bool:
         return False
 
 
+def write_lines(lines: list[str], stream: TextIO) -> None:
+    """Lines of plain text as a command prints them while it works: verdict words coloured at a terminal."""
+    if wants_colour(stream):
+        from carbonguard.formats.terminal import write_text
+
+        write_text("".join(line + "\n" for line in lines), stream)
+    else:
+        stream.write("".join(line + "\n" for line in lines))
+    stream.flush()
+
+
 def emit(targets: list[Target], result: Result, options: RenderOptions | None = None, *,
          stream: TextIO | None = None) -> None:
     """Render `result` once per target and write it; files are written whole, UTF-8.

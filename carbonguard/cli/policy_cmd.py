@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from carbonguard.cli.output import add_output_arguments, emit, output_targets
+from carbonguard.cli.output import add_output_arguments, emit, output_targets, write_lines
 from carbonguard.errors import EXIT_INPUT_ERROR, EXIT_OK, InputError
 
 
@@ -29,10 +29,9 @@ def _validate(args: argparse.Namespace) -> int:
             check = PolicyCheck(path, loaded.name, loaded.version, loaded.content_hash)
         checks.append(check)
         if live and not check.ok:
-            for line in policy_problem_lines(check):
-                print(line, file=sys.stderr)
+            write_lines(policy_problem_lines(check), sys.stderr)
         elif live and not args.quiet:
-            print(policy_ok_line(check))
+            write_lines([policy_ok_line(check)], sys.stdout)
     result = PolicyValidation(tuple(checks))
     emit([t for t in targets if t not in live], result, RenderOptions(extra={"quiet": args.quiet}))
     return EXIT_OK if result.ok else EXIT_INPUT_ERROR

@@ -78,5 +78,10 @@ def write(result: Any, stream: TextIO, options: RenderOptions | None = None) -> 
     if renderer is not None:
         console.print(renderer(result))
     else:
-        text = plain.RENDERERS[result.kind](result, options or RenderOptions())
-        console.print(Group(*_lines(text.splitlines())))
+        write_text(plain.RENDERERS[result.kind](result, options or RenderOptions()), stream)
+
+
+def write_text(text: str, stream: TextIO) -> None:
+    """Plain text (already escaped by its renderer) with its verdict words coloured."""
+    console = Console(file=stream, markup=False, emoji=False, highlight=False, soft_wrap=True)
+    console.print(Group(*_lines(text.splitlines())))

@@ -150,3 +150,12 @@ def test_piped_output_does_not_load_rich() -> None:
             "print('rich' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("args", [("policy", "validate", "policy.yaml"), ("keys", "list", "--ledger", "ledger.db")],
+                         ids=["policy-validate", "keys-list"])
+def test_other_verdicts_are_coloured_at_a_terminal_only(workdir: Path, args: tuple[str, ...]) -> None:
+    code, out = _terminal(workdir, *args)
+    assert code == 0 and re.search(r"\x1b\[[0-9;]*32m(ok|active)", out), out  # green
+    code, out = _terminal(workdir, *args, NO_COLOR="1")
+    assert not SGR.search(out) and out == _piped(workdir, *args).stdout
