@@ -159,3 +159,23 @@ def test_other_verdicts_are_coloured_at_a_terminal_only(workdir: Path, args: tup
     assert code == 0 and re.search(r"\x1b\[[0-9;]*32m(ok|active)", out), out  # green
     code, out = _terminal(workdir, *args, NO_COLOR="1")
     assert not SGR.search(out) and out == _piped(workdir, *args).stdout
+
+
+def test_user_strings_reach_the_terminal_as_typed_never_as_markup_or_escapes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run called `[bold red]x` with an escape sequence prints literally, its ESC made a space."""
+    import io
+
+    monkeypatch.setenv("COLUMNS", "200")
+    from carbonguard.formats import terminal
+    from carbonguard.reporting.runs import RunList, RunSummary
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Tty()
+    hostile = "[bold red]x\x1b[2J"
+    terminal.write(RunList("l.db", (RunSummary(hostile, flow_name=hostile, start=START, stages=1),), 1), out)
+    text = out.getvalue()
+    assert SGR.search(text)  # a terminal: coloured
+    assert text.count("[bold red]x [2J") == 2 and "\x1b[2J" not in text
