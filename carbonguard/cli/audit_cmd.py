@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from carbonguard.cli.output import add_output_arguments, emit, output_targets
+from carbonguard.cli.progress import progress_bar
 
 VERIFY_EPILOG = """exit codes:
   0   intact
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify = sub.add_parser("verify", help="verify the hash chain, signatures and an exported checkpoint",
                             description="Verify the ledger and exit with a code naming what failed.",
                             epilog=VERIFY_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    verify.add_argument("--ledger", help=ledger_help)
+    verify.add_argument("--ledger", metavar="URL", help=ledger_help)
     verify.add_argument("--checkpoint", type=Path, metavar="FILE",
                         help="a checkpoint exported earlier with `audit checkpoint`; detects truncation")
     verify.add_argument("--pubkey", type=Path, action="append", default=[], metavar="FILE",
@@ -48,32 +49,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "for ledgers of 200,000 records or more)")
     verify.add_argument("--progress", action="store_true",
                         help="show a progress bar on stderr even when it is not a terminal")
+    add_output_arguments(verify, "verify")
     verify.set_defaults(handler=_verify)
 
     checkpoint = sub.add_parser("checkpoint", help="sign a checkpoint of the head and export it",
                                 description="Write a signed checkpoint of the ledger's head now and save "
                                 "it to FILE; keep FILE outside the ledger to detect a truncated tail.")
-    checkpoint.add_argument("--ledger", help=ledger_help)
-    checkpoint.add_argument("--out", type=Path, metavar="FILE", help="where to write it (default: stdout)")
+    checkpoint.add_argument("--ledger", metavar="URL", help=ledger_help)
+    checkpoint.add_argument("--out", type=Path, metavar="PATH", help="where to write it (default: stdout)")
     checkpoint.add_argument("--latest", action="store_true",
                             help="export the latest existing checkpoint instead of signing a new one")
     checkpoint.set_defaults(handler=_checkpoint)
 
     export = sub.add_parser("export", help="export every record as JSON lines or CSV")
-    export.add_argument("--ledger", help=ledger_help)
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    export.add_argument("--out", type=Path, metavar="FILE", help="where to write it (default: stdout)")
+    export.add_argument("--ledger", metavar="URL", help=ledger_help)
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", metavar="FORMAT",
+                        help="jsonl or csv (default: jsonl)")
+    export.add_argument("--out", type=Path, metavar="PATH", help="where to write it (default: stdout)")
     export.set_defaults(handler=_export)
 
     report = sub.add_parser("report", help="compliance report per run and period",
                             description="Energy (measured vs estimated), compute, Scope 2 location- and "
                             "market-based CO2e, renewable share and SCI, per run and for the period.")
-    report.add_argument("--ledger", help=ledger_help)
-    report.add_argument("--run", metavar="ID", help="only this run")
-    report.add_argument("--since", metavar="DATE", help="start of the period (ISO date or time, UTC)")
-    report.add_argument("--until", metavar="DATE", help="end of the period, exclusive (ISO date or time)")
+    report.add_argument("--ledger", metavar="URL", help=ledger_help)
+    report.add_argument("--run", metavar="RUN_ID", help="only this run")
+    report.add_argument("--since", metavar="TIME", help="start of the period (ISO date or time, UTC)")
+    report.add_argument("--until", metavar="TIME", help="end of the period, exclusive (ISO date or time)")
     add_output_arguments(report, "compliance", default="markdown")
-    report.add_argument("--out", metavar="FILE", help="write the --format (or default) output to FILE")
+    report.add_argument("--out", metavar="PATH", help="write the --format (or default) output to PATH")
+    report.add_argument("--progress", action="store_true",
+                        help="show a progress bar on stderr even when it is not a terminal")
     report.set_defaults(handler=_report)
 
 
@@ -92,36 +97,23 @@ def _verify(args: argparse.Namespace) -> int:
     from carbonguard.errors import InputError, Problem
     from carbonguard.ledger.keys import load_public_key
     from carbonguard.ledger.verify import load_checkpoint_file
+    from carbonguard.reporting.ledger_admin import VerifyReport
 
+    targets = output_targets(args)
     if args.workers is not None and args.workers < 1:
         raise InputError(Problem("must be at least 1", field_path="--workers"))
     checkpoint = load_checkpoint_file(args.checkpoint) if args.checkpoint else None
     pubkeys = [load_public_key(p) for p in args.pubkey]
-    show = args.progress or sys.stderr.isatty()
-    with _open(args) as led:
-        result = led.verify(checkpoint=checkpoint, pubkeys=pubkeys,
-                            progress=_ProgressBar() if show else None, deep=args.deep, workers=args.workers)
+    with _open(args) as led, progress_bar("verifying", force=args.progress) as progress:
+        result = led.verify(checkpoint=checkpoint, pubkeys=pubkeys, progress=progress, deep=args.deep,
+                            workers=args.workers)
         where = led.url
-    if result.ok:
-        print(f"{where}: {result.message}; head {result.head_hash}")
-    else:
-        print(f"{where}: {result.failure}: {result.message}", file=sys.stderr)
+    report = VerifyReport.from_result(where, result)
+    # A failure's text line goes to standard error, as it always has; its JSON to wherever it was asked.
+    text_out = [t for t in targets if t.format == "text" and t.to_stdout and not result.ok]
+    emit([t for t in targets if t not in text_out], report)
+    emit(text_out, report, stream=sys.stderr)
     return result.exit_code
-
-
-class _ProgressBar:
-    """A one-line bar on stderr; verification calls it every 65,536 records and at the end."""
-
-    def __call__(self, done: int, total: int | None) -> None:
-        if total:
-            width = 30
-            filled = min(width, int(width * done / total))
-            sys.stderr.write(f"\rverifying [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        else:
-            sys.stderr.write(f"\rverifying {done} records")
-        if total is None or done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
 
 
 def _write_out(path: Path | None, text: str) -> None:
@@ -174,8 +166,8 @@ def _report(args: argparse.Namespace) -> int:
     until = parse_period_bound(args.until, "--until") if args.until else None
     if since is not None and until is not None and until <= since:
         raise InputError(f"--until ({args.until}) must be after --since ({args.since})", source="command line")
-    with _open(args) as led:
-        report = build_report(led, run_id=args.run, since=since, until=until)
+    with _open(args) as led, progress_bar("verifying before the report", force=args.progress) as progress:
+        report = build_report(led, run_id=args.run, since=since, until=until, progress=progress)
     emit(targets, report)
     # The report is still written (it says FAILED VERIFICATION), but a pipeline must not take a
     # report of a tampered ledger for a clean one: exit with the verify command's code.

@@ -239,7 +239,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(default: the first job spec's path)")
     parser.add_argument("--ledger", metavar="URL", help="ledger for --run, run baselines and from_run job specs "
                         "(read only; default: $CARBONGUARD_LEDGER or .carbonguard/ledger.db)")
-    parser.add_argument("--start", default=DEFAULT_START, metavar="ISO",
+    parser.add_argument("--start", default=DEFAULT_START, metavar="TIME",
                         help=f"synthetic UTC start of estimates (default {DEFAULT_START})")
-    parser.add_argument("--as-of", metavar="ISO", help="judge waivers as of this UTC time (default: now)")
+    parser.add_argument("--as-of", metavar="TIME", help="judge waivers as of this UTC time (default: now)")
     parser.set_defaults(handler=_check, subjects=None)

@@ -46,6 +46,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--tag", metavar="TAG", help="hidden marker tag for a markdown PR comment")
     parser.add_argument("--ledger", metavar="URL", help="ledger for run ids (read only; default: "
                         "$CARBONGUARD_LEDGER or .carbonguard/ledger.db)")
-    parser.add_argument("--start", default=DEFAULT_START, metavar="ISO",
+    parser.add_argument("--start", default=DEFAULT_START, metavar="TIME",
                         help=f"synthetic UTC start of estimates (default {DEFAULT_START})")
     parser.set_defaults(handler=_diff)

@@ -99,10 +99,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("jobspec", nargs="?", metavar="JOBSPEC", help="job spec YAML file")
     add_output_arguments(parser, "estimate")
-    parser.add_argument("--start", default=DEFAULT_START, metavar="ISO",
+    parser.add_argument("--start", default=DEFAULT_START, metavar="TIME",
                         help=f"synthetic UTC start of the first stage (default {DEFAULT_START})")
     parser.add_argument("--ledger", metavar="URL", help="ledger for a job spec with from_run (default: "
                         "$CARBONGUARD_LEDGER or .carbonguard/ledger.db)")
     parser.add_argument("--schema", action="store_true", help="print the job spec JSON Schema instead")
-    parser.add_argument("--out", metavar="FILE", help="with --schema: write to FILE")
+    parser.add_argument("--out", metavar="PATH", help="with --schema: write to FILE")
     parser.set_defaults(handler=_estimate)

@@ -31,9 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("zone", nargs="?", help="zone code (DE, US-CAMX, AU-NSW, gcp:europe-west4) or alias")
     when = p.add_mutually_exclusive_group()
-    when.add_argument("--at", metavar="T", help="instant, ISO 8601 with offset (default: now)")
-    when.add_argument("--start", metavar="T", help="window start, ISO 8601 with offset (needs --end)")
-    p.add_argument("--end", metavar="T", help="window end, ISO 8601 with offset")
+    when.add_argument("--at", metavar="TIME", help="instant, ISO 8601 with offset (default: now)")
+    when.add_argument("--start", metavar="TIME", help="window start, ISO 8601 with offset (needs --end)")
+    p.add_argument("--end", metavar="TIME", help="window end, ISO 8601 with offset")
     p.add_argument(
         "--provider",
         action="append",
@@ -104,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     if args.start and not args.end:
         raise InputError(Problem("--start needs --end", source="command line", field_path="--start"))
 
+    from carbonguard.cli.progress import RetryProgress
     from carbonguard.intensity import build_source
     from carbonguard.intensity.settings import IntensitySettings
     from carbonguard.intensity.timeseries import weighted_average
@@ -132,8 +133,9 @@ def run(args: argparse.Namespace) -> int:
         unknown_zone=args.unknown_zone,
         cache_ttl_s=0 if args.no_cache else IntensitySettings().cache_ttl_s,
     )
-    source = build_source(settings, cache_dir=args.cache_dir)
-    points = source.series(zone, start, end)
+    with RetryProgress() as on_retry:
+        source = build_source(settings, cache_dir=args.cache_dir, on_retry=on_retry)
+        points = source.series(zone, start, end)
     avg = weighted_average(points, start, end)
     errors = tuple(str(e) for e in getattr(source, "errors", []))
     emit(targets, IntensityReport(

@@ -11,6 +11,8 @@ import re
 import sys
 from pathlib import Path
 
+from carbonguard.cli.output import add_output_arguments, emit, output_targets
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("keys", help="create, enrol and rotate ledger signing keys",
@@ -20,31 +22,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ledger_help = "ledger path or URL (default: $CARBONGUARD_LEDGER, else .carbonguard/ledger.db)"
 
     generate = sub.add_parser("generate", help="write a new key pair (private PEM 0600, public PEM)")
-    generate.add_argument("--out", type=Path, default=Path(".carbonguard"), metavar="DIR",
+    generate.add_argument("--out", type=Path, default=Path(".carbonguard"), metavar="PATH",
                           help="directory for signing-key.pem and signing-key.pub (default: .carbonguard)")
     generate.add_argument("--name", default="signing-key", help="file name stem (default: signing-key)")
     generate.set_defaults(handler=_generate)
 
     add = sub.add_parser("add", help="enrol another writer's public key, signed by your enrolled key")
-    add.add_argument("--ledger", help=ledger_help)
+    add.add_argument("--ledger", metavar="URL", help=ledger_help)
     add.add_argument("--pubkey", type=Path, required=True, metavar="FILE", help="the public key to enrol")
     add.set_defaults(handler=_add)
 
     rotate = sub.add_parser("rotate", help="replace your signing key; the old key signs the new one")
-    rotate.add_argument("--ledger", help=ledger_help)
+    rotate.add_argument("--ledger", metavar="URL", help=ledger_help)
     rotate.add_argument("--new-key", type=Path, metavar="PEM",
                         help="the new private key (default: generate one in --out)")
-    rotate.add_argument("--out", type=Path, metavar="DIR",
+    rotate.add_argument("--out", type=Path, metavar="PATH",
                         help="where to write a generated new key (default: beside the current key)")
     rotate.set_defaults(handler=_rotate)
 
     show = sub.add_parser("list", help="list the keys a ledger trusts")
-    show.add_argument("--ledger", help=ledger_help)
+    show.add_argument("--ledger", metavar="URL", help=ledger_help)
+    add_output_arguments(show, "keys")
     show.set_defaults(handler=_list)
 
     registry = sub.add_parser("registry-generate",
                               help="write a certificate registry's key pair (for signing exports: tests, demos)")
-    registry.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
+    registry.add_argument("--out", type=Path, default=Path("."), metavar="PATH",
                           help="directory for NAME.pem and NAME.pub (default: current directory)")
     registry.add_argument("--name", default="registry-key", help="file name stem (default: registry-key)")
     registry.set_defaults(handler=_registry_generate)
@@ -129,13 +132,12 @@ def _rotate(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     from carbonguard.ledger import open_ledger
+    from carbonguard.reporting.ledger_admin import KeyList
 
+    targets = output_targets(args)
     with open_ledger(args.ledger, create=False) as led:
-        ring = led.keyring()
-    for key_id, public in ring.public.items():
-        state = "retired" if key_id in ring.retired else "active"
-        origin = " (first key)" if key_id == ring.genesis_key_id else ""
-        print(f"{key_id}  {state}{origin}  {public}")
+        keys = KeyList.from_ring(led.url, led.keyring())
+    emit(targets, keys)
     return 0
 
 

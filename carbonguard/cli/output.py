@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.formats.registry import formats_for
@@ -42,7 +42,8 @@ def add_output_arguments(parser: argparse.ArgumentParser, kind: str, *, default:
                        f"when PATH is '-' or absent; repeatable" + (f" (default: {default})" if default else ""))
     exclusive = group.add_mutually_exclusive_group()
     exclusive.add_argument("--json", action="store_true", help="same as -o json")
-    exclusive.add_argument("--format", choices=names, default=None, help="same as -o FORMAT")
+    exclusive.add_argument("--format", choices=names, default=None, metavar="FORMAT",
+                           help=f"same as -o FORMAT ({', '.join(names)})")
     parser.set_defaults(output_kind=kind, output_default=default)
 
 
@@ -91,15 +92,49 @@ def output_targets(args: argparse.Namespace, *, default_path: str | None = None)
     return targets
 
 
-def emit(targets: list[Target], result: Result, options: RenderOptions | None = None) -> None:
-    """Render `result` once per target and write it; files are written whole, UTF-8."""
+def wants_colour(stream: TextIO) -> bool:
+    """Colour and tables only for a terminal, and never under NO_COLOR (https://no-color.org: set and
+    not empty). Pipes, files and CI logs get the plain renderer's bytes."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
+
+
+def write_lines(lines: list[str], stream: TextIO) -> None:
+    """Lines of plain text as a command prints them while it works: verdict words coloured at a terminal."""
+    if wants_colour(stream):
+        from carbonguard.formats.terminal import write_text
+
+        write_text("".join(line + "\n" for line in lines), stream)
+    else:
+        stream.write("".join(line + "\n" for line in lines))
+    stream.flush()
+
+
+def emit(targets: list[Target], result: Result, options: RenderOptions | None = None, *,
+         stream: TextIO | None = None) -> None:
+    """Render `result` once per target and write it; files are written whole, UTF-8.
+
+    `stream` replaces standard output for the target that goes there (a failed `audit verify`
+    prints its text on standard error, as it always has).
+    """
     from carbonguard.formats.registry import render
 
     for target in targets:
-        text = render(target.format, result, options)
         if target.to_stdout:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        else:
-            with open(target.path, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
+            out = stream or sys.stdout
+            if target.format == "text" and wants_colour(out):
+                from carbonguard.formats.terminal import write  # rich loads only for a person at a terminal
+
+                write(result, out, options)
+            else:
+                out.write(render(target.format, result, options))
+            out.flush()
+            continue
+        text = render(target.format, result, options)
+        with open(target.path, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)

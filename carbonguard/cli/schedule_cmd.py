@@ -35,12 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Best start (lowest time-weighted mean intensity) for a job of --duration that must finish "
         "by --deadline, pause-and-resume slots, and the same search per --zone, each against running now.",
     )
-    p.add_argument("--zone", action="append", default=[], metavar="Z",
+    p.add_argument("--zone", action="append", default=[], metavar="ZONE",
                    help="grid zone or cloud region (aws:us-east-1); repeat to compare zones; the first is home")
-    p.add_argument("--duration", required=True, metavar="D", help="job duration, e.g. 6h, 90min, 1h30m")
-    p.add_argument("--not-before", metavar="T", help="earliest start, ISO 8601 with offset (default: now)")
-    p.add_argument("--deadline", metavar="T", help="the whole job must finish by T (ISO 8601 with offset)")
-    p.add_argument("--energy-kwh", type=float, metavar="E", help="the job's energy, for savings in kg CO2e")
+    p.add_argument("--duration", required=True, metavar="DURATION", help="job duration, e.g. 6h, 90min, 1h30m")
+    p.add_argument("--not-before", metavar="TIME", help="earliest start, ISO 8601 with offset (default: now)")
+    p.add_argument("--deadline", metavar="TIME", help="the whole job must finish by TIME (ISO 8601 with offset)")
+    p.add_argument("--energy-kwh", type=float, metavar="KWH", help="the job's energy, for savings in kg CO2e")
     p.add_argument("--energy-source", choices=("measured", "estimated", "given"), default="given",
                    help="where --energy-kwh comes from (recorded with the saving)")
     p.add_argument("--forecast", action="append", default=[], metavar="[ZONE=]FILE",
@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="policy: home zone, candidate zones, limits (max_delay_h, interruption_cost), providers")
     p.add_argument("--interruption-cost", metavar="COST",
                    help="per interruption, e.g. 10min or 50g (overrides the policy)")
-    p.add_argument("--horizon-h", type=float, default=DEFAULT_HORIZON_H, metavar="H",
+    p.add_argument("--horizon-h", type=float, default=DEFAULT_HORIZON_H, metavar="HOURS",
                    help=f"without --deadline, how far providers are asked (default {DEFAULT_HORIZON_H:g} h)")
     p.add_argument("--cache-dir", metavar="DIR", help="cache directory for live answers")
     p.add_argument("--no-cache", action="store_true", help="always ask live providers")
@@ -176,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
     rest = [z for z in zones if z not in forecasts]
     provider_errors: list[str] = []
     if rest:
+        from carbonguard.cli.progress import RetryProgress
         from carbonguard.intensity import build_source
         from carbonguard.intensity.settings import IntensitySettings
 
@@ -188,11 +189,12 @@ def run(args: argparse.Namespace) -> int:
         if args.no_cache:
             update["cache_ttl_s"] = 0
         settings = base.model_copy(update=update)
-        source = build_source(settings, cache_dir=args.cache_dir)
         end = deadline or (not_before + timedelta(hours=args.horizon_h) + duration)
-        for zone in rest:
-            forecasts[zone] = source.series(zone, not_before, end)
-            provider_errors += [str(e) for e in getattr(source, "errors", [])]
+        with RetryProgress() as on_retry:
+            source = build_source(settings, cache_dir=args.cache_dir, on_retry=on_retry)
+            for zone in rest:
+                forecasts[zone] = source.series(zone, not_before, end)
+                provider_errors += [str(e) for e in getattr(source, "errors", [])]
 
     cost = parse_interruption_cost(args.interruption_cost) if args.interruption_cost else (
         scheduling.interruption_cost if scheduling else None

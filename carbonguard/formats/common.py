@@ -5,19 +5,21 @@ These return plain (unescaped) text; each renderer escapes it for its own format
 
 from __future__ import annotations
 
+from carbonguard.formats.numbers import sig3
 from carbonguard.models import Finding, RescheduleProposal, RunFootprint, StageFootprint
 
 
 def fmt_quantity(value: float | None, unit: str) -> str:
-    """A number with its unit, or an explicit 'unknown': a missing figure is never printed as 0."""
-    return "unknown" if value is None else f"{value:.6g} {unit}"
+    """A number for people (3 significant figures) with its unit, or an explicit 'unknown': a missing
+    figure is never printed as 0. JSON keeps every digit."""
+    return "unknown" if value is None else f"{sig3(value)} {unit}"
 
 
 def fmt_run_quantity(value: float | None, unit: str, complete: bool) -> str:
     """A run total: 'unknown' without a reading, marked as a lower bound when readings are missing."""
     if value is None:
         return "unknown (no device reading)" if not complete else "unknown"
-    return fmt_quantity(value, unit) if complete else f">= {value:.6g} {unit} (lower bound: readings missing)"
+    return fmt_quantity(value, unit) if complete else f">= {sig3(value)} {unit} (lower bound: readings missing)"
 
 
 def fmt_stage_quantities(stage: StageFootprint) -> tuple[str, str]:
@@ -34,7 +36,7 @@ def reschedule_line(proposal: RescheduleProposal) -> str:
     if proposal.saving_fraction is not None:
         saving = f", saving {proposal.saving_fraction:.0%}"
         if proposal.saving_co2e_kg is not None:
-            saving += f" ({proposal.saving_co2e_kg:.3g} kg CO2e)"
+            saving += f" ({sig3(proposal.saving_co2e_kg)} kg CO2e)"
     now = (f" against {proposal.run_now_g_per_kwh:.0f} g/kWh now" if proposal.run_now_g_per_kwh is not None else "")
     return (f"run in {proposal.zone} from {proposal.start.strftime('%Y-%m-%dT%H:%MZ')} to "
             f"{proposal.end.strftime('%Y-%m-%dT%H:%MZ') if proposal.end else '?'} "
@@ -55,7 +57,7 @@ def intensity_provenance(footprint: RunFootprint) -> list[str]:
         extra = f", fell back from {p.fallback_from}" if p.fallback_from else ""
         flags = f" [{', '.join(p.flags)}]" if p.flags else ""
         lines.append(
-            f"{p.intensity_g_per_kwh:.6g} gCO2e/kWh for {p.zone} ({when}, {p.signal.value}, {p.kind}) "
+            f"{sig3(p.intensity_g_per_kwh)} gCO2e/kWh for {p.zone} ({when}, {p.signal.value}, {p.kind}) "
             f"from {p.provider} ({p.origin.value}{extra}){': ' + p.source if p.source else ''}{flags}"
         )
     return lines

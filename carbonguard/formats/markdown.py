@@ -18,6 +18,7 @@ from carbonguard.formats.common import (
 )
 from carbonguard.formats.escape import md_code as c
 from carbonguard.formats.escape import md_text as m
+from carbonguard.formats.numbers import figure, period_energy_unit, plural, to_float
 from carbonguard.formats.registry import RenderOptions
 from carbonguard.models import Outcome
 
@@ -96,6 +97,17 @@ def _cell(value: Any) -> str:
     return "—" if value is None else m(value)
 
 
+def _fig(value: Any, unit: str = "") -> str:
+    """A ledger decimal string for people: 3 significant figures and its unit; '—' when absent."""
+    return m(figure(value, unit, missing="—"))
+
+
+def _sci(sci: Any) -> str:
+    if sci.sci_g_per_unit is None:
+        return _fig(None)
+    return f"{_fig(sci.sci_g_per_unit, 'g CO2e')} per {_cell(sci.functional_unit)}"
+
+
 def _tree_lines(run: Any) -> list[str]:
     """Which runs this section covers: a run's figures include its subflow runs' stages."""
     lines = []
@@ -106,8 +118,36 @@ def _tree_lines(run: Any) -> list[str]:
     return [*lines, ""] if lines else []
 
 
+def _period_rows(period: Any) -> list[str]:
+    """The period's figures with their units; energy in MWh only when the period reaches 1 MWh."""
+    figures_mwh = (period.total_energy_mwh, period.measured_it_energy_mwh, period.estimated_it_energy_mwh,
+                   period.renewable_energy_mwh)
+    name, size = period_energy_unit(v * 1e3 for v in map(to_float, figures_mwh) if v is not None)
+
+    def energy(mwh: str | None) -> str:
+        value = to_float(mwh)
+        return _fig(None) if value is None else _fig(value * 1e3 / size, name)
+
+    rows = [("runs", str(period.runs)),
+            ("total energy", f"{energy(period.total_energy_mwh)} ({m(period.total_energy_scope)})"),
+            ("measured IT energy", energy(period.measured_it_energy_mwh)),
+            ("estimated IT energy", energy(period.estimated_it_energy_mwh)),
+            ("Scope 2 location-based", f"{_fig(period.location_based_co2e_kg, 'kg CO2e')} "
+                                       f"({m(period.location_based_status)})"),
+            ("Scope 2 market-based", f"{_fig(period.market_based_co2e_kg, 'kg CO2e')} "
+                                     f"({m(period.market_based_status)})"),
+            ("renewable energy", energy(period.renewable_energy_mwh)),
+            ("renewable share", f"{_fig(period.renewable_share_percent, '%')} ({m(period.renewable_status)})"),
+            ("metered GPU device-hours", _fig(period.metered_gpu_device_hours, "h"))]
+    return [f"| {label} | {value} |" for label, value in rows]
+
+
 def render_compliance(report: ComplianceReport, options: RenderOptions) -> str:
-    """A human-readable report: the period summary, then one section per run."""
+    """A human-readable report: the period summary, then one section per run.
+
+    Figures read at 3 significant figures with their unit (a run's energy in kWh); the JSON
+    format keeps the ledger's full decimal strings.
+    """
     led, period = report.ledger, report.period
     lines = [
         "# carbonguard compliance report", "",
@@ -116,31 +156,30 @@ def render_compliance(report: ComplianceReport, options: RenderOptions) -> str:
         f"head seq {led.head_seq}, hash {c(led.head_hash)}.", "",
         "## Period", "",
         "| figure | value |", "| --- | --- |",
+        *_period_rows(period),
     ]
-    for key, value in period.model_dump().items():
-        lines.append(f"| {key} | {_cell(value)} |")
     for run in report.runs:
         e, cp, s, rn, sci = run.energy, run.compute, run.scope2, run.renewable, run.sci
         lines += [
             "", f"## Run {c(run.run_id)}", "", f"{_cell(run.start)} to {_cell(run.end)}", "",
             *_tree_lines(run),
             "| figure | value | provenance |", "| --- | --- | --- |",
-            f"| IT energy (kWh) | {_cell(e.it_energy_kwh)} | basis: {m(e.basis)}; measured "
-            f"{m(e.measured_energy_kwh)}, estimated {m(e.estimated_energy_kwh)}, "
-            f"{e.unavailable_readings} unavailable readings |",
-            f"| facility energy (kWh) | {_cell(e.facility_energy_kwh)} | PUE {_cell(e.pue)}; "
+            f"| IT energy | {_fig(e.it_energy_kwh, 'kWh')} | basis: {m(e.basis)}; measured "
+            f"{_fig(e.measured_energy_kwh, 'kWh')}, estimated {_fig(e.estimated_energy_kwh, 'kWh')}, "
+            f"{plural(e.unavailable_readings, 'unavailable reading')} |",
+            f"| facility energy | {_fig(e.facility_energy_kwh, 'kWh')} | PUE {_fig(e.pue)}; "
             f"{m(e.facility_energy_status)} |",
-            f"| GPUs / GPU device-hours | {cp.gpu_count} / {_cell(cp.gpu_device_hours)} | GPUs metered through "
-            f"NVML; {len(cp.devices)} readings' devices in all (GPU, CPU, DRAM, process estimates) |",
-            f"| training wall time (h) | {_cell(cp.training_wall_time_h)} | {cp.stages} stages, "
-            f"{_cell(cp.stage_time_h)} stage-hours |",
-            f"| Scope 2 location-based (kg CO2e) | {_cell(s.location_based_co2e_kg)} | "
+            f"| GPUs / GPU device-hours | {cp.gpu_count} / {_fig(cp.gpu_device_hours, 'h')} | GPUs metered through "
+            f"NVML; {plural(len(cp.devices), 'device')} read in all (GPU, CPU, DRAM, process estimates) |",
+            f"| training wall time | {_fig(cp.training_wall_time_h, 'h')} | {plural(cp.stages, 'stage')}, "
+            f"{_fig(cp.stage_time_h)} stage-hours |",
+            f"| Scope 2 location-based | {_fig(s.location_based_co2e_kg, 'kg CO2e')} | "
             f"{_cell(s.location_based_source)} |",
-            f"| Scope 2 market-based (kg CO2e) | {_cell(s.market_based_co2e_kg)} | "
+            f"| Scope 2 market-based | {_fig(s.market_based_co2e_kg, 'kg CO2e')} | "
             f"{_cell(s.market_based_source)} |",
-            f"| renewable share (%) | {_cell(rn.renewable_share_percent)} | {m(rn.status)}; "
-            f"{len(rn.claims)} claims |",
-            f"| SCI (g CO2e per {_cell(sci.functional_unit)}) | {_cell(sci.sci_g_per_unit)} | "
+            f"| renewable share | {_fig(rn.renewable_share_percent, '%')} | {m(rn.status)}; "
+            f"{plural(len(rn.claims), 'claim')} |",
+            f"| SCI | {_sci(sci)} | "
             f"{m(sci.status)}; {m(sci.embodied_status)} |",
         ]
         for d in run.decisions:

@@ -16,11 +16,15 @@ MASS_UNITS = (("t", 1e3), ("kg", 1.0), ("g", 1e-3), ("mg", 1e-6))
 
 
 def sig3(value: float) -> str:
-    """`value` to three significant figures, without an exponent for everyday magnitudes."""
+    """`value` to three significant figures, without an exponent for everyday magnitudes.
+
+    Down to a millionth (`0.00000136`): a run's energy stays in kWh, and a short test run's
+    microwatt-hours still read as a decimal.
+    """
     if value == 0 or not math.isfinite(value):
         return "0" if value == 0 else str(value)
     magnitude = math.floor(math.log10(abs(value)))
-    if magnitude >= 9 or magnitude <= -5:
+    if magnitude >= 9 or magnitude <= -7:
         return f"{value:.3g}"
     rounded = round(value, 2 - magnitude)
     magnitude = math.floor(math.log10(abs(rounded)))  # 999.6 rounds up to 1000
@@ -68,3 +72,36 @@ def duration(seconds: float | None) -> str:
     if seconds < 7200:
         return f"{sig3(seconds / 60)} min"
     return f"{sig3(seconds / 3600)} h"
+
+
+def to_float(value: float | str | None) -> float | None:
+    """A ledger decimal string (or a float) as a float for display; None stays None, never 0."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def figure(value: float | str | None, unit: str = "", *, missing: str = "unknown") -> str:
+    """`value` to three significant figures with its fixed `unit` (a run's energy stays in kWh).
+
+    Takes the ledger's decimal strings as they are, so `0.00001359822088842567179235` reads
+    `1.36e-05`; `missing` (never 0) when there is no figure.
+    """
+    number = to_float(value)
+    if number is None:
+        return missing if value is None else str(value)
+    return sig3(number) + (f" {unit}" if unit else "")
+
+
+def period_energy_unit(values_kwh: Iterable[float | str | None]) -> tuple[str, float]:
+    """kWh, or MWh when the largest figure of a period reaches 1 MWh (ESRS E1 reports in MWh)."""
+    top = max((abs(v) for v in map(to_float, values_kwh) if v is not None), default=0.0)
+    return ("MWh", 1e3) if _round3(top) >= 1e3 else ("kWh", 1.0)
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 stage', '2 stages': counts for people, never 'stage(s)'."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")

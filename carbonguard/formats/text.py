@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from carbonguard.formats.admin_text import RENDERERS as ADMIN_RENDERERS
 from carbonguard.formats.check_text import RENDERERS as CHECK_RENDERERS
 from carbonguard.formats.common import (
     finding_location,
+    fmt_quantity,
     fmt_run_quantity,
     fmt_stage_quantities,
     intensity_provenance,
     reschedule_line,
 )
 from carbonguard.formats.escape import text_safe as t
+from carbonguard.formats.numbers import figure, plural
 from carbonguard.formats.registry import RenderOptions
 
 if TYPE_CHECKING:  # result types are only annotations here; importing them would slow every CLI start
@@ -26,7 +29,8 @@ if TYPE_CHECKING:  # result types are only annotations here; importing them woul
     from carbonguard.reporting.schedule import ScheduleReport
 
 
-def render_run(result: RunReport, options: RenderOptions) -> str:
+def run_head_lines(result: RunReport) -> list[str]:
+    """The verdict, the policy and the run's totals (the first line holds the outcome word)."""
     decision, footprint = result.decision, result.footprint
     lines = [
         f"carbonguard gate: {decision.outcome.value.upper()} (run {t(decision.run_id)})",
@@ -38,14 +42,29 @@ def render_run(result: RunReport, options: RenderOptions) -> str:
     lines += _matching_lines(result)
     if footprint is not None:
         lines.append(
-            f"zone: {t(footprint.zone)}, PUE {footprint.pue:g}, IT energy {footprint.it_energy_kwh:.6g} kWh, "
+            f"zone: {t(footprint.zone)}, PUE {footprint.pue:g}, "
+            f"IT energy {fmt_quantity(footprint.it_energy_kwh, 'kWh')}, "
             f"estimated readings: {footprint.estimated_components}, "
             f"unavailable readings: {footprint.unavailable_components}"
         )
-        for stage in footprint.stages:
-            energy, co2e = fmt_stage_quantities(stage)
-            lines.append(f"  stage {t(stage.stage)}: {energy}, {co2e} ({stage.records} record(s))")
-        lines.extend(f"intensity: {t(line)}" for line in intensity_provenance(footprint))
+    return lines
+
+
+def run_stage_rows(result: RunReport) -> list[tuple[str, str, str, str]]:
+    """(stage, energy, CO2e, records) per stage, escaped; energy in kWh, CO2e in kg throughout."""
+    if result.footprint is None:
+        return []
+    rows = []
+    for stage in result.footprint.stages:
+        energy, co2e = fmt_stage_quantities(stage)
+        rows.append((t(stage.stage), energy, co2e, plural(stage.records, "record")))
+    return rows
+
+
+def run_tail_lines(result: RunReport) -> list[str]:
+    """Where the intensity came from, a reschedule proposal, and the findings."""
+    decision, footprint = result.decision, result.footprint
+    lines = [f"intensity: {t(line)}" for line in intensity_provenance(footprint)] if footprint is not None else []
     if decision.reschedule is not None:
         lines.append(f"reschedule: {t(reschedule_line(decision.reschedule))}")
     if not decision.findings:
@@ -57,7 +76,12 @@ def render_run(result: RunReport, options: RenderOptions) -> str:
         lines.append(f"- [{status}] {t(f.rule_id)} ({t(f.scope)}): {t(f.message)}" + (f" [{where}]" if where else ""))
         if f.remedy and not f.waived_by:
             lines.append(f"    fix: {t(f.remedy)}")
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def render_run(result: RunReport, options: RenderOptions) -> str:
+    stages = [f"  stage {name}: {energy}, {co2e} ({records})" for name, energy, co2e, records in run_stage_rows(result)]
+    return "\n".join([*run_head_lines(result), *stages, *run_tail_lines(result)]) + "\n"
 
 
 def _pct(value: float | None) -> str:
@@ -319,7 +343,8 @@ def _num(value: float | None) -> str:
 
 def render_estimate(result: EstimateReport, options: RenderOptions) -> str:
     """Per stage: time, place, IT energy with its band, facility energy and CO2e; then totals and sources."""
-    lines = [f"carbonguard estimate: {t(result.job)} ({len(result.stages)} stages; every figure is an estimate)"]
+    lines = [f"carbonguard estimate: {t(result.job)} ({plural(len(result.stages), 'stage')}; "
+             "every figure is an estimate)"]
     for s in result.stages:
         r, sf = s.record, result.stage_footprint(s.record.stage)
         band = sum(c.uncertainty_kwh for c in r.components)
@@ -338,34 +363,35 @@ def render_estimate(result: EstimateReport, options: RenderOptions) -> str:
     return "\n".join(lines) + "\n"
 
 
-def sig3(value: float | None, unit: str = "") -> str:
-    """A number for people: 3 significant figures, its unit, 'unknown' when there is none."""
-    if value is None:
-        return "unknown"
-    return f"{value:.3g}" + (f" {unit}" if unit else "")
+RUNS_HEADER = ("start (UTC)", "run id", "flow", "stages", "energy_kwh", "co2e_kg", "last decision")
 
 
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
+def runs_rows(result: RunList) -> list[tuple[str, ...]]:
+    """One escaped row per run, in `RUNS_HEADER` order; '-' until a run is gated (never 0)."""
+    return [(r.start.strftime("%Y-%m-%d %H:%M") if r.start else "-", t(r.run_id), t(r.flow_name or "-"),
+             str(r.stages), figure(r.energy_kwh) if r.footprinted else "-",
+             figure(r.co2e_kg) if r.footprinted else "-", t(r.outcome or "not gated")) for r in result.runs]
+
+
+def runs_footer(result: RunList) -> str:
+    more = result.total_runs - len(result.runs)
+    return (f"{plural(result.total_runs, 'run')} in {t(result.ledger_url)}"
+            + (f"; {more} older not shown (--limit)" if more > 0 else "")
+            + "; energy is facility kWh, CO2e location-based kg, '-' until a run is gated")
 
 
 def render_runs(result: RunList, options: RenderOptions) -> str:
-    header = ("start (UTC)", "run id", "flow", "stages", "energy_kwh", "co2e_kg", "last decision")
-    rows = [(r.start.strftime("%Y-%m-%d %H:%M") if r.start else "-", t(r.run_id), t(r.flow_name or "-"),
-             str(r.stages), sig3(r.energy_kwh) if r.footprinted else "-", sig3(r.co2e_kg) if r.footprinted else "-",
-             t(r.outcome or "not gated")) for r in result.runs]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    rows = runs_rows(result)
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(RUNS_HEADER)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(RUNS_HEADER, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-    more = result.total_runs - len(result.runs)
-    lines.append(f"{plural(result.total_runs, 'run')} in {t(result.ledger_url)}"
-                 + (f"; {more} older not shown (--limit)" if more > 0 else "")
-                 + "; energy is facility kWh, CO2e location-based kg, '-' until a run is gated")
+    lines.append(runs_footer(result))
     return "\n".join(lines) + "\n"
 
 
 RENDERERS: dict[str, Any] = {
     **CHECK_RENDERERS,  # check and diff: carbonguard/formats/check_text.py
+    **ADMIN_RENDERERS,  # verify, keys, policy-validation: carbonguard/formats/admin_text.py
     "estimate": render_estimate,
     "run": render_run,
     "meter": render_meter,

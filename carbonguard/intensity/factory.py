@@ -98,11 +98,13 @@ def build_source(
     cache_dir: Path | str | None = None,
     http_client: httpx.Client | None = None,
     credentials: CredentialLookup | None = None,
+    on_retry: Callable[[str, int, int, float], None] | None = None,
 ) -> IntensitySource:
     """One source for the configured chain; the embedded-only default needs no network at all.
 
     `credentials` resolves the variable names the settings give (default: the environment); the
-    Prefect plugin passes one that also reads Prefect Secret blocks.
+    Prefect plugin passes one that also reads Prefect Secret blocks. `on_retry(provider, attempts
+    made, attempts allowed, wait_s)` is called before each backoff wait (the CLI draws a bar).
     """
     settings = settings or IntensitySettings()
     secrets = Secrets()
@@ -125,7 +127,7 @@ def build_source(
 
         http = JsonHttp(
             name, timeout_s=settings.timeout_s, max_retries=settings.max_retries, client=http_client,
-            secrets=secrets,
+            secrets=secrets, on_retry=on_retry,
         )
         live: IntensitySource = build_live(name, settings, http, remembered)
         if cache is not None:

@@ -18,6 +18,7 @@ The report is a typed model (`ComplianceReport`): figures and provenance only. `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
 from decimal import Decimal, InvalidOperation
@@ -265,8 +266,13 @@ class _Run:
 
 
 def build_report(ledger: Ledger, *, run_id: str | None = None, since: datetime | None = None,
-                 until: datetime | None = None) -> ComplianceReport:
-    """The report: ledger state, one entry per run, and the period totals."""
+                 until: datetime | None = None,
+                 progress: Callable[[int, int | None], None] | None = None) -> ComplianceReport:
+    """The report: ledger state, one entry per run, and the period totals.
+
+    `progress(done, total)` follows the verification of the whole chain, the long part of a report
+    over a large ledger (the CLI draws it as a bar on stderr).
+    """
     runs: dict[str, _Run] = {}
     parent_of = parents(ledger.records(record_type=SUBFLOW))
     if run_id is None:  # a subflow run is part of the run it ran in, not a run of its own
@@ -298,7 +304,7 @@ def build_report(ledger: Ledger, *, run_id: str | None = None, since: datetime |
         if (since is None or (start and start >= since)) and (until is None or (start and start < until)):
             selected.append(run)
     selected.sort(key=lambda r: (r.start() or datetime.min.replace(tzinfo=timezone.utc), r.run_id))
-    verified = ledger.verify()
+    verified = ledger.verify(progress=progress)
     run_reports = [_run_report(run) for run in selected]
     return ComplianceReport.model_validate({
         "report": "carbonguard compliance report",

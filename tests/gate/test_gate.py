@@ -186,7 +186,7 @@ def test_text_format_marks_unknown_and_lower_bound_energy() -> None:
     unknown = render("text", evaluate(policy(unavailable="allow"), _no_reading_footprint(), as_of=AS_OF))
     assert "energy_kwh: unknown (no device reading)" in unknown
     partial = render("markdown", evaluate(policy(unavailable="allow"), footprint(unavailable=1), as_of=AS_OF))
-    assert ">= 10 kWh (lower bound: readings missing)" in partial
+    assert ">= 10.0 kWh (lower bound: readings missing)" in partial  # 3 significant figures
 
 
 def test_stage_lines_never_print_a_missing_reading_as_zero() -> None:

@@ -90,8 +90,27 @@ def test_period_totals_and_markdown(ledger: str, capsys: pytest.CaptureFixture) 
     assert period["renewable_energy_mwh"] == "0.00192"
     assert main(["audit", "report", "--ledger", ledger]) == 0
     markdown = capsys.readouterr().out
-    assert "## Run `run-c`" in markdown and "Scope 2 market-based (kg CO2e)" in markdown
+    assert "## Run `run-c`" in markdown and "| Scope 2 market-based | 0.300 kg CO2e |" in markdown
     assert "not claimed" in markdown
+
+
+def test_markdown_prints_figures_for_people_and_json_keeps_every_digit(ledger: str,
+                                                                       capsys: pytest.CaptureFixture) -> None:
+    """3 significant figures with their unit; kWh for runs and a period under 1 MWh; the JSON unchanged."""
+    period = _report(ledger, capsys, "--since", "2026-03-01", "--until", "2026-04-01")["period"]
+    assert period["total_energy_mwh"] == "0.0037" and period["renewable_energy_mwh"] == "0.00192"
+    (run,) = _report(ledger, capsys, "--run", "run-a")["runs"]
+    assert run["sci"]["sci_g_per_unit"] == "1500.000000000"
+    assert main(["audit", "report", "--ledger", ledger, "--since", "2026-03-01", "--until", "2026-04-01"]) == 0
+    markdown = capsys.readouterr().out
+    assert "| total energy | 3.70 kWh (IT equipment only" in markdown
+    assert "| renewable energy | 1.92 kWh |" in markdown
+    assert "| facility energy | 3.84 kWh | PUE 1.20;" in markdown
+    assert "| training wall time | 1.50 h | 2 stages, 1.00 stage-hours |" in markdown
+    assert "| SCI | 1,500 g CO2e per training run |" in markdown
+    assert "1500.000000000" not in markdown and "1.000000" not in markdown
+    assert "| IT energy | 0.500 kWh | basis: estimated; measured 0 kWh, estimated 0.500 kWh, " \
+           "1 unavailable reading |" in markdown
 
 
 def test_report_input_errors(ledger: str, capsys: pytest.CaptureFixture) -> None:
@@ -174,3 +193,13 @@ def test_a_footprint_over_fewer_stages_than_the_run_holds_says_so(
     (run,) = _report(url, capsys, "--run", "late")["runs"]
     assert run["energy"]["facility_energy_kwh"] == "3.30"  # 2.2 kWh IT x 1.5: the figures add up
     assert run["scope2"]["location_based_source"].startswith("its footprint judged 1 of the run's 2 stage records")
+
+
+def test_report_progress_goes_to_stderr_only(ledger: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Verifying a large ledger before the report takes time: a bar on stderr when asked, never in the report."""
+    assert main(["audit", "report", "--ledger", ledger, "--json"]) == 0
+    assert capsys.readouterr().err == ""  # stderr is not a terminal: no bar
+    assert main(["audit", "report", "--ledger", ledger, "--json", "--progress"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith("verifying before the report") and " records" in captured.err
+    assert json.loads(captured.out)["ledger"]["verified"] is True

@@ -40,10 +40,13 @@ def verify(url: str, *extra: str) -> int:
 
 def test_intact(filled: str, capsys: pytest.CaptureFixture) -> None:
     assert verify(filled) == 0
-    assert "intact: 25 records, 12 signed checkpoints" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "intact: 25 records, 12 signed checkpoints" in captured.out
+    assert captured.err == ""  # stderr is not a terminal: no bar
     assert verify(filled, "--deep") == 0
     assert verify(filled, "--progress", "--workers", "2") == 0
-    assert "verifying [" in capsys.readouterr().err  # a bar on stderr, forced off a terminal
+    err = capsys.readouterr().err  # a bar on stderr, forced off a terminal: drawn once, plain
+    assert err.startswith("verifying ") and "25/25 records" in err and "\x1b" not in err
 
 
 def test_edited_payload(filled: str, capsys: pytest.CaptureFixture) -> None:

@@ -58,8 +58,11 @@ class JsonHttp:
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 60.0,
         secrets: Secrets | None = None,
+        on_retry: Callable[[str, int, int, float], None] | None = None,
     ) -> None:
         self.provider = provider
+        # (provider, attempts made, attempts allowed, seconds until the next): a surface shows the wait
+        self.on_retry = on_retry
         self.secrets = secrets if secrets is not None else Secrets()
         self.timeout_s = timeout_s
         self.max_retries = max_retries
@@ -141,6 +144,8 @@ class JsonHttp:
                             )
                         delay = asked
             if attempt < self.max_retries:
+                if self.on_retry is not None:
+                    self.on_retry(self.provider, attempt + 1, self.max_retries + 1, delay)
                 self.sleep(delay)
         assert last is not None
         raise ProviderError(

@@ -1,0 +1,49 @@
+"""Plain text for `audit verify`, `keys list` and `policy validate`: the wording they always printed.
+
+Every string that came from a file or the ledger goes through `text_safe`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from carbonguard.formats.escape import text_safe as t
+from carbonguard.formats.registry import RenderOptions
+
+if TYPE_CHECKING:
+    from carbonguard.reporting.ledger_admin import KeyEntry, KeyList, PolicyCheck, PolicyValidation, VerifyReport
+
+
+def render_verify(result: VerifyReport, options: RenderOptions) -> str:
+    if result.ok:
+        return f"{t(result.ledger_url)}: {t(result.message)}; head {t(result.head_hash)}\n"
+    return f"{t(result.ledger_url)}: {t(result.failure)}: {t(result.message)}\n"
+
+
+def key_line(key: KeyEntry) -> str:
+    return f"{t(key.key_id)}  {key.state}{' (first key)' if key.first_key else ''}  {t(key.public_key)}"
+
+
+def render_keys(result: KeyList, options: RenderOptions) -> str:
+    return "".join(key_line(k) + "\n" for k in result.keys)
+
+
+def policy_ok_line(check: PolicyCheck) -> str:
+    return f"{t(check.path)}: ok ({t(check.name)} v{t(check.version)}, sha256 {(check.content_hash or '')[:12]})"
+
+
+def policy_problem_lines(check: PolicyCheck) -> list[str]:
+    return [t(problem) for problem in check.problems]
+
+
+def render_policy_validation(result: PolicyValidation, options: RenderOptions) -> str:
+    """Problems of every invalid file; with `extra["quiet"]` false, an ok line per valid file too."""
+    quiet = bool(options.extra.get("quiet"))
+    lines: list[str] = []
+    for check in result.files:
+        lines += policy_problem_lines(check) if not check.ok else ([] if quiet else [policy_ok_line(check)])
+    return "".join(line + "\n" for line in lines)
+
+
+RENDERERS: dict[str, Any] = {"verify": render_verify, "keys": render_keys,
+                             "policy-validation": render_policy_validation}
