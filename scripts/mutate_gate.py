@@ -18,7 +18,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET = Path("carbonguard/gate.py")
-TESTS = ["tests/gate", "tests/test_rules.py", "tests/pipeline"]
+TESTS = ["tests/gate", "tests/test_rules.py", "tests/pipeline", "tests/matching/test_gate_wiring.py"]
 OPERATORS = [(" != ", " == "), (" == ", " != "), (" < ", " <= "), (" > ", " >= "), (" >= ", " > "),
              (" <= ", " < "), (" and ", " or "), (" or ", " and "), ("not ", ""), (" + 1", " - 1"),
              ("max(", "min("), ("is None", "is not None"), ("is not None", "is None")]

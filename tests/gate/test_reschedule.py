@@ -134,3 +134,13 @@ def test_a_waived_finding_neither_asks_for_a_window_nor_takes_the_fallback() -> 
     mixed = evaluate(parse_policy(waived, "p.yaml"), estimated, as_of=AS_OF, forecasts=None)
     (kept,) = [f for f in mixed.findings if f.rule_id == "measurement.estimated"]
     assert kept.outcome == Outcome.BLOCK and kept.waived_by is not None and "reschedule" not in kept.message
+
+
+def test_other_findings_neither_ask_for_a_window_nor_take_the_fallback() -> None:
+    strict = POLICY.format(fallback="block", zones="") + "  measurement: {estimated: warn}\n"
+    estimated = run().model_copy(update={"estimated_components": 1})
+    only_warn = evaluate(parse_policy(strict, "p.yaml"), estimated.model_copy(update={"co2e_kg": 0.1}), as_of=AS_OF)
+    assert only_warn.outcome == Outcome.WARN and only_warn.reschedule is None
+    both = evaluate(parse_policy(strict, "p.yaml"), estimated, as_of=AS_OF)  # over budget, no forecast
+    (warn,) = [f for f in both.findings if f.rule_id == "measurement.estimated"]
+    assert warn.outcome == Outcome.WARN and "cannot reschedule" not in warn.message
