@@ -61,10 +61,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             help="export the latest existing checkpoint instead of signing a new one")
     checkpoint.set_defaults(handler=_checkpoint)
 
-    export = sub.add_parser("export", help="export every record as JSON lines or CSV")
+    export = sub.add_parser("export", help="export every record as JSON lines or CSV, or runs as CodeCarbon CSV")
     export.add_argument("--ledger", metavar="URL", help=ledger_help)
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", metavar="FORMAT",
-                        help="jsonl or csv (default: jsonl)")
+    export.add_argument("--format", choices=("jsonl", "csv", "codecarbon-csv"), default="jsonl", metavar="FORMAT",
+                        help="jsonl or csv (every record, default: jsonl), or codecarbon-csv (one row per gated "
+                        "run in CodeCarbon's emissions.csv columns, from a verified ledger)")
     export.add_argument("--out", type=Path, metavar="PATH", help="where to write it (default: stdout)")
     export.set_defaults(handler=_export)
 
@@ -144,15 +145,43 @@ def _export(args: argparse.Namespace) -> int:
     from carbonguard.ledger.export import write_csv, write_jsonl
 
     with _open(args) as led:
+        if args.format == "codecarbon-csv":
+            text, count = _codecarbon_rows(led)  # read and checked before the output file is opened
         out = sys.stdout if args.out is None else args.out.open("w", encoding="utf-8", newline="")
         try:
-            count = (write_jsonl if args.format == "jsonl" else write_csv)(led, out)
+            if args.format == "codecarbon-csv":
+                out.write(text)
+            else:
+                count = (write_jsonl if args.format == "jsonl" else write_csv)(led, out)
         finally:
             if args.out is not None:
                 out.close()
     if args.out is not None:
         print(f"{count} records written to {args.out}", file=sys.stderr)
     return 0
+
+
+def _codecarbon_rows(led: object) -> tuple[str, int]:
+    """Each gated run's latest footprint with the stage records it was computed from, as CodeCarbon CSV.
+
+    Derived figures come from a verified ledger only: a tampered one stops with verify's exit code.
+    """
+    from carbonguard.assess import verified
+    from carbonguard.formats.codecarbon_csv import render
+    from carbonguard.intensity.dataset import country_names
+    from carbonguard.models import RunFootprint, StageRecord
+
+    verified(led)
+    stages = {r.record_hash: r for r in led.records(record_type="stage")}
+    latest: dict[str, object] = {}
+    for rec in led.records(record_type="footprint"):
+        latest[rec.run_id or ""] = rec
+    runs = []
+    for rec in latest.values():
+        footprint = RunFootprint.model_validate(rec.payload)
+        used = [StageRecord.model_validate(stages[h].payload) for h in footprint.record_hashes if h in stages]
+        runs.append((footprint, used))
+    return render(runs, countries=country_names()), len(runs)
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -148,6 +148,11 @@ def check_segment(
     for batch in batches:
         for row in batch:
             seq, rtype, run_id, rhash, env = row
+            if not isinstance(env, (bytes, bytearray, memoryview)):
+                # A column rewritten as text (SQLite's replace() on a blob returns text) is an edit
+                # like any other: report it, never crash on it.
+                return stop(EXIT_EDITED, f"its envelope column holds {type(env).__name__}, not the hashed bytes",
+                            seq, None)
             if seq != expected:
                 return stop(EXIT_DELETED, f"missing; the next record present is seq {seq} "
                             f"(id {_record_id(env)})", expected, None)

@@ -118,3 +118,39 @@ def test_control_characters_cannot_split_a_row() -> None:
     records = [record("train", component("gpu", 1.0), flow='a\nb\r\nc,"d"')]
     row = export(records)  # export() asserts exactly one data row
     assert row["project_name"] == 'a b  c,"d"'
+
+
+def test_audit_export_writes_codecarbon_csv_for_gated_runs(tmp_path) -> None:
+    import csv as csv_module
+
+    from carbonguard.cli.main import main
+    from carbonguard.ledger import open_ledger
+
+    ledger = str(tmp_path / "l.db")
+    with open_ledger(ledger) as led:
+        led.append("stage", record("train", component("gpu", 1.0), run_id="run-cc").model_dump(mode="json"))
+        led.append("stage", record("evaluate", component("gpu", 0.5), run_id="run-cc", hour=13).model_dump(mode="json"))
+    policy = tmp_path / "p.yaml"
+    policy.write_text('apiVersion: carbonguard/v1\nkind: CarbonPolicy\nmetadata: {name: cc, version: "1"}\n'
+                      "spec:\n  location: {zone: DE}\n  pue: 1.2\n")
+    assert main(["gate", "--policy", str(policy), "--run", "run-cc", "--ledger", ledger, "--json"]) == 0
+    out = tmp_path / "emissions.csv"
+    assert main(["audit", "export", "--ledger", ledger, "--format", "codecarbon-csv", "--out", str(out)]) == 0
+    (row,) = list(csv_module.DictReader(out.open()))
+    assert row["run_id"] == "run-cc" and row["country_iso_code"] == "DEU"
+    assert float(row["energy_consumed"]) == pytest.approx(1.5 * 1.2)
+
+
+def test_codecarbon_export_refuses_a_tampered_ledger(tmp_path) -> None:
+    from carbonguard.cli.main import main
+    from carbonguard.ledger import open_ledger
+    from tests.ledger import tamper
+
+    ledger = str(tmp_path / "l.db")
+    with open_ledger(ledger) as led:
+        led.append("stage", record("train", component("gpu", 1.0), run_id="run-t").model_dump(mode="json"))
+    with tamper.raw(ledger) as run:  # an edit that does not re-hash: the chain no longer verifies
+        run("UPDATE records SET envelope = replace(envelope, X'312e30', X'392e30') WHERE seq = 1")
+    out = tmp_path / "emissions.csv"
+    assert main(["audit", "export", "--ledger", ledger, "--format", "codecarbon-csv", "--out", str(out)]) == 10
+    assert not out.exists()

@@ -157,3 +157,18 @@ def test_parallel_verification_agrees(tamper: str, ledger_url: str, key_file: Pa
                 "forge": EXIT_BAD_SIGNATURE, "swap-across-boundary": EXIT_REORDERED,
                 "truncate": EXIT_TRUNCATED}[tamper]
     assert one.exit_code == expected, one.message
+
+
+def test_an_envelope_rewritten_as_text_is_an_edit_not_a_crash(tmp_path) -> None:
+    """SQLite's replace() on a blob column stores text: the verifier reports an edit (10), never 70."""
+    from carbonguard.cli.main import main
+    from carbonguard.ledger import open_ledger
+    from tests.ledger import tamper
+    from tests.ledger.conftest import stage_record
+
+    url = str(tmp_path / "text.db")
+    with open_ledger(url) as led:
+        led.append("stage", stage_record().model_dump(mode="json"))
+    with tamper.raw(url) as run:
+        run("UPDATE records SET envelope = replace(envelope, X'7374616765', X'7374616765') WHERE seq = 1")
+    assert main(["audit", "verify", "--ledger", url]) == 10
