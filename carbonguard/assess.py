@@ -82,6 +82,11 @@ class Assessment:
     match: MatchResult | None = None  # set when the policy has spec.matching
     inputs: _Inputs | None = field(default=None, repr=False, compare=False)
 
+    @property
+    def forecasts(self) -> dict[str, list[IntensityPoint]] | None:
+        """The forecasts a reschedule proposal was computed from (None when no rule asked)."""
+        return self.inputs.forecasts if self.inputs is not None else None
+
 
 class LedgerIntegrityError(CarbonguardError):
     """The ledger fails verification: nothing read from it may be judged."""

@@ -257,6 +257,40 @@ def hourly_matching(chart_id: str, hours: Sequence[datetime], consumption: Seque
         return _svg(chart_id, fig, title, description)
 
 
+def forecast_window(chart_id: str, starts: Sequence[datetime], ends: Sequence[datetime],
+                    values: Sequence[float], now: tuple[datetime, datetime] | None,
+                    window: tuple[datetime, datetime] | None, title: str, description: str) -> Chart:
+    """A zone's intensity forecast as steps, with "run now" and the proposed window shaded on it."""
+    require_matplotlib()
+    import matplotlib
+    from matplotlib import dates
+
+    with matplotlib.rc_context(_rc(chart_id)):
+        fig, ax = _figure(chart_id, WIDTH_IN, 2.8)
+        xs = [dates.date2num(t) for t in starts] + [dates.date2num(ends[-1])]
+        ys = [*values, values[-1]]
+        (line,) = ax.step(xs, ys, where="post", color=_SERIES["intensity"], linewidth=2, label="forecast")
+        line.set_gid(f"{chart_id}-forecast-{_MARK_PREFIX}-0")
+        if now is not None:
+            span = ax.axvspan(dates.date2num(now[0]), dates.date2num(now[1]), color=_SERIES["block"], alpha=0.18,
+                              label="run now")
+            span.set_gid(f"{chart_id}-now-{_MARK_PREFIX}-0")
+        if window is not None:
+            span = ax.axvspan(dates.date2num(window[0]), dates.date2num(window[1]), color=_SERIES["allow"],
+                              alpha=0.3, label="proposed window")
+            span.set_gid(f"{chart_id}-window-{_MARK_PREFIX}-0")
+        ax.set_ylabel("grid intensity\n(gCO2e/kWh)")
+        ax.set_ylim(bottom=0, top=max(ys) * 1.15 or 1)
+        ax.set_xlabel("time (UTC)")
+        ax.set_xlim(xs[0], xs[-1])
+        locator = dates.AutoDateLocator(minticks=2, maxticks=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
+        ax.legend(frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=3, fontsize=8.5,
+                  borderaxespad=0.2)
+        return _svg(chart_id, fig, title, description)
+
+
 def period_runs(chart_id: str, starts: Sequence[datetime], values: Sequence[float | None],
                 outcomes: Sequence[str], unit: str, title: str, description: str) -> Chart:
     """Each run's location-based CO2e at its start time, coloured by the gate's outcome."""

@@ -28,7 +28,7 @@ from carbonguard.reporting.run import RunReport
 
 _VERDICT = {
     "allow": ("Allowed", "✓"), "warn": ("Allowed with warnings", "!"),
-    "reschedule": ("Reschedule: not now", "⏲"), "block": ("Blocked", "✕"),
+    "reschedule": ("Reschedule: not now", "↻"), "block": ("Blocked", "✕"),
 }
 _CSS = """
 :root { color-scheme: light dark; --bg: #ffffff; --fg: #1b1f24; --muted: #57606a; --line: #d0d7de;
@@ -371,6 +371,45 @@ def _run_matching(result: RunReport) -> str:
     return "".join(parts)
 
 
+def _run_schedule(result: RunReport) -> str:
+    """Where a reschedule rule asked for a cleaner window: the forecast with "run now" and the
+    proposed window marked, the saving, or why no window beat running now."""
+    proposal = result.decision.reschedule
+    if proposal is None:
+        return ""
+    parts = ["<section id=schedule><h2>A cleaner window</h2>"]
+    if proposal.proposed and proposal.start is not None:
+        tiles = [_tile(f"{proposal.start:%Y-%m-%d %H:%M} UTC", f"proposed start in {proposal.zone or ''}"),
+                 _tile(numbers.intensity(proposal.mean_g_per_kwh), "mean over the window"),
+                 _tile(numbers.intensity(proposal.run_now_g_per_kwh), f"running now in {proposal.run_now_zone or ''}"),
+                 _tile(_pct(proposal.saving_fraction), "saving")]
+        if proposal.saving_co2e_kg is not None:
+            tiles.append(_tile(numbers.co2e(proposal.saving_co2e_kg), "CO2e saved at this run's energy"))
+        parts.append(f'<div class="tiles">{"".join(tiles)}</div>')
+    parts.append(f"<p>{h(proposal.reason)}</p>")
+    zone = proposal.zone or proposal.run_now_zone
+    points = sorted((result.forecasts or {}).get(zone or "", []), key=lambda p: p.start)
+    if points and proposal.duration_s:
+        from datetime import timedelta
+
+        ends = [p.start + timedelta(seconds=p.duration_s) for p in points]
+        duration = timedelta(seconds=proposal.duration_s)
+        as_of = result.decision.evaluated_at
+        now = (as_of, as_of + duration) if zone == proposal.run_now_zone else None
+        window = (proposal.start, proposal.end) if proposal.proposed and proposal.start and proposal.end else None
+        description = (f"Intensity forecast for {zone}, {len(points)} figures from {points[0].start:%Y-%m-%d %H:%M} "
+                       f"to {ends[-1]:%Y-%m-%d %H:%M} UTC" + (f"; proposed window {window[0]:%Y-%m-%d %H:%M} to "
+                                                                 f"{window[1]:%Y-%m-%d %H:%M} UTC" if window else ""))
+        chart = charts.forecast_window("cg-schedule", [p.start for p in points], ends,
+                                       [p.intensity_g_per_kwh for p in points], now, window,
+                                       f"Intensity forecast for {zone}", description)
+        caption = (f"Forecast grid intensity for {h(zone or '')}: the run started now (red band) against the "
+                   "proposed window (green band), each as long as this run took.")
+        parts.append(_figure(chart, caption))
+    parts.append("</section>")
+    return "".join(parts)
+
+
 def _intensity_rows(fp: RunFootprint) -> list[list[str]]:
     rows = []
     for p in fp.intensity_sources:
@@ -435,7 +474,7 @@ def _run_provenance(result: RunReport) -> str:
 
 # A scheduling section joins here when RunReport carries `schedule`.
 RUN_SECTIONS: tuple[Callable[[RunReport], str], ...] = (_run_verdict, _run_stages, _run_hourly, _run_matching,
-                                                        _run_provenance)
+                                                        _run_schedule, _run_provenance)
 
 
 def render_run(result: RunReport, options: RenderOptions) -> str:

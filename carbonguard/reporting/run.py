@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from carbonguard.models import Decision, RunFootprint
+from carbonguard.models import Decision, IntensityPoint, RunFootprint
 
 if TYPE_CHECKING:
     from carbonguard.matching import MatchResult
@@ -23,6 +23,7 @@ class RunReport:
     footprint: RunFootprint | None = None
     ledger: LedgerState | None = None  # the chain the decision was recorded in, verified (for provenance)
     match: MatchResult | None = None  # hourly certificate matching, when the policy has spec.matching
+    forecasts: dict[str, list[IntensityPoint]] | None = None  # what a reschedule proposal was computed from
 
     def json_document(self) -> dict[str, Any]:
         document = {
