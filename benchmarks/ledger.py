@@ -69,9 +69,10 @@ def bench_appends(url: str, count: int, signer: Signer, optimistic: bool = True,
     return count / elapsed
 
 
-def generate(url: str, count: int, signer: Signer, every: int = 100) -> None:
-    """Bulk-write `count` valid records: genesis key, stages, a signed checkpoint every `every`
-    and as the last record (a ledger always ends with one)."""
+def generate(url: str, count: int, signer: Signer, every: int = 100, run_size: int = 1000) -> None:
+    """Bulk-write `count` valid records: genesis key, stages of runs of `run_size` records
+    (`run-0`, `run-1`, ...), a signed checkpoint every `every` and as the last record (a ledger
+    always ends with one)."""
     template = stage_payload(0)
     value, _ = normalise(template)
     now = format_time(datetime.now(timezone.utc))
@@ -92,6 +93,7 @@ def generate(url: str, count: int, signer: Signer, every: int = 100) -> None:
             else:
                 kind = "stage"
                 value["task_run_id"] = str(seq)
+                value["run_id"] = f"run-{seq // run_size}"
                 payload = value
             header = Header(seq, str(uuid.uuid4()), kind, now, PRODUCER, signer.key_id,
                             payload.get("run_id"), prev)

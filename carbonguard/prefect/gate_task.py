@@ -122,7 +122,7 @@ def carbon_gate(
     `report_dir`: also write the run's HTML report there (e.g. beside the ledger) and publish a link
     artifact to it (`report_url` + file name when reports are served from a URL); needs the `report` extra.
     """
-    from carbonguard.assess import assess_run, record_assessment, verified
+    from carbonguard.assess import assess_run, record_assessment, verified_span
     from carbonguard.formats import render
     from carbonguard.formats.escape import md_text
     from carbonguard.ledger import open_ledger
@@ -143,11 +143,11 @@ def carbon_gate(
         raise InputError("carbon_gate needs run_id= when called outside a flow run")
     links = flow_run_links(target)  # the subflow runs: their stages are part of this run
     with open_ledger(ledger, create=False) as led:
-        verified(led)  # before anything is appended: never write on top of a tampered chain
+        verified_span(led, None)  # before anything is appended: never write on an unsigned tail
         record_subflow_links(led, links)  # so every surface reads the same tree from the ledger
         record_cached_stages(led, [target, *subflow_runs(led, target)], _flow_name())
         assessment = record_assessment(led, loaded, assess_run(
-            loaded, led, target, credentials=prefect_credentials, verify=False, forecasts=forecasts,
+            loaded, led, target, credentials=prefect_credentials, forecasts=forecasts,
         ))
         moved = _carry_out_reschedule(led, assessment, zone_deployments)
         state = ledger_state(led) if report_dir else None
