@@ -92,13 +92,14 @@ def load_stage_records(
     if verify:
         seqs = ledger.run_seqs(runs, ("stage", "subflow"))
         head = verified_span(ledger, seqs[0] if seqs else None)
-    entries = [e for other in runs for e in ledger.records(run_id=other, record_type="stage")]
+    # Each payload parsed once, from its hashed bytes, straight into a StageRecord.
+    entries = [e for other in runs for e in ledger.payloads(other, "stage", StageRecord.model_validate_json)]
     if head is not None:  # appended after the verification: not judged
-        entries = [e for e in entries if e.seq <= head]
-    entries.sort(key=lambda e: e.seq)
+        entries = [e for e in entries if e[0] <= head]
+    entries.sort(key=lambda e: e[0])
     if not entries:
         raise InputError(Problem(f"no stage records for run {run_id!r} in ledger {ledger.url}", "--run"))
-    return [StageRecord.model_validate(e.payload) for e in entries], [e.record_hash for e in entries]
+    return [e[2] for e in entries], [e[1] for e in entries]
 
 
 def _policy_source(loaded: LoadedPolicy, credentials: Any = None) -> Any:

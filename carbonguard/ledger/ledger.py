@@ -43,6 +43,8 @@ from carbonguard.ledger.record import (
     envelope_bytes,
     format_time,
     hash_bytes,
+    paused_gc,
+    payload_bytes,
 )
 from carbonguard.ledger.store import ENVELOPE, RECORD_HASH, SEQ, ClaimConflict, LedgerError, StaleHead, Store
 from carbonguard.ledger.verify import (
@@ -224,7 +226,28 @@ class Ledger:
         """Records in sequence order, parsed from their hashed bytes (not from index columns)."""
         with self._lock:
             rows = self.store.select(run_id, record_type)
-        return [LedgerRecord.from_envelope(bytes(row[ENVELOPE]), row[RECORD_HASH]) for row in rows]
+        with paused_gc():
+            return [LedgerRecord.from_envelope(bytes(row[ENVELOPE]), row[RECORD_HASH]) for row in rows]
+
+    def payloads(self, run_id: str, record_type: str, parse: Callable[[bytes], _T]) -> list[tuple[int, str, _T]]:
+        """`(seq, record_hash, parse(payload))` for a run's records of one type, in sequence order.
+
+        For loading many records at once (a gate's stage records): `parse` gets the payload's
+        canonical JSON bytes straight from the hashed envelope (e.g. a pydantic model's
+        `model_validate_json`), so each record is parsed once rather than as a dict and then again
+        as a model, with the cyclic collector paused meanwhile.
+        """
+        with self._lock:
+            rows = self.store.select(run_id, record_type)
+        out = []
+        with paused_gc():
+            for row in rows:
+                env = bytes(row[ENVELOPE])
+                payload = payload_bytes(env)
+                if payload is None:
+                    payload = json.dumps(json.loads(env)["payload"]).encode()
+                out.append((row[SEQ], row[RECORD_HASH], parse(payload)))
+        return out
 
     def run_seqs(self, run_ids: Iterable[str], record_types: Iterable[str]) -> list[int]:
         """Sequence numbers of these runs' records of these types, from the run index (nothing parsed)."""
