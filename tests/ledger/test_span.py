@@ -141,3 +141,18 @@ def test_an_edit_before_the_span_is_left_to_audit_verify(built: dict) -> None:
     read by a gate; `audit verify` (the whole chain) still refuses the ledger."""
     _edit(built["url"], 80)  # after the genesis key's seal (51), before the run (125)
     assert _span(built["url"], built["first"]) == (0, 10)
+
+
+def test_a_range_that_comes_back_short_is_refused(built: dict) -> None:
+    """Rows that vanish between the index look-up and the read (e.g. a key record's seal deleted
+    meanwhile) leave a range short of the seal it was meant to reach: refused, never skipped."""
+    with open_ledger(built["url"], create=False) as led:
+        scan = led.store.scan_ranges
+
+        def short_first_range(ranges):
+            for i, part in enumerate(scan(ranges)):
+                yield part[:-1] if i == 0 else part
+
+        led.store.scan_ranges = short_first_range
+        result = led.verify_span(built["first"])
+    assert result.exit_code == 11, result.message
