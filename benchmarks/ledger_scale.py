@@ -52,18 +52,25 @@ def _child(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
                             stderr=subprocess.PIPE)
     out, err = proc.communicate()
     wall = time.perf_counter() - began
-    # the child has been reaped by communicate(); its rusage is in RUSAGE_CHILDREN only as a max
-    # over all children, so the child reports its own peak instead
+    # RUSAGE_CHILDREN is a maximum over all children, so the child reports its own peak
     if proc.returncode != 0:
-        raise RuntimeError(f"child {args} failed: {err.decode()[-2000:]}")
+        raise RuntimeError(f"child {args} failed (exit code {proc.returncode}): {err.decode()[-2000:]}")
     lines = out.decode().strip().splitlines()
     return wall, float(lines[-1]), "\n".join(lines[:-1])
 
 
 def _peak_mb() -> float:
+    """This process's peak RSS. Not `ru_maxrss`: Linux keeps it across exec, so a child would
+    report its parent's peak; VmHWM belongs to the address space, which exec replaces."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child_main(argv: list[str]) -> int:
