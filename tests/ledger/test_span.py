@@ -156,3 +156,17 @@ def test_a_range_that_comes_back_short_is_refused(built: dict) -> None:
         led.store.scan_ranges = short_first_range
         result = led.verify_span(built["first"])
     assert result.exit_code == 11, result.message
+
+
+def test_records_appended_after_the_verified_head_are_not_judged(tmp_path, monkeypatch) -> None:
+    """A stage of the run written between the verification and the read waits for the next gate."""
+    from carbonguard.assess import load_stage_records
+
+    with open_ledger(str(tmp_path / "ledger.db"), signing_key=Signer.generate()) as led:
+        first = led.append("stage", _stage("run-j", 1))
+        verified = led.verify_span(first.seq)
+        led.append("stage", _stage("run-j", 2))  # as if by another writer, just after the check
+        monkeypatch.setattr(led, "verify_span", lambda first_seq, **kw: verified)
+        records, hashes = load_stage_records(led, "run-j", verify=True)
+        assert hashes == [first.record_hash] and len(records) == 1
+        assert len(load_stage_records(led, "run-j")[0]) == 2  # unverified read: both
