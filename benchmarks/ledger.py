@@ -155,13 +155,15 @@ def main() -> int:
                     "before vs now (benchmarks/ledger_scale.py)")
     ap.add_argument("--sizes", default="1000,100000", help="--scale: ledger sizes, comma-separated")
     ap.add_argument("--fresh", action="store_true", help="--scale: rebuild the cached ledgers")
+    ap.add_argument("--big-run", action="store_true", help="--scale: also the gate of one run of 99,000 "
+                    "stage records (SQLite)")
     args = ap.parse_args()
     if args.scale:
         from ledger_scale import run_scale
 
         pg = args.postgres if args.postgres and pg_reachable(args.postgres) is None else None
         return run_scale([int(x) for x in args.sizes.split(",")], args.repeats, args.appends, pg, args.fresh,
-                         generate, bench_appends)
+                         generate, bench_appends, args.big_run)
     signer = Signer.generate()
     auto_workers = min(os.cpu_count() or 1, 4) if args.records >= PARALLEL_MIN_RECORDS else 1
     results: list[tuple[str, float, float]] = []

@@ -1,6 +1,6 @@
 """Scale: what judging a run and appending cost in a large ledger, before and now, side by side.
 
-    python benchmarks/ledger.py --scale [--sizes 1000,100000,1000000] [--repeats 3] [--postgres URL]
+    python benchmarks/ledger.py --scale [--sizes 1000,100000,1000000] [--repeats 3] [--postgres URL] [--big-run]
 
 Ledgers of each size are built once per store (valid, chained, signed: runs of 1,000 stage
 records, a checkpoint every 100) and cached under the temp directory (`--fresh` rebuilds), with a
@@ -177,7 +177,7 @@ def _drop(pg_url: str, schema: str) -> None:
 
 
 def run_scale(sizes: list[int], repeats: int, appends: int, pg_url: str | None, fresh: bool,
-              generate: Callable, bench_appends: Callable) -> int:
+              generate: Callable, bench_appends: Callable, big_run: bool = False) -> int:
     from carbonguard.ledger import Signer, open_ledger
     from carbonguard.ledger.keys import load_signer, write_key_pair
 
@@ -231,6 +231,24 @@ def run_scale(sizes: list[int], repeats: int, appends: int, pg_url: str | None, 
             rows.append((f"durable appends/s, {store}", f"{size:,}",
                          med(rates["before"]) if rates["before"] else float("nan"), med(rates["now"]),
                          f">= {TARGETS['appends']:,.0f}"))
+    if big_run:  # one run of 100,000 stage records (SQLite): what the gate of a large run costs
+        url = str(CACHE / "one-run-100000.db")
+        marker = CACHE / "ready-one-run-100000"
+        if not marker.exists() or fresh:
+            for suffix in ("", "-wal", "-shm"):
+                Path(url + suffix).unlink(missing_ok=True)
+            generate(url, 100_000, signer, run_size=10**9)  # every stage in run-0
+            marker.touch()
+        big = {m: ([], []) for m in ("before", "now")}
+        for _ in range(repeats):
+            for mode in ("before", "now"):
+                wall, mb, _ = _child(["gate", url, "run-0", mode, str(policy)], env)
+                big[mode][0].append(wall)
+                big[mode][1].append(mb)
+        rows.append(("gate, 99,000-record run, SQLite: wall s", "100,000", med(big["before"][0]),
+                     med(big["now"][0]), f"<= {TARGETS['gate_big_s']}"))
+        rows.append(("gate, 99,000-record run, SQLite: peak RSS MB", "100,000", med(big["before"][1]),
+                     med(big["now"][1]), f"<= {TARGETS['gate_big_mb']:.0f}"))
     print(f"medians of {repeats} runs, interleaved; {os.cpu_count()} CPUs; load average "
           + " ".join(f"{x:.1f}" for x in os.getloadavg()) + f"; {appends:,} appends per run")
     print(f"{'measure':<46} {'ledger':>10} {'before':>11} {'now':>11} {'target':>10}")
