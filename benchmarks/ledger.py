@@ -1,6 +1,7 @@
 """Ledger throughput: durable appends per second, and records verified per second on a large ledger.
 
     python benchmarks/ledger.py [--records 1000000] [--appends 2000] [--repeats 3] [--postgres URL]
+    python benchmarks/ledger.py --scale [--sizes 1000,100000,1000000]   (see benchmarks/ledger_scale.py)
 
 Targets (docs/ledger.md): >= 2,000 appends/s from one process, >= 200,000 records/s verified.
 Appends are durable: SQLite commits each append with synchronous=FULL; PostgreSQL commits each
@@ -51,7 +52,7 @@ def stage_payload(i: int) -> dict:
 
 
 def bench_appends(url: str, count: int, signer: Signer, optimistic: bool = True, sealed: bool = True,
-                  synchronous: str = "FULL") -> float:
+                  synchronous: str = "FULL", legacy_guard: bool = False) -> float:
     """Durable appends/s; each append is its own transaction, sealed by a signed checkpoint unless
     `sealed=False` (the way before every transaction was sealed, for a side-by-side ratio only)."""
     payloads = [stage_payload(i) for i in range(count)]
@@ -61,6 +62,8 @@ def bench_appends(url: str, count: int, signer: Signer, optimistic: bool = True,
             led.store._db.execute(f"PRAGMA synchronous = {synchronous}")
         if not optimistic:  # PostgreSQL only: the previous strategy, two round trips per append
             led.store.optimistic = False
+        if legacy_guard:  # PostgreSQL only: the append guard before (a sequential scan per append)
+            led.store.legacy_guard = True
         led.append("policy", {"name": "warm-up"})  # schema, key record and connection ready
         began = time.perf_counter()
         for p in payloads:
@@ -69,9 +72,10 @@ def bench_appends(url: str, count: int, signer: Signer, optimistic: bool = True,
     return count / elapsed
 
 
-def generate(url: str, count: int, signer: Signer, every: int = 100) -> None:
-    """Bulk-write `count` valid records: genesis key, stages, a signed checkpoint every `every`
-    and as the last record (a ledger always ends with one)."""
+def generate(url: str, count: int, signer: Signer, every: int = 100, run_size: int = 1000) -> None:
+    """Bulk-write `count` valid records: genesis key, stages of runs of `run_size` records
+    (`run-0`, `run-1`, ...), a signed checkpoint every `every` and as the last record (a ledger
+    always ends with one)."""
     template = stage_payload(0)
     value, _ = normalise(template)
     now = format_time(datetime.now(timezone.utc))
@@ -92,6 +96,7 @@ def generate(url: str, count: int, signer: Signer, every: int = 100) -> None:
             else:
                 kind = "stage"
                 value["task_run_id"] = str(seq)
+                value["run_id"] = f"run-{seq // run_size}"
                 payload = value
             header = Header(seq, str(uuid.uuid4()), kind, now, PRODUCER, signer.key_id,
                             payload.get("run_id"), prev)
@@ -146,7 +151,19 @@ def main() -> int:
     ap.add_argument("--sqlite-synchronous", choices=("FULL", "OFF"), default="FULL",
                     help="OFF measures the CPU cost of SQLite appends alone (not durable; for the ratio)")
     ap.add_argument("--no-sqlite-verify", action="store_true", help="verify only the PostgreSQL ledger")
+    ap.add_argument("--scale", action="store_true", help="gate, appends and verification in large ledgers, "
+                    "before vs now (benchmarks/ledger_scale.py)")
+    ap.add_argument("--sizes", default="1000,100000", help="--scale: ledger sizes, comma-separated")
+    ap.add_argument("--fresh", action="store_true", help="--scale: rebuild the cached ledgers")
+    ap.add_argument("--big-run", action="store_true", help="--scale: also the gate of one run of 99,000 "
+                    "stage records (SQLite)")
     args = ap.parse_args()
+    if args.scale:
+        from ledger_scale import run_scale
+
+        pg = args.postgres if args.postgres and pg_reachable(args.postgres) is None else None
+        return run_scale([int(x) for x in args.sizes.split(",")], args.repeats, args.appends, pg, args.fresh,
+                         generate, bench_appends, args.big_run)
     signer = Signer.generate()
     auto_workers = min(os.cpu_count() or 1, 4) if args.records >= PARALLEL_MIN_RECORDS else 1
     results: list[tuple[str, float, float]] = []

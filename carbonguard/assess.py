@@ -56,6 +56,7 @@ __all__ = [
     "policy_zone",
     "record_assessment",
     "verified",
+    "verified_span",
 ]
 
 
@@ -110,21 +111,41 @@ def verified(ledger: LedgerProtocol) -> LedgerProtocol:
     return ledger
 
 
+def verified_span(ledger: LedgerProtocol, first_seq: int | None) -> int:
+    """Verify the chain from `first_seq` (a run's first record) to the head and the key records
+    (`Ledger.verify_span`); returns the head verified. The gate's cost then grows with the run,
+    not with the ledger; `audit verify` still judges everything (docs/ledger.md)."""
+    result = ledger.verify_span(first_seq)
+    if not result.ok:
+        raise LedgerIntegrityError(
+            f"ledger {ledger.url} fails verification, so no decision is made from it: {result.message}",
+            result.exit_code,
+        )
+    return result.head_seq
+
+
 def load_stage_records(
-    ledger: LedgerProtocol, run_id: str, also: tuple[str, ...] = ()
+    ledger: LedgerProtocol, run_id: str, also: tuple[str, ...] = (), *, verify: bool = False
 ) -> tuple[list[StageRecord], list[str]]:
     """The run's stage records with those of its subflow runs (and of `also`), in ledger order.
 
     The subflow runs come from the ledger's `subflow` records, so every surface judges the same set.
+    `verify`: first verify the chain from the run's first stage or subflow record to the head
+    (`verified_span`), and judge only records up to the head verified.
     """
-    entries = ledger.records(run_id=run_id, record_type="stage")
-    for other in dict.fromkeys((*subflow_runs(ledger, run_id), *also)):
-        if other != run_id:
-            entries += ledger.records(run_id=other, record_type="stage")
-    entries.sort(key=lambda e: e.seq)
+    runs = list(dict.fromkeys((run_id, *subflow_runs(ledger, run_id), *also)))
+    head = None
+    if verify:
+        seqs = ledger.run_seqs(runs, ("stage", "subflow"))
+        head = verified_span(ledger, seqs[0] if seqs else None)
+    # Each payload parsed once, from its hashed bytes, straight into a StageRecord.
+    entries = [e for other in runs for e in ledger.payloads(other, "stage", StageRecord.model_validate_json)]
+    if head is not None:  # appended after the verification: not judged
+        entries = [e for e in entries if e[0] <= head]
+    entries.sort(key=lambda e: e[0])
     if not entries:
         raise InputError(Problem(f"no stage records for run {run_id!r} in ledger {ledger.url}", "--run"))
-    return [StageRecord.model_validate(e.payload) for e in entries], [e.record_hash for e in entries]
+    return [e[2] for e in entries], [e[1] for e in entries]
 
 
 def _policy_source(loaded: LoadedPolicy, credentials: Any = None) -> Any:
@@ -227,10 +248,11 @@ def assess_run(
 
     `certificates`: certificate export paths (or files already loaded with `load_certificates`) to
     match hour by hour under the policy's `spec.matching`; they are read before the ledger is.
-    `verify=False` only for a caller that has just run `verified(ledger)` itself.
+    `verify`: the run's span of the chain is verified first (`load_stage_records`); `False` only
+    for a caller that has just verified it itself.
     """
     files = load_certificates(loaded, certificates)
-    records, hashes = load_stage_records(verified(ledger) if verify else ledger, run_id, include_runs)
+    records, hashes = load_stage_records(ledger, run_id, include_runs, verify=verify)
     source = source if source is not None else _policy_source(loaded, credentials)
     points = fetch_points(loaded, records, source=source)
     as_of = as_of or datetime.now(timezone.utc)

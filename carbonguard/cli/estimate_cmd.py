@@ -30,12 +30,12 @@ def parse_start(value: str) -> datetime:
 
 
 def _records_of_run(run_id: str, ledger_url: str | None) -> list[Any]:
-    """The thin ledger caller of `from_run`: verify the chain, then read the run's stage records."""
-    from carbonguard.assess import load_stage_records, verified
+    """The thin ledger caller of `from_run`: verify the run's span of the chain, then read its stage records."""
+    from carbonguard.assess import load_stage_records
     from carbonguard.ledger import open_ledger
 
     with open_ledger(ledger_url, create=False) as ledger:
-        records, _hashes = load_stage_records(verified(ledger), run_id)
+        records, _hashes = load_stage_records(ledger, run_id, verify=True)
     return records
 
 

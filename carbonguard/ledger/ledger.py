@@ -43,9 +43,18 @@ from carbonguard.ledger.record import (
     envelope_bytes,
     format_time,
     hash_bytes,
+    paused_gc,
+    payload_bytes,
 )
 from carbonguard.ledger.store import ENVELOPE, RECORD_HASH, SEQ, ClaimConflict, LedgerError, StaleHead, Store
-from carbonguard.ledger.verify import VerifyResult, export_checkpoint, verify_rows
+from carbonguard.ledger.verify import (
+    EXIT_DELETED,
+    VerifyResult,
+    check_segment,
+    combine,
+    export_checkpoint,
+    verify_rows,
+)
 
 LEDGER_ENV = "CARBONGUARD_LEDGER"
 DEFAULT_LEDGER = Path(".carbonguard") / "ledger.db"
@@ -217,7 +226,33 @@ class Ledger:
         """Records in sequence order, parsed from their hashed bytes (not from index columns)."""
         with self._lock:
             rows = self.store.select(run_id, record_type)
-        return [LedgerRecord.from_envelope(bytes(row[ENVELOPE]), row[RECORD_HASH]) for row in rows]
+        with paused_gc():
+            return [LedgerRecord.from_envelope(bytes(row[ENVELOPE]), row[RECORD_HASH]) for row in rows]
+
+    def payloads(self, run_id: str, record_type: str, parse: Callable[[bytes], _T]) -> list[tuple[int, str, _T]]:
+        """`(seq, record_hash, parse(payload))` for a run's records of one type, in sequence order.
+
+        For loading many records at once (a gate's stage records): `parse` gets the payload's
+        canonical JSON bytes straight from the hashed envelope (e.g. a pydantic model's
+        `model_validate_json`), so each record is parsed once rather than as a dict and then again
+        as a model, with the cyclic collector paused meanwhile.
+        """
+        with self._lock:
+            rows = self.store.select(run_id, record_type)
+        out = []
+        with paused_gc():
+            for row in rows:
+                env = bytes(row[ENVELOPE])
+                payload = payload_bytes(env)
+                if payload is None:
+                    payload = json.dumps(json.loads(env)["payload"]).encode()
+                out.append((row[SEQ], row[RECORD_HASH], parse(payload)))
+        return out
+
+    def run_seqs(self, run_ids: Iterable[str], record_types: Iterable[str]) -> list[int]:
+        """Sequence numbers of these runs' records of these types, from the run index (nothing parsed)."""
+        with self._lock:
+            return self.store.seqs(list(run_ids), list(record_types))
 
     def latest_checkpoint(self) -> LedgerRecord | None:
         """The last checkpoint record. Every write ends with one, so it is searched for from the
@@ -278,6 +313,38 @@ class Ledger:
 
         return verify_parallel(self.source, last, workers, checkpoint=checkpoint, pubkeys=pubkeys,
                                progress=progress, deep=deep)
+
+    def verify_span(self, first_seq: int | None, *, pubkeys: Iterable[str] = ()) -> VerifyResult:
+        """Verify the chain from `first_seq` to the head, and every key record to its seal.
+
+        What a gate needs, at a cost that grows with the records written since `first_seq` (the
+        run's first record) rather than with the ledger: every record from `first_seq` on is
+        checked as `verify` checks it (hash, columns against bytes, links, the key that wrote it,
+        each checkpoint's signature), so a judged record cannot be edited, moved, hidden from the
+        run index or left unsigned without this failing; and the key records, each with the
+        records up to the checkpoint that seals it, give the keys trusted at each checkpoint.
+        `first_seq=None` checks only the tail after the last checkpoint (and the keys). Records
+        before `first_seq` other than those are not read: `verify` (`audit verify`) judges them.
+        See docs/ledger.md, "What a gate verifies".
+        """
+        with self._lock:
+            head = self.store.head()
+            if head is None:
+                return combine([], pubkeys=pubkeys, gaps=True)
+            last = head[0]
+            tail = self.store.last_of_type("checkpoint") or 1
+            start = tail if first_seq is None else max(1, min(first_seq, tail))
+            keys = [k for k in (r[SEQ] for r in self.store.rows_of_type("key", 0)) if k < start]
+            seals = self.store.first_after("checkpoint", keys) if keys else {}
+            ranges = _merge([(k, min(seals.get(k) or last, last)) for k in keys] + [(start, last)])
+            segments = [check_segment([rows], a)
+                        for (a, _), rows in zip(ranges, self.store.scan_ranges(ranges), strict=True)]
+        # A range that came back short (rows deleted at its end) would otherwise only leave a gap
+        # before the next range, which a span verification does not link across.
+        for (_, b), seg in zip(ranges, segments, strict=True):
+            if seg.failure is None and seg.last_seq != b:
+                seg.failure = (EXIT_DELETED, "missing (the index lists it, its row is gone)", seg.last_seq + 1, None)
+        return combine(segments, pubkeys=pubkeys, gaps=True)
 
     def _locate_seq(self, seq: int) -> bool:
         for row in self.store.scan():
@@ -532,6 +599,18 @@ class Transaction:
         self._hashes.add(record.record_hash)
         self._sealed = False
         return record
+
+
+def _merge(ranges: list[tuple[int, int]], gap: int = 64) -> list[tuple[int, int]]:
+    """Sorted inclusive ranges, overlapping or near ones joined (reading a few records more is
+    cheaper than another range; every record read is verified)."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1] + gap:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
 
 
 def _check_decision(value: dict[str, Any]) -> None:

@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS {s}.records (
     record_hash text NOT NULL UNIQUE,
     envelope bytea NOT NULL
 );
-CREATE INDEX IF NOT EXISTS records_run_id ON {s}.records (run_id);
+CREATE INDEX IF NOT EXISTS records_run_type_seq ON {s}.records (run_id, record_type, seq);
 CREATE INDEX IF NOT EXISTS records_type_seq ON {s}.records (record_type, seq);
 CREATE OR REPLACE FUNCTION {s}.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'carbonguard ledger is append-only: % refused on %', TG_OP, TG_TABLE_NAME; END $$;
@@ -113,6 +113,7 @@ class PostgresStore:
         self.optimistic = True
         self._known: tuple[int, str, int] | None = None  # head after our last commit
         self._prepared = False  # the one-trip statements, prepared on this connection
+        self.legacy_guard = False  # True: the append guard before (a sequential scan; benchmark only)
         self.copy_scan = True  # False: read with a server-side cursor (the benchmark compares both)
         self._assumed: tuple[int, str, int] | None = None  # head this transaction assumes, unread
         self._read_head: tuple[int, str, int] | None = None  # head this transaction read under lock
@@ -131,8 +132,9 @@ class PostgresStore:
                                 (f"{s}.records", f"{s}.claims")).fetchone()
         if have[0] is not None and have[1] is not None:
             self.exclusion_constraint = self._has_exclusion()
-            if create and self._db.execute("SELECT to_regclass(%s)", (f"{s}.records_type_seq",)).fetchone()[0] is None:
-                self._add_type_seq_index()
+            if create and None in self._db.execute("SELECT to_regclass(%s), to_regclass(%s)", (
+                    f"{s}.records_type_seq", f"{s}.records_run_type_seq")).fetchone():
+                self._add_indexes()
             return
         if not create:
             raise InputError(Problem(f"no ledger in schema {s}", source=self.description))
@@ -154,14 +156,18 @@ class PostgresStore:
                     self._db.execute(statement)
         self.exclusion_constraint = self._has_exclusion()
 
-    def _add_type_seq_index(self) -> None:
-        """Ledgers created before the (record_type, seq) index get it when an owner opens them;
-        an insert-only role may not create it, and works without it (a slower head read)."""
+    def _add_indexes(self) -> None:
+        """Ledgers created before the (record_type, seq) and (run_id, record_type, seq) indexes get
+        them when an owner opens them for writing (the run index replaces the one on run_id alone);
+        an insert-only role may not create them, and works without them (slower head and run reads)."""
         try:
             with self._db.transaction():
                 self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
                 self._db.execute(f"CREATE INDEX IF NOT EXISTS records_type_seq ON {self.schema}.records "
                                  "(record_type, seq)")
+                self._db.execute(f"CREATE INDEX IF NOT EXISTS records_run_type_seq ON {self.schema}.records "
+                                 "(run_id, record_type, seq)")
+                self._db.execute(f"DROP INDEX IF EXISTS {self.schema}.records_run_id")
         except self._psycopg.Error:
             pass
 
@@ -221,12 +227,16 @@ class PostgresStore:
         if not self._prepared:
             records = self._t("records")
             self._db.execute(f"PREPARE carbonguard_lock AS SELECT pg_advisory_xact_lock({self._lock_key})")
-            # Each row checks the one before it: the first checks the assumed head.
+            # Each row checks the one before it: the first checks the assumed head. "Nothing lies
+            # beyond it" is asked as max(seq), which every plan answers from the end of the primary
+            # key; `NOT EXISTS (... WHERE seq >= $1)` was planned, once the prepared statement went
+            # generic, as a sequential scan of the whole table on every append.
             self._db.execute(
                 f"PREPARE carbonguard_append (int8, text, text, text, bytea, text) AS "
                 f"INSERT INTO {records} SELECT $1, $2, $3, $4, $5 "
                 f"WHERE EXISTS (SELECT 1 FROM {records} WHERE seq = $1 - 1 AND record_hash = $6) "
-                f"AND NOT EXISTS (SELECT 1 FROM {records} WHERE seq >= $1)")
+                + (f"AND NOT EXISTS (SELECT 1 FROM {records} WHERE seq >= $1)" if self.legacy_guard else
+                   f"AND (SELECT max(seq) FROM {records}) = $1 - 1"))
             self._prepared = True
         pg = self._db.pgconn
         results = []
@@ -443,6 +453,38 @@ class PostgresStore:
                             (from_seq, 2**63 - 1 if to_seq is None else to_seq))
                 while batch := cur.fetchmany(8192):
                     yield batch
+            conn.rollback()
+        finally:
+            conn.close()
+
+    def first_after(self, record_type: str, seqs: Sequence[int]) -> dict[int, int | None]:
+        """For each seq, the first record of `record_type` at or after it (None if there is none)."""
+        rows = self._db.execute(
+            f"SELECT s, (SELECT min(seq) FROM {self._t('records')} WHERE record_type = %s AND seq >= s) "
+            "FROM unnest(%s::int8[]) AS s", (record_type, list(seqs))).fetchall()
+        return {row[0]: row[1] for row in rows}
+
+    def last_of_type(self, record_type: str) -> int | None:
+        return self._db.execute(f"SELECT max(seq) FROM {self._t('records')} WHERE record_type = %s",
+                                (record_type,)).fetchone()[0]
+
+    def seqs(self, run_ids: Sequence[str], record_types: Sequence[str]) -> list[int]:
+        """Sequence numbers of the records of these runs and types, from the run index alone."""
+        return sorted(r[0] for r in self._db.execute(
+            f"SELECT seq FROM {self._t('records')} WHERE run_id = ANY(%s) AND record_type = ANY(%s)",
+            (list(run_ids), list(record_types))))
+
+    def scan_ranges(self, ranges: Sequence[tuple[int, int]]) -> Iterator[list[Row]]:
+        """Rows of each inclusive range `(first, last)`, one list per range, from one snapshot:
+        one primary-key range scan each (a gate reads a few ranges: the run's span and the keys)."""
+        if not ranges:
+            return
+        conn = self._psycopg.connect(self._dsn, autocommit=False)
+        try:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            for first, last in ranges:
+                yield conn.execute(self._select() + " WHERE seq >= %s AND seq <= %s ORDER BY seq",
+                                   (first, last), binary=True).fetchall()
             conn.rollback()
         finally:
             conn.close()

@@ -8,8 +8,11 @@ rebuilding the envelope's fixed prefix and tail, without parsing the payload (se
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -32,7 +35,48 @@ def format_time(value: datetime) -> str:
 
 
 def parse_time(text: str) -> datetime:
+    """The inverse of `format_time`. Its fixed form goes through `fromisoformat` (about 30x faster
+    than `strptime`, which was a tenth of loading a record); anything else through `strptime`,
+    which refuses what is not exactly that form."""
+    if len(text) == 27 and text[-1] == "Z" and text[10] == "T" and text[19] == ".":
+        try:
+            return datetime.fromisoformat(text[:-1]).replace(tzinfo=timezone.utc)
+        except ValueError:
+            pass
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while many records are parsed.
+
+    Why: parsing allocates millions of small containers, none of them in a cycle, and each
+    collection of the oldest generation walks the whole (by then large) heap; measured on 60,000
+    stage records, loading took about 2-4x as long with the collector running. Reference counting
+    still frees everything; the collector resumes (if it was on) when the block ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+_PAYLOAD_AT = len('{"key_id":"') + 32 + len('","payload":')  # key ids are 32 hex digits
+_PAYLOAD_END = b',"prev_hash":"'
+
+
+def payload_bytes(envelope: bytes) -> bytes | None:
+    """The canonical payload inside an envelope's bytes, without parsing it; None when the bytes
+    are not in the form carbonguard writes (the caller then parses the whole envelope)."""
+    if envelope[:11] != b'{"key_id":"' or envelope[_PAYLOAD_AT - 12:_PAYLOAD_AT] != b'","payload":':
+        return None
+    # The envelope's own `prev_hash` follows its payload; a nested one inside the payload comes
+    # earlier, so the last occurrence is the envelope's.
+    end = envelope.rfind(_PAYLOAD_END)
+    return envelope[_PAYLOAD_AT:end] if end > _PAYLOAD_AT else None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ with write access to the file can still bypass them, which is what hashes and si
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -27,7 +28,8 @@ CREATE TABLE IF NOT EXISTS records (
     record_hash TEXT NOT NULL UNIQUE,
     envelope BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS records_run_id ON records (run_id);
+CREATE INDEX IF NOT EXISTS records_run_type_seq ON records (run_id, record_type, seq);
+DROP INDEX IF EXISTS records_run_id;
 CREATE INDEX IF NOT EXISTS records_type ON records (record_type);
 CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records
 BEGIN SELECT RAISE(ABORT, 'carbonguard ledger is append-only: UPDATE refused'); END;
@@ -51,6 +53,9 @@ CREATE TRIGGER IF NOT EXISTS claims_no_delete BEFORE DELETE ON claims
 BEGIN SELECT RAISE(ABORT, 'carbonguard claims are append-only: DELETE refused'); END;
 """
 
+# Scans read through a memory map of this size (the page cache, not read() copies); bounded, so a
+# large ledger is not mapped whole into the reader's resident memory (2 GiB mapped it all before).
+MMAP_BYTES = 64 * 2**20
 _SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM records"
 
 
@@ -104,6 +109,37 @@ class SQLiteStore:
         db.execute("PRAGMA busy_timeout = 60000")
         db.execute(f"PRAGMA synchronous = {self._synchronous}")
         return db
+
+    def first_after(self, record_type: str, seqs: Sequence[int]) -> dict[int, int | None]:
+        """For each seq, the first record of `record_type` at or after it (None if there is none);
+        one index probe each, all in one statement."""
+        rows = self._db.execute(
+            "SELECT value, (SELECT min(seq) FROM records WHERE record_type = ? AND seq >= value) "
+            "FROM json_each(?)", (record_type, json.dumps(list(seqs)))).fetchall()
+        return {row[0]: row[1] for row in rows}
+
+    def last_of_type(self, record_type: str) -> int | None:
+        return self._db.execute("SELECT max(seq) FROM records WHERE record_type = ?", (record_type,)).fetchone()[0]
+
+    def seqs(self, run_ids: Sequence[str], record_types: Sequence[str]) -> list[int]:
+        """Sequence numbers of the records of these runs and types, from the run index alone."""
+        out: list[int] = []
+        for run_id in run_ids:
+            for record_type in record_types:
+                out += [r[0] for r in self._db.execute(
+                    "SELECT seq FROM records WHERE run_id = ? AND record_type = ?", (run_id, record_type))]
+        return sorted(out)
+
+    def scan_ranges(self, ranges: Sequence[tuple[int, int]]) -> Iterator[list[Row]]:
+        """Rows of each inclusive range `(first, last)`, one list per range, from one snapshot."""
+        reader = _connect_readonly(self.path, check_same_thread=True)
+        try:
+            reader.execute("BEGIN")
+            for first, last in ranges:
+                yield reader.execute(_SELECT + " WHERE seq >= ? AND seq <= ? ORDER BY seq", (first, last)).fetchall()
+            reader.execute("COMMIT")
+        finally:
+            reader.close()
 
     @contextmanager
     def writing(self, fresh_head: bool = False) -> Iterator[None]:
@@ -171,7 +207,7 @@ class SQLiteStore:
     def scan_batches(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[list[Row]]:
         # A separate connection, so a long scan never holds this one's transaction state.
         reader = _connect_readonly(self.path, check_same_thread=True)
-        reader.execute("PRAGMA mmap_size = 2147418112")  # read through the page cache, not read()
+        reader.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         try:
             reader.execute("BEGIN")  # one consistent snapshot for the whole scan
             cursor = reader.execute(_SELECT + " WHERE seq >= ? AND seq <= ? ORDER BY seq",

@@ -85,6 +85,16 @@ class Store(Protocol):
     def scan_batches(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[list[Row]]:
         """Rows `from_seq <= seq <= to_seq` in sequence order, in batches, from one snapshot."""
 
+    def first_after(self, record_type: str, seqs: Sequence[int]) -> dict[int, int | None]:
+        """For each seq, the first record of `record_type` at or after it (None if none)."""
+
+    def last_of_type(self, record_type: str) -> int | None: ...
+
+    def seqs(self, run_ids: Sequence[str], record_types: Sequence[str]) -> list[int]: ...
+
+    def scan_ranges(self, ranges: Sequence[tuple[int, int]]) -> Iterator[list[Row]]:
+        """Rows of each sorted, disjoint, inclusive range, one list per range, from one snapshot."""
+
     def count(self) -> int: ...
 
     def bulk_insert(self, rows: Sequence[Row]) -> None: ...

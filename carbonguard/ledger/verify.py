@@ -222,8 +222,14 @@ def combine(
     *,
     checkpoint: dict[str, Any] | None = None,
     pubkeys: Iterable[str] = (),
+    gaps: bool = False,
 ) -> VerifyResult:
-    """Judge segments in sequence order: links between them, key trust, signatures, checkpoint."""
+    """Judge segments in sequence order: links between them, key trust, signatures, checkpoint.
+
+    `gaps=True` (a span verification, `Ledger.verify_span`): the segments need not be contiguous;
+    links are checked where one segment follows straight on from another, and the key ring is
+    built from the key records inside the segments (which must then include every key record).
+    """
     pins = {key_id_of(unb64(p)): p for p in pubkeys}
     ring = KeyRing()
     active: set[str] = set()
@@ -235,8 +241,10 @@ def combine(
         return VerifyResult(False, code, where + message, FAILURE_KINDS[code], seq, rid, upto, checkpoints,
                             upto, last_hash, upto - last_cp_seq, tuple(ring.public))
 
+    checked = 0
     for seg in segments:
-        if seg.last_seq >= seg.first_seq and seg.first_link != last_hash:
+        contiguous = not gaps or seg.first_seq == head + 1
+        if contiguous and seg.last_seq >= seg.first_seq and seg.first_link != last_hash:
             return fail(EXIT_DELETED, "does not link to the record before it (prev_hash differs): a record "
                         "was removed, or the one before was rewritten", seg.first_seq, None, head)
         for seq, kind, key_id, payload, prev, rid in seg.events:
@@ -263,6 +271,7 @@ def combine(
         hash_at.update(seg.hash_at)
         if seg.last_seq >= seg.first_seq:
             head, last_hash = seg.last_seq, seg.last_hash or last_hash
+            checked += seg.last_seq - seg.first_seq + 1
         if seg.failure is not None:
             code, message, seq, env = seg.failure
             return fail(code, message, seq, _record_id(env), head)
@@ -281,9 +290,11 @@ def combine(
         return fail(EXIT_UNSIGNED, f"{head - last_cp_seq} records after the last signed checkpoint "
                     f"(seq {last_cp_seq}); every write ends with a checkpoint, so these were added or "
                     "re-linked without the signing key", last_cp_seq + 1, None, head)
-    return VerifyResult(True, EXIT_INTACT, f"intact: {head} records, {checkpoints} signed checkpoints, "
-                        f"{head - last_cp_seq} records after the last checkpoint", None, None, None, head,
-                        checkpoints, head, last_hash, head - last_cp_seq, tuple(ring.public))
+    what = f"{checked} of {head} records" if gaps else f"{head} records"
+    return VerifyResult(True, EXIT_INTACT, f"intact: {what}, {checkpoints} signed checkpoints, "
+                        f"{head - last_cp_seq} records after the last checkpoint", None, None, None,
+                        checked if gaps else head, checkpoints, head, last_hash, head - last_cp_seq,
+                        tuple(ring.public))
 
 
 def verify_rows(

@@ -127,7 +127,7 @@ def carbon_gate(
     match hour by hour under the policy's `spec.matching`; the claims are recorded in the same ledger
     transaction as the decision. Under a policy with `min_cfe` and no certificates, the CFE is 0.
     """
-    from carbonguard.assess import assess_run, load_certificates, record_assessment, verified
+    from carbonguard.assess import assess_run, load_certificates, record_assessment, verified_span
     from carbonguard.formats import render
     from carbonguard.formats.escape import md_text
     from carbonguard.ledger import open_ledger
@@ -149,11 +149,11 @@ def carbon_gate(
         raise InputError("carbon_gate needs run_id= when called outside a flow run")
     links = flow_run_links(target)  # the subflow runs: their stages are part of this run
     with open_ledger(ledger, create=False) as led:
-        verified(led)  # before anything is appended: never write on top of a tampered chain
+        verified_span(led, None)  # before anything is appended: never write on an unsigned tail
         record_subflow_links(led, links)  # so every surface reads the same tree from the ledger
         record_cached_stages(led, [target, *subflow_runs(led, target)], _flow_name())
         assessment = record_assessment(led, loaded, assess_run(
-            loaded, led, target, credentials=prefect_credentials, verify=False, forecasts=forecasts,
+            loaded, led, target, credentials=prefect_credentials, forecasts=forecasts,
             certificates=files,
         ))
         moved = _carry_out_reschedule(led, assessment, zone_deployments)

@@ -1,0 +1,267 @@
+"""Scale: what judging a run and appending cost in a large ledger, before and now, side by side.
+
+    python benchmarks/ledger.py --scale [--sizes 1000,100000,1000000] [--repeats 3] [--postgres URL] [--big-run]
+
+Ledgers of each size are built once per store (valid, chained, signed: runs of 1,000 stage
+records, a checkpoint every 100) and cached under the temp directory (`--fresh` rebuilds), with a
+10-record run appended through `Ledger.append` (each append sealed, as `@metered` writes it). Every
+measure runs the code path before this change and the one now, interleaved in one run, and prints
+medians with peak RSS; each gate and verification runs in a child process of its own, so wall time
+includes the interpreter start and imports, as for `carbonguard gate`, and RSS is its own.
+
+"before" is the previous code path, selected in the child: the gate verifies the whole chain and
+loads records as dicts (strptime, gc running) then validates them; verification maps up to 2 GiB;
+PostgreSQL appends use the previous guard (`NOT EXISTS (... seq >= $1)`). The indexes are the new
+ones on both sides (their effect is shown by tests/ledger/test_query_plans.py and the append rate).
+Each gate judges a run whose 10 records were just appended at the head, as a gate at the end of
+a run meets it.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+TARGETS = {"gate10_s": 0.5, "gate10_mb": 150.0, "gate_big_s": 2.0, "gate_big_mb": 300.0,
+           "appends": 2000.0, "verify": 200_000.0, "verify_mb": 300.0}
+POLICY = """\
+apiVersion: carbonguard/v1
+kind: CarbonPolicy
+metadata: {name: bench, version: "1"}
+spec:
+  location: {zone: DE}
+  pue: 1.2
+  budgets:
+    - {id: run-co2e, metric: co2e_kg, limit: 1000000, action: block}
+  measurement: {estimated: allow, unavailable: block}
+"""
+SMALL_RUN = "bench-small"
+CACHE = Path(tempfile.gettempdir()) / "carbonguard-bench-v1"
+
+
+def _child(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run this module as a child; (wall s, peak RSS MB, its stdout)."""
+    began = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, __file__, "--child", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    out, err = proc.communicate()
+    wall = time.perf_counter() - began
+    # RUSAGE_CHILDREN is a maximum over all children, so the child reports its own peak
+    if proc.returncode != 0:
+        raise RuntimeError(f"child {args} failed (exit code {proc.returncode}): {err.decode()[-2000:]}")
+    lines = out.decode().strip().splitlines()
+    return wall, float(lines[-1]), "\n".join(lines[:-1])
+
+
+def _peak_mb() -> float:
+    """This process's peak RSS. Not `ru_maxrss`: Linux keeps it across exec, so a child would
+    report its parent's peak; VmHWM belongs to the address space, which exec replaces."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_main(argv: list[str]) -> int:
+    """`--child gate URL RUN MODE POLICY` or `--child verify URL MODE`; prints the peak RSS last."""
+    kind, url, *rest = argv
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    mode = rest[-2] if kind == "gate" else rest[-1]
+    if mode == "before":
+        _select_before()
+    from carbonguard.ledger import open_ledger
+
+    if kind == "gate":
+        from carbonguard.assess import assess_run, record_assessment
+        from carbonguard.policy import load_policy
+
+        run_id, _, policy = rest
+        loaded = load_policy(policy)
+        with open_ledger(url, create=False) as led:
+            record_assessment(led, loaded, assess_run(loaded, led, run_id))
+    else:
+        with open_ledger(url, create=False) as led:
+            began = time.perf_counter()
+            result = led.verify(workers=1)
+            assert result.ok, result.message
+            print(result.records / (time.perf_counter() - began))
+    print(_peak_mb())
+    return 0
+
+
+def _select_before() -> None:
+    """The code path before this change, inside this (child) process only."""
+    import contextlib
+    from datetime import datetime, timezone
+
+    import carbonguard.assess as assess
+    import carbonguard.ledger.ledger as ledger_mod
+    import carbonguard.ledger.record as record_mod
+    from carbonguard.ledger import sqlite_store
+    from carbonguard.models import StageRecord
+    from carbonguard.runtree import subflow_runs
+
+    sqlite_store.MMAP_BYTES = 2147418112
+    ledger_mod.paused_gc = contextlib.nullcontext  # type: ignore[assignment]
+    record_mod.parse_time = lambda text: datetime.strptime(  # type: ignore[assignment]
+        text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+    def load_stage_records(ledger, run_id, also=(), *, verify=False):  # as it was
+        if verify:
+            assess.verified(ledger)
+        entries = ledger.records(run_id=run_id, record_type="stage")
+        for other in dict.fromkeys((*subflow_runs(ledger, run_id), *also)):
+            if other != run_id:
+                entries += ledger.records(run_id=other, record_type="stage")
+        entries.sort(key=lambda e: e.seq)
+        return [StageRecord.model_validate(e.payload) for e in entries], [e.record_hash for e in entries]
+
+    assess.load_stage_records = load_stage_records
+
+
+def _build(size: int, pg_url: str | None, fresh: bool, generate: Callable, signer) -> dict[str, str]:
+    """URLs of the cached ledgers of `size` records (plus the small run), built when missing."""
+    from carbonguard.ledger import open_ledger
+
+    urls = {"SQLite": str(CACHE / f"ledger-{size}.db")}
+    if pg_url:
+        urls["PostgreSQL"] = f"{pg_url}?schema=cg_bench_{size}"
+    for store, url in urls.items():
+        marker = CACHE / f"ready-{store}-{size}"
+        if marker.exists() and not fresh:
+            continue
+        if store == "SQLite":
+            for suffix in ("", "-wal", "-shm"):
+                Path(url + suffix).unlink(missing_ok=True)
+        else:
+            _drop(pg_url, f"cg_bench_{size}")
+        began = time.perf_counter()
+        generate(url, size, signer)
+        with open_ledger(url, signing_key=signer) as led:
+            for i in range(10):
+                led.append("stage", _small_stage(i))
+        print(f"built {store} ledger of {size:,} records in {time.perf_counter() - began:.1f} s", file=sys.stderr)
+        marker.touch()
+    return urls
+
+
+def _small_stage(i: int, run_id: str = SMALL_RUN) -> dict:
+    from datetime import datetime, timedelta, timezone
+
+    from carbonguard.models import ComponentEnergy, EnergyMethod, StageRecord
+
+    start = datetime(2026, 6, 1, tzinfo=timezone.utc) + timedelta(minutes=10 * i)
+    return StageRecord(run_id=run_id, flow_name="train", stage=f"s{i}", start=start,
+                       end=start + timedelta(minutes=5), zone="DE", host="bench", pid=1,
+                       components=(ComponentEnergy(component="gpu", device="GPU-0", method=EnergyMethod.COUNTER,
+                                                   energy_kwh=0.5, source="nvml:total-energy-counter"),),
+                       ).model_dump(mode="json")
+
+
+def _drop(pg_url: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def run_scale(sizes: list[int], repeats: int, appends: int, pg_url: str | None, fresh: bool,
+              generate: Callable, bench_appends: Callable, big_run: bool = False) -> int:
+    from carbonguard.ledger import Signer, open_ledger
+    from carbonguard.ledger.keys import load_signer, write_key_pair
+
+    CACHE.mkdir(exist_ok=True)
+    key = CACHE / "keys" / "signing-key.pem"
+    if not key.exists():
+        write_key_pair(Signer.generate(), CACHE / "keys")
+    signer = load_signer(key)
+    policy = CACHE / "policy.yaml"
+    policy.write_text(POLICY)
+    env = {**os.environ, "CARBONGUARD_SIGNING_KEY": str(key)}
+    rows: list[tuple[str, str, float, float, str]] = []  # measure, size, before, now, target text
+
+    def med(values: list[float]) -> float:
+        return statistics.median(values)
+
+    for size in sizes:
+        urls = _build(size, pg_url, fresh, generate, signer)
+        for store, url in urls.items():
+            gate = {m: ([], []) for m in ("before", "now")}
+            ver = {m: ([], []) for m in ("before", "now")}
+            for r in range(repeats):  # interleaved: both meet the same load
+                for mode in ("before", "now"):
+                    # a run that has just ended, as a gate meets it: its 10 records at the head
+                    run_id = f"{SMALL_RUN}-{mode}-{r}-{time.time_ns()}"
+                    with open_ledger(url, signing_key=signer) as led:
+                        for i in range(10):
+                            led.append("stage", _small_stage(i, run_id))
+                    wall, mb, _ = _child(["gate", url, run_id, mode, str(policy)], env)
+                    gate[mode][0].append(wall)
+                    gate[mode][1].append(mb)
+                    if size >= 100_000:
+                        _, mb, out = _child(["verify", url, mode], env)
+                        ver[mode][0].append(float(out))
+                        ver[mode][1].append(mb)
+            rows.append((f"gate, 10-record run, {store}: wall s", f"{size:,}", med(gate["before"][0]),
+                         med(gate["now"][0]), f"<= {TARGETS['gate10_s']}"))
+            rows.append((f"gate, 10-record run, {store}: peak RSS MB", f"{size:,}", med(gate["before"][1]),
+                         med(gate["now"][1]), f"<= {TARGETS['gate10_mb']:.0f}"))
+            if size >= 100_000:
+                rows.append((f"audit verify, 1 process, {store}: records/s", f"{size:,}", med(ver["before"][0]),
+                             med(ver["now"][0]), f">= {TARGETS['verify']:,.0f}"))
+                rows.append((f"audit verify, 1 process, {store}: peak RSS MB", f"{size:,}", med(ver["before"][1]),
+                             med(ver["now"][1]), f"<= {TARGETS['verify_mb']:.0f}"))
+            rates: dict[str, list[float]] = {"before": [], "now": []}
+            for _ in range(repeats):
+                for mode in ("before", "now"):
+                    if store == "SQLite" and mode == "before":
+                        continue  # no change to the SQLite append path to compare
+                    rates[mode].append(bench_appends(url, appends, signer, legacy_guard=mode == "before"))
+            rows.append((f"durable appends/s, {store}", f"{size:,}",
+                         med(rates["before"]) if rates["before"] else float("nan"), med(rates["now"]),
+                         f">= {TARGETS['appends']:,.0f}"))
+    if big_run:  # one run of 100,000 stage records (SQLite): what the gate of a large run costs
+        url = str(CACHE / "one-run-100000.db")
+        marker = CACHE / "ready-one-run-100000"
+        if not marker.exists() or fresh:
+            for suffix in ("", "-wal", "-shm"):
+                Path(url + suffix).unlink(missing_ok=True)
+            generate(url, 100_000, signer, run_size=10**9)  # every stage in run-0
+            marker.touch()
+        big = {m: ([], []) for m in ("before", "now")}
+        for _ in range(repeats):
+            for mode in ("before", "now"):
+                wall, mb, _ = _child(["gate", url, "run-0", mode, str(policy)], env)
+                big[mode][0].append(wall)
+                big[mode][1].append(mb)
+        rows.append(("gate, 99,000-record run, SQLite: wall s", "100,000", med(big["before"][0]),
+                     med(big["now"][0]), f"<= {TARGETS['gate_big_s']}"))
+        rows.append(("gate, 99,000-record run, SQLite: peak RSS MB", "100,000", med(big["before"][1]),
+                     med(big["now"][1]), f"<= {TARGETS['gate_big_mb']:.0f}"))
+    print(f"medians of {repeats} runs, interleaved; {os.cpu_count()} CPUs; load average "
+          + " ".join(f"{x:.1f}" for x in os.getloadavg()) + f"; {appends:,} appends per run")
+    print(f"{'measure':<46} {'ledger':>10} {'before':>11} {'now':>11} {'target':>10}")
+    for name, size_text, before, now, target in rows:
+        print(f"{name:<46} {size_text:>10} {_fmt(before):>11} {_fmt(now):>11} {target:>10}")
+    return 0
+
+
+def _fmt(value: float) -> str:
+    if value != value:  # NaN: not measured
+        return "-"
+    return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--child"]:
+    raise SystemExit(child_main(sys.argv[2:]))

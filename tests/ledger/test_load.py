@@ -1,0 +1,57 @@
+"""Loading many records: one parse per record, the same values as the slow way."""
+
+from __future__ import annotations
+
+import gc
+from datetime import datetime, timezone
+
+import pytest
+
+from carbonguard.ledger import Signer, open_ledger
+from carbonguard.ledger.record import format_time, parse_time, paused_gc, payload_bytes
+from carbonguard.models import StageRecord
+
+from .conftest import stage_record
+
+
+def test_parse_time_reads_what_format_time_writes_and_refuses_other_forms() -> None:
+    utc = timezone.utc
+    for value in (datetime(2026, 3, 1, 10, 0, 0, 5, tzinfo=utc), datetime(1, 1, 1, tzinfo=utc),
+                  datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=utc)):
+        assert parse_time(format_time(value)) == value
+    for bad in ("2026-03-01T10:00:00.000000+00:00", "2026-03-01 10:00:00.000000Z", "2026-03-01T10:00:00Z",
+                "2026-13-01T10:00:00.000000Z", "2026-03-01T10:00:00.00000xZ"):
+        with pytest.raises(ValueError):
+            parse_time(bad)
+
+
+def test_payload_bytes_ends_at_the_envelopes_own_prev_hash() -> None:
+    env = (b'{"key_id":"' + b"a" * 32 + b'","payload":{"n":{"prev_hash":"x"},"run_id":"r"},"prev_hash":"'
+           + b"0" * 64 + b'","seq":1}')
+    assert payload_bytes(env) == b'{"n":{"prev_hash":"x"},"run_id":"r"}'
+    assert payload_bytes(b'{"payload":{},"key_id":"x"}') is None
+
+
+def test_payloads_parse_to_the_same_records_as_records(ledger_url: str) -> None:
+    with open_ledger(ledger_url, signing_key=Signer.generate()) as led:
+        for i in range(3):
+            led.append("stage", stage_record(run_id="run-1", hour=i, energy_kwh=0.1 * (i + 1)).model_dump(mode="json"))
+        led.append("stage", stage_record(run_id="run-2").model_dump(mode="json"))
+        slow = [(r.seq, r.record_hash, StageRecord.model_validate(r.payload))
+                for r in led.records(run_id="run-1", record_type="stage")]
+        fast = led.payloads("run-1", "stage", StageRecord.model_validate_json)
+    assert fast == slow and len(fast) == 3
+
+
+def test_paused_gc_restores_the_collector() -> None:
+    assert gc.isenabled()
+    with paused_gc():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # off before: stays off
+    finally:
+        gc.enable()
