@@ -128,15 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"promotion stopped ({blocked.decision.outcome.value}); records and decision are in the ledger {ledger}")
         print("verify it with: carbonguard audit verify")
         return 1
-    from carbonguard.formats import render
-    from carbonguard.ledger import open_ledger
-    from carbonguard.models import RunFootprint
-
-    with open_ledger() as led:  # the footprint the gate judged, as recorded
-        recorded = led.records(run_id=decision.run_id, record_type="footprint")
-    footprint = RunFootprint.model_validate(recorded[-1].payload) if recorded else None
-    print(render("text", decision, footprint))
-    print(f"records and decision are in the ledger {ledger}; run id {decision.run_id}")
+    # The decision itself is in the run's logs above (once); here only where to find everything.
+    print(f"\ngate: {decision.outcome.value}; records and decision are in the ledger {ledger}; "
+          f"run id {decision.run_id}")
     if report_dir:
         print(f"HTML report: {Path(report_dir) / report_file_name(decision.run_id)}")
     print("verify it with: carbonguard audit verify")

@@ -126,3 +126,18 @@ def test_a_blocked_example_run_prints_the_decision_once(tmp_path: Path) -> None:
     assert sum("policy: example-train v1.0.0" in line for line in console) == 1, "\n".join(console)
     assert not any("\\n" in line for line in console), "\n".join(console)
     assert len(console) < 90, "\n".join(console)  # 106 before, most of it the decision seven times
+
+
+def test_an_allowed_example_run_prints_the_decision_once(tmp_path: Path) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "train_flow.py"), "--epochs", "3",
+         "--out-dir", str(tmp_path / "out")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    console = (done.stdout + done.stderr).splitlines()
+    assert sum("policy: example-train v1.0.0" in line for line in console) == 1, "\n".join(console)
+    assert any(line.startswith("gate: warn;") or line.startswith("gate: allow;") for line in console)
