@@ -8,6 +8,7 @@ import pytest
 
 from carbonguard.ledger import Signer
 from carbonguard.ledger.keys import write_key_pair
+from tests.ledger.conftest import ledger_url, pg_url  # noqa: F401  (one SQLite/PostgreSQL store fixture)
 
 
 @pytest.fixture(autouse=True)

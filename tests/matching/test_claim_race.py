@@ -7,8 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,7 +18,6 @@ from carbonguard.models import ComponentEnergy, StageRecord
 from .helpers import BENEFICIARY, HOUR, REGISTRY, SIGNER, bundle, json_bytes, write_signed
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 POLICY = f"""\
 apiVersion: carbonguard/v1
 kind: CarbonPolicy
@@ -35,34 +32,6 @@ spec:
     registries:
       - {{name: {REGISTRY}, public_key: {SIGNER.public_b64}}}
 """
-
-
-def _pg_reason() -> str | None:
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg is not installed (pip install 'carbonguard[postgres]')"
-    try:
-        psycopg.connect(PG_DSN, connect_timeout=3).close()
-    except psycopg.Error as exc:
-        return f"PostgreSQL at 127.0.0.1:5432 (user postgres, db test) is unreachable: {exc}"
-    return None
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "race.db")
-        return
-    reason = _pg_reason()
-    if reason:
-        pytest.skip(reason)
-    import psycopg
-
-    schema = "cg_race_" + uuid.uuid4().hex[:12]
-    yield f"{PG_DSN}?schema={schema}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def _stage(run_id: str) -> StageRecord:
