@@ -91,3 +91,21 @@ def write_signed(path: Path, data: bytes, signer: Signer = SIGNER) -> Path:
     path.write_bytes(data)
     path.with_name(path.name + ".sig").write_text(signer.sign(data) + "\n")
     return path
+
+
+def matching_policy(name: str, extra: str = "") -> str:
+    """A policy for zone FR pinning the test registry: min_cfe 0.5 for BENEFICIARY; `extra` is appended."""
+    return f"""\
+apiVersion: carbonguard/v1
+kind: CarbonPolicy
+metadata: {{name: {name}, version: "1"}}
+spec:
+  location: {{zone: FR}}
+  pue: 1.0
+  measurement: {{estimated: allow, unavailable: allow}}
+  matching:
+    min_cfe: 0.5
+    beneficiary: {BENEFICIARY}
+    registries:
+      - {{name: {REGISTRY}, public_key: {SIGNER.public_b64}}}
+{extra}"""

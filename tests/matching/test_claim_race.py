@@ -15,23 +15,10 @@ import pytest
 from carbonguard.ledger import open_ledger
 from carbonguard.models import ComponentEnergy, StageRecord
 
-from .helpers import BENEFICIARY, HOUR, REGISTRY, SIGNER, bundle, json_bytes, write_signed
+from .helpers import BENEFICIARY, HOUR, REGISTRY, bundle, json_bytes, matching_policy, write_signed
 
 ROOT = Path(__file__).resolve().parents[2]
-POLICY = f"""\
-apiVersion: carbonguard/v1
-kind: CarbonPolicy
-metadata: {{name: race, version: "1"}}
-spec:
-  location: {{zone: FR}}
-  pue: 1.0
-  measurement: {{estimated: allow, unavailable: allow}}
-  matching:
-    min_cfe: 0.5
-    beneficiary: {BENEFICIARY}
-    registries:
-      - {{name: {REGISTRY}, public_key: {SIGNER.public_b64}}}
-"""
+POLICY = matching_policy("race")
 
 
 def _stage(run_id: str) -> StageRecord:

@@ -13,23 +13,10 @@ from carbonguard.models import ComponentEnergy, EnergyMethod, IntensityPoint, Or
 from carbonguard.pipeline import judge
 from carbonguard.policy import parse_policy
 
-from .helpers import BENEFICIARY, HOUR, REGISTRY, SIGNER, bundle, signed
+from .helpers import BENEFICIARY, HOUR, REGISTRY, bundle, matching_policy, signed
 
 AS_OF = datetime(2026, 3, 4, tzinfo=timezone.utc)
-POLICY = f"""\
-apiVersion: carbonguard/v1
-kind: CarbonPolicy
-metadata: {{name: wiring, version: "1"}}
-spec:
-  location: {{zone: FR}}
-  pue: 1.0
-  measurement: {{estimated: allow, unavailable: allow}}
-  matching:
-    min_cfe: 0.5
-    beneficiary: {BENEFICIARY}
-    registries:
-      - {{name: {REGISTRY}, public_key: {SIGNER.public_b64}}}
-{{extra}}"""
+POLICY = matching_policy("wiring", "{extra}")
 OFFSET = {"kind": "offset", "registry": "verra", "serial": "VCS-1", "vintage_year": 2025, "status": "retired",
           "retirement_beneficiary": BENEFICIARY, "tco2e": 0.5}
 

@@ -9,23 +9,14 @@ from pathlib import Path
 import pytest
 from prefect import flow, task
 from workloads import burn_cpu as _burn  # tests/prefect is on sys.path under pytest
+from workloads import generous_policy
 
 from carbonguard.assess import LedgerIntegrityError
 from carbonguard.ledger import EXIT_EDITED, EXIT_UNSIGNED, open_ledger
 from carbonguard.prefect import carbon_gate, metered
 from tests.ledger.tamper import raw, rebuild
 
-POLICY = """\
-apiVersion: carbonguard/v1
-kind: CarbonPolicy
-metadata: {name: writers, version: "1"}
-spec:
-  location: {zone: DE}
-  pue: 1.2
-  budgets:
-    - {id: run-co2e, metric: co2e_kg, limit: 1000, action: block}
-  measurement: {estimated: allow, unavailable: block}
-"""
+POLICY = generous_policy("writers")
 
 
 @task

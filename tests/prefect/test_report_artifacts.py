@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from prefect import flow, task
 from workloads import burn_cpu as _burn  # tests/prefect is on sys.path under pytest
+from workloads import generous_policy
 
 from carbonguard.errors import InputError
 from carbonguard.ledger import open_ledger
@@ -16,17 +17,7 @@ from carbonguard.prefect import carbon_gate, metered
 
 pytest.importorskip("matplotlib", reason="the html format needs matplotlib: pip install 'carbonguard[report]'")
 
-POLICY = """\
-apiVersion: carbonguard/v1
-kind: CarbonPolicy
-metadata: {name: report-test, version: "1"}
-spec:
-  location: {zone: DE}
-  pue: 1.2
-  budgets:
-    - {id: run-co2e, metric: co2e_kg, limit: 1000, action: block}
-  measurement: {estimated: allow, unavailable: block}
-"""
+POLICY = generous_policy("report-test")
 
 
 @task

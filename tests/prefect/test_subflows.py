@@ -11,24 +11,14 @@ from decimal import Decimal
 from pathlib import Path
 
 from prefect import flow, task
-from workloads import burn_cpu
+from workloads import burn_cpu, generous_policy
 
 from carbonguard.ledger import open_ledger
 from carbonguard.prefect import carbon_gate, metered
 from carbonguard.reporting.compliance import build_report
 
 REPO = Path(__file__).resolve().parents[2]
-POLICY = """\
-apiVersion: carbonguard/v1
-kind: CarbonPolicy
-metadata: {name: subflow-test, version: "1"}
-spec:
-  location: {zone: DE}
-  pue: 1.2
-  budgets:
-    - {id: run-co2e, metric: co2e_kg, limit: 1000, action: block}
-  measurement: {estimated: allow, unavailable: block}
-"""
+POLICY = generous_policy("subflow-test")
 
 
 @task

@@ -23,3 +23,18 @@ def burn_cpu(seconds: float) -> int:
 def shard(index: int, seconds: float = 0.3) -> int:
     burn_cpu(seconds)
     return index
+
+
+def generous_policy(name: str) -> str:
+    """A DE policy whose budget no test run reaches: for tests about recording, not about verdicts."""
+    return f"""\
+apiVersion: carbonguard/v1
+kind: CarbonPolicy
+metadata: {{name: {name}, version: "1"}}
+spec:
+  location: {{zone: DE}}
+  pue: 1.2
+  budgets:
+    - {{id: run-co2e, metric: co2e_kg, limit: 1000, action: block}}
+  measurement: {{estimated: allow, unavailable: block}}
+"""
