@@ -159,6 +159,25 @@ def load_public_key(path: Path) -> str:
     return b64(raw)
 
 
+def _backfill_pin(signer: Signer) -> None:
+    """Give a key generated before pin files existed its `pubkey-<id>.pub`, so the file an auditor
+    is told to pin exists for every default key. Best effort: a read-only key directory keeps
+    working as before, and an existing pin is never overwritten (it may be the one pinned)."""
+    if signer.path is None:
+        return
+    pin = pin_path(signer.path.parent, signer.key_id)
+    if pin.exists():
+        return
+    public_pem = signer.private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    try:
+        fd = os.open(pin, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except OSError:  # read-only directory, or another writer made it first
+        return
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(public_pem)
+
+
 def resolve_signer(default_path: Path, *, generate: bool = True) -> Signer | None:
     """The writer's key: `$CARBONGUARD_SIGNING_KEY`, else `default_path`, generated on first use.
 
@@ -170,7 +189,9 @@ def resolve_signer(default_path: Path, *, generate: bool = True) -> Signer | Non
     if env:
         return load_signer(Path(env))
     if default_path.exists():
-        return load_signer(default_path)
+        signer = load_signer(default_path)
+        _backfill_pin(signer)
+        return signer
     if not generate:  # e.g. a ledger that already has keys: a new key could not write to it
         return None
     signer = Signer.generate()

@@ -57,3 +57,31 @@ def test_keys_generate_out_naming_a_file_says_so(tmp_path: Path, capsys: pytest.
     assert main(["keys", "generate", "--out", str(target)]) == 2
     err = capsys.readouterr().err
     assert "already exists" not in err and f"{target}: is a file; --out names the directory" in err
+
+
+def test_a_key_generated_before_pin_files_gets_its_pin_on_next_use(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with open_ledger() as led:
+        led.append("policy", {"name": "team"})
+    key_dir = tmp_path / ".carbonguard"
+    signer = load_signer(key_dir / "signing-key.pem")
+    pin = key_dir / f"pubkey-{signer.key_id[:16]}.pub"
+    pin.unlink()  # as an older carbonguard left it: no pin file
+    with open_ledger() as led:
+        led.append("policy", {"name": "team"})
+    assert pin.read_bytes() == (key_dir / "signing-key.pub").read_bytes()
+    assert main(["audit", "verify", "--pubkey", str(pin)]) == EXIT_INTACT
+
+
+def test_an_existing_pin_file_is_never_overwritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with open_ledger() as led:
+        led.append("policy", {"name": "team"})
+    key_dir = tmp_path / ".carbonguard"
+    signer = load_signer(key_dir / "signing-key.pem")
+    pin = key_dir / f"pubkey-{signer.key_id[:16]}.pub"
+    pin.write_bytes(b"what the auditor keeps\n")
+    with open_ledger() as led:
+        led.append("policy", {"name": "team"})
+    assert pin.read_bytes() == b"what the auditor keeps\n"
