@@ -30,7 +30,7 @@ def _decision(run_id: str = "run-1", judged: JudgedRecords | None = None, hashes
 def test_the_digest_is_sha256_of_the_sorted_hashes_one_per_line() -> None:
     expected = hashlib.sha256(f"{H3}\n{H1}\n{H2}\n".encode()).hexdigest()  # what `sort | sha256sum` prints
     assert judged_sha256([H2, H1, H3]) == expected
-    assert judged_sha256([H3, H2, H1]) == judged_sha256((h for h in (H1, H3, H2))) == expected  # any order
+    assert judged_sha256([H3, H2, H1]) == judged_sha256(h for h in (H1, H3, H2)) == expected  # any order
     assert judged_sha256([]) == hashlib.sha256(b"").hexdigest()
     assert judged_sha256([H1, H2]) != judged_sha256([H1, H3])
     assert judged_summary([H2, H1], 12) == {"count": 2, "sha256": judged_sha256([H1, H2]), "through_seq": 12}

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from carbonguard.cli.main import main
-from carbonguard.ledger import open_ledger
 from carbonguard.judged import judged_sha256
+from carbonguard.ledger import open_ledger
 from carbonguard.models import ComponentEnergy, EnergyMethod, JudgedRecords, RunFootprint
 
 from .conftest import stage_record
