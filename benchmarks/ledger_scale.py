@@ -109,7 +109,7 @@ def _select_before() -> None:
     import carbonguard.ledger.ledger as ledger_mod
     import carbonguard.ledger.record as record_mod
     from carbonguard.ledger import sqlite_store
-    from carbonguard.models import StageRecord
+    from carbonguard.models import JudgedRecords, StageRecord
     from carbonguard.runtree import subflow_runs
 
     sqlite_store.MMAP_BYTES = 2147418112
@@ -125,7 +125,9 @@ def _select_before() -> None:
             if other != run_id:
                 entries += ledger.records(run_id=other, record_type="stage")
         entries.sort(key=lambda e: e.seq)
-        return [StageRecord.model_validate(e.payload) for e in entries], [e.record_hash for e in entries]
+        # The judged records' digest, as assess now expects (decisions carry it instead of the list).
+        judged = JudgedRecords.of([e.record_hash for e in entries], ledger.head_seq())
+        return [StageRecord.model_validate(e.payload) for e in entries], judged
 
     assess.load_stage_records = load_stage_records
 

@@ -26,6 +26,7 @@ from carbonguard.models import (
     EnergyMethod,
     HourlyBucket,
     IntensityPoint,
+    JudgedRecords,
     Origin,
     RunFootprint,
     StageFootprint,
@@ -133,11 +134,12 @@ def compute_footprint(
     zone: str,
     pue: float,
     points: Sequence[IntensityPoint],
-    record_hashes: Sequence[str] = (),
+    judged: JudgedRecords | None = None,
 ) -> RunFootprint:
     """Location-based footprint of the records, by clock hour and by stage, with every figure used.
 
     `points` should cover `intensity_span(records)`; stretches they leave uncovered are gaps.
+    `judged`: the digest of the records' ledger hashes (set by `assess`), carried as provenance.
     """
     if not pue >= 1.0:
         raise InputError(Problem(f"PUE must be at least 1.0, got {pue!r}", field_path="pue"))
@@ -164,7 +166,7 @@ def compute_footprint(
             energy_upper_kwh=0.0,
             co2e_kg=0.0 if records else None,
             co2e_upper_kg=0.0 if records else None,
-            record_hashes=tuple(record_hashes),
+            judged_records=judged,
             zone_mismatch=mismatch,
             flags=tuple(flags),
         )
@@ -276,7 +278,7 @@ def compute_footprint(
         intensity_sources=tuple(sources_used),
         estimated_components=estimated,
         unavailable_components=unavailable,
-        record_hashes=tuple(record_hashes),
+        judged_records=judged,
         zone_mismatch=mismatch,
         flags=tuple(dict.fromkeys(flags)),
     )

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from carbonguard.errors import CarbonguardError, InputError, Problem
-from carbonguard.models import Decision, IntensityPoint, RunFootprint, StageRecord
+from carbonguard.models import Decision, IntensityPoint, JudgedRecords, RunFootprint, StageRecord
 from carbonguard.pipeline import (
     forecast_requests,
     intensity_request,
@@ -33,9 +33,6 @@ from carbonguard.policy.loader import LoadedPolicy
 
 if TYPE_CHECKING:
     from carbonguard.ledger.protocol import LedgerProtocol
-from carbonguard.runtree import subflow_runs
-
-if TYPE_CHECKING:
     from carbonguard.matching import CertificateFile, ClaimedRange, MatchResult
 
 CertificatePaths = str | os.PathLike[str] | Sequence["str | os.PathLike[str] | CertificateFile"]
@@ -67,7 +64,7 @@ class _Inputs:
     points: tuple[IntensityPoint, ...]
     run_id: str
     as_of: datetime
-    record_hashes: tuple[str, ...]
+    judged: JudgedRecords
     forecasts: dict[str, list[IntensityPoint]] | None
     certificates: tuple[CertificateFile, ...] | None
     residual: tuple[IntensityPoint, ...]
@@ -125,27 +122,29 @@ def verified_span(ledger: LedgerProtocol, first_seq: int | None) -> int:
 
 
 def load_stage_records(
-    ledger: LedgerProtocol, run_id: str, also: tuple[str, ...] = (), *, verify: bool = False
-) -> tuple[list[StageRecord], list[str]]:
-    """The run's stage records with those of its subflow runs (and of `also`), in ledger order.
+    ledger: LedgerProtocol, run_id: str, *, verify: bool = False
+) -> tuple[list[StageRecord], JudgedRecords]:
+    """The run's stage records with those of its subflow runs, in ledger order, and their digest.
 
     The subflow runs come from the ledger's `subflow` records, so every surface judges the same set.
     `verify`: first verify the chain from the run's first stage or subflow record to the head
-    (`verified_span`), and judge only records up to the head verified.
+    (`verified_span`). Either way only records (and subflow links) up to one head are read, and that
+    head is the digest's `through_seq`, so the ledger can derive the same set again from the run id
+    alone (`Ledger.judged_hashes`).
     """
-    runs = list(dict.fromkeys((run_id, *subflow_runs(ledger, run_id), *also)))
-    head = None
     if verify:
-        seqs = ledger.run_seqs(runs, ("stage", "subflow"))
+        seqs = ledger.run_seqs(ledger.run_tree(run_id), ("stage", "subflow"))
         head = verified_span(ledger, seqs[0] if seqs else None)
+    else:
+        head = ledger.head_seq()
+    runs = ledger.run_tree(run_id, head)  # links appended after the head verified: not judged
     # Each payload parsed once, from its hashed bytes, straight into a StageRecord.
     entries = [e for other in runs for e in ledger.payloads(other, "stage", StageRecord.model_validate_json)]
-    if head is not None:  # appended after the verification: not judged
-        entries = [e for e in entries if e[0] <= head]
+    entries = [e for e in entries if e[0] <= head]  # appended after the head: not judged
     entries.sort(key=lambda e: e[0])
     if not entries:
         raise InputError(Problem(f"no stage records for run {run_id!r} in ledger {ledger.url}", "--run"))
-    return [e[2] for e in entries], [e[1] for e in entries]
+    return [e[2] for e in entries], JudgedRecords.of([e[1] for e in entries], head)
 
 
 def _policy_source(loaded: LoadedPolicy, credentials: Any = None) -> Any:
@@ -239,12 +238,11 @@ def assess_run(
     as_of: datetime | None = None,
     source: Any = None,
     credentials: Callable[[str], str | None] | None = None,
-    include_runs: tuple[str, ...] = (),
     verify: bool = True,
     forecasts: dict[str, list[IntensityPoint]] | None = None,
     certificates: CertificatePaths | None = None,
 ) -> Assessment:
-    """Footprint and decision for `run_id` with its subflow runs (and `include_runs`); nothing is written.
+    """Footprint and decision for `run_id` with its subflow runs; nothing is written.
 
     `certificates`: certificate export paths (or files already loaded with `load_certificates`) to
     match hour by hour under the policy's `spec.matching`; they are read before the ledger is.
@@ -252,13 +250,13 @@ def assess_run(
     for a caller that has just verified it itself.
     """
     files = load_certificates(loaded, certificates)
-    records, hashes = load_stage_records(ledger, run_id, include_runs, verify=verify)
+    records, judged = load_stage_records(ledger, run_id, verify=verify)
     source = source if source is not None else _policy_source(loaded, credentials)
     points = fetch_points(loaded, records, source=source)
     as_of = as_of or datetime.now(timezone.utc)
     if forecasts is None:  # forecasts given by the caller (files) win over the policy's providers
         forecasts = fetch_forecasts(loaded, records, as_of, source=source)
-    inputs = _Inputs(points=tuple(points), run_id=run_id, as_of=as_of, record_hashes=tuple(hashes),
+    inputs = _Inputs(points=tuple(points), run_id=run_id, as_of=as_of, judged=judged,
                      forecasts=forecasts, certificates=None if files is None else tuple(files),
                      residual=tuple(fetch_residual(loaded, records)),
                      already_claimed=tuple(claimed_ranges(ledger, files)))
@@ -267,7 +265,7 @@ def assess_run(
 
 def _judge(loaded: LoadedPolicy, records: tuple[StageRecord, ...], inputs: _Inputs) -> Assessment:
     result = judge(loaded, records, inputs.points, run_id=inputs.run_id, as_of=inputs.as_of,
-                   record_hashes=inputs.record_hashes, forecasts=inputs.forecasts,
+                   judged=inputs.judged, forecasts=inputs.forecasts,
                    certificates=inputs.certificates, residual=inputs.residual,
                    already_claimed=inputs.already_claimed)
     return Assessment(records, result.footprint, result.decision, match=result.match, inputs=inputs)

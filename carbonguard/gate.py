@@ -368,7 +368,7 @@ def evaluate(
         energy_complete=footprint.energy_complete,
         findings=tuple(findings),
         reschedule=proposal,
-        evaluated_record_hashes=footprint.record_hashes,
+        judged_records=footprint.judged_records,
         functional_unit=loaded.policy.spec.reporting.functional_unit,
         functional_units=loaded.policy.spec.reporting.units_per_run,
         cfe_score=None if match is None or match.cfe_score is None else min(max(match.cfe_score, 0.0), 1.0),

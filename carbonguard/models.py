@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_serializer
+
+from carbonguard.judged import judged_sha256
 
 
 class Model(BaseModel):
@@ -223,6 +225,23 @@ class StageFootprint(_KnownEnergy, Model):
     unavailable_components: int = Field(default=0, ge=0)
 
 
+class JudgedRecords(Model):
+    """Which stage records a footprint and its decision judged, as a digest rather than a list.
+
+    The records are the run's stage records and those of its subflow runs (from `subflow` records)
+    with `seq <= through_seq`; `sha256` is `carbonguard.judged.judged_sha256` of their hashes.
+    The ledger derives the list again to check it (on append, and `audit judged` prints it).
+    """
+
+    count: int = Field(ge=0, description="How many stage records were judged.")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Digest of their sorted hashes (docs/ledger.md).")
+    through_seq: int = Field(ge=0, description="The ledger head the gate verified and read up to.")
+
+    @classmethod
+    def of(cls, hashes: tuple[str, ...] | list[str], through_seq: int) -> JudgedRecords:
+        return cls(count=len(hashes), sha256=judged_sha256(hashes), through_seq=through_seq)
+
+
 class RunFootprint(_KnownEnergy, Model):
     """Everything the gate needs to know about a run's energy and emissions, with sources."""
 
@@ -242,7 +261,10 @@ class RunFootprint(_KnownEnergy, Model):
     intensity_sources: tuple[IntensityPoint, ...] = ()
     estimated_components: int = Field(default=0, ge=0)
     unavailable_components: int = Field(default=0, ge=0)
-    record_hashes: tuple[str, ...] = Field(default=(), description="Ledger hashes of the stage records used.")
+    judged_records: JudgedRecords | None = Field(
+        default=None, description="The stage records used, as a digest; None when not read from a ledger.")
+    record_hashes: tuple[str, ...] = Field(
+        default=(), description="Footprints written before judged_records listed every hash; read, never written.")
     zone_mismatch: tuple[str, ...] = Field(
         default=(), description="Grid zones recorded by stages that differ from `zone`, sorted."
     )
@@ -250,6 +272,10 @@ class RunFootprint(_KnownEnergy, Model):
 
     def stage(self, name: str) -> StageFootprint | None:
         return next((s for s in self.stages if s.stage == name), None)
+
+    @model_serializer(mode="wrap")
+    def _without_legacy_list(self, handler: Any) -> Any:
+        return _drop_empty(handler(self), "record_hashes")
 
 
 class Outcome(str, Enum):
@@ -335,7 +361,10 @@ class Decision(Model):
     reschedule: RescheduleProposal | None = Field(
         default=None, description="Set when a rule asked to reschedule: the window and zone, or why none."
     )
-    evaluated_record_hashes: tuple[str, ...] = ()
+    judged_records: JudgedRecords | None = Field(
+        default=None, description="The stage records judged, as a digest (the footprint's).")
+    evaluated_record_hashes: tuple[str, ...] = Field(
+        default=(), description="Decisions written before judged_records listed every hash; read, never written.")
     functional_unit: str | None = Field(default=None, description="R of the SCI score, named by the policy.")
     functional_units: float | None = Field(default=None, gt=0, description="How many R this run produced.")
     cfe_score: float | None = Field(
@@ -349,6 +378,17 @@ class Decision(Model):
     @property
     def active_findings(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.waived_by is None)
+
+    @model_serializer(mode="wrap")
+    def _without_legacy_list(self, handler: Any) -> Any:
+        return _drop_empty(handler(self), "evaluated_record_hashes")
+
+
+def _drop_empty(dumped: Any, name: str) -> Any:
+    """A legacy list is dumped only when a record read back carries one, so new payloads stay small."""
+    if isinstance(dumped, dict) and not dumped.get(name):
+        dumped.pop(name, None)
+    return dumped
 
 
 class Figures(Model):

@@ -22,7 +22,15 @@ from carbonguard.errors import InputError, Problem
 from carbonguard.gate import evaluate, matching_findings
 from carbonguard.matching import CertificateFile, ClaimedRange, MatchResult, match_certificates
 from carbonguard.metering.attribution import attribute_shared_devices
-from carbonguard.models import Decision, FigureSet, Finding, IntensityPoint, RunFootprint, StageRecord
+from carbonguard.models import (
+    Decision,
+    FigureSet,
+    Finding,
+    IntensityPoint,
+    JudgedRecords,
+    RunFootprint,
+    StageRecord,
+)
 from carbonguard.policy.loader import LoadedPolicy
 
 
@@ -64,7 +72,7 @@ def judge(
     *,
     run_id: str,
     as_of: datetime,
-    record_hashes: Sequence[str] = (),
+    judged: JudgedRecords | None = None,
     forecasts: Mapping[str, Sequence[IntensityPoint]] | None = None,
     baseline: FigureSet | None = None,
     certificates: Sequence[CertificateFile] | None = None,
@@ -86,7 +94,7 @@ def judge(
         zone=policy_zone(loaded),
         pue=loaded.policy.spec.pue,
         points=points,
-        record_hashes=record_hashes,
+        judged=judged,
     )
     match = match_footprint(loaded, footprint, certificates, residual=residual, already_claimed=already_claimed)
     if match is not None:

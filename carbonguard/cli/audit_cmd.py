@@ -1,4 +1,4 @@
-"""`carbonguard audit`: verify, checkpoint, export and report on the compliance ledger.
+"""`carbonguard audit`: verify, checkpoint, export, list judged records and report on the ledger.
 
 Why a distinct exit code per failure kind: an auditor's script must tell "someone edited a
 record" from "the tail was cut off" without parsing messages.
@@ -23,6 +23,13 @@ VERIFY_EPILOG = """exit codes:
   14  truncated: the ledger holds fewer records than, or diverges from, the --checkpoint file
   15  untrusted key: signed by a key that is not enrolled, rotated out, or not the pinned --pubkey
   16  unsigned: records after the last signed checkpoint (every write ends with one)
+"""
+
+JUDGED_EPILOG = """exit codes:
+  0   the records derived from the ledger match the decision's digest (or its listed hashes)
+  2   usage or input error (no decision with that hash, unreadable ledger)
+  10-16  the run's span of the ledger fails verification (as `audit verify`)
+  17  the digest does not match: the decision names other records than the ledger holds for its run
 """
 
 
@@ -68,6 +75,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "run in CodeCarbon's emissions.csv columns, from a verified ledger)")
     export.add_argument("--out", type=Path, metavar="PATH", help="where to write it (default: stdout)")
     export.set_defaults(handler=_export)
+
+    judged = sub.add_parser("judged", help="list the stage records a decision judged, checked against its digest",
+                            description="Derive again from the ledger the stage records a decision judged "
+                            "(its run and subflow runs up to the seq it read), check them against the "
+                            "decision's judged_records digest, and print them.",
+                            epilog=JUDGED_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    judged.add_argument("decision", metavar="DECISION_HASH",
+                        help="the decision record's hash (64 hex digits); a footprint record's hash works too")
+    judged.add_argument("--ledger", metavar="URL", help=ledger_help)
+    add_output_arguments(judged, "judged")
+    judged.set_defaults(handler=_judged)
 
     report = sub.add_parser("report", help="compliance report per run and period",
                             description="Energy (measured vs estimated), compute, Scope 2 location- and "
@@ -166,10 +184,11 @@ def _codecarbon_rows(led: object) -> tuple[str, int]:
 
     Derived figures come from a verified ledger only: a tampered one stops with verify's exit code.
     """
-    from carbonguard.assess import verified
+    from carbonguard.assess import LedgerIntegrityError, verified
     from carbonguard.formats.codecarbon_csv import render
     from carbonguard.intensity.dataset import country_names
     from carbonguard.models import RunFootprint, StageRecord
+    from carbonguard.reporting.judged import EXIT_JUDGED_MISMATCH, judged_listing
 
     verified(led)
     stages = {r.record_hash: r for r in led.records(record_type="stage")}
@@ -179,9 +198,34 @@ def _codecarbon_rows(led: object) -> tuple[str, int]:
     runs = []
     for rec in latest.values():
         footprint = RunFootprint.model_validate(rec.payload)
-        used = [StageRecord.model_validate(stages[h].payload) for h in footprint.record_hashes if h in stages]
+        listing = judged_listing(led, rec)  # the records it judged, derived again and checked
+        if not listing.matches:
+            raise LedgerIntegrityError(f"footprint record {rec.record_hash}: {listing.message}",
+                                       EXIT_JUDGED_MISMATCH)
+        used = [StageRecord.model_validate(stages[e.record_hash].payload) for e in listing.entries]
         runs.append((footprint, used))
     return render(runs, countries=country_names()), len(runs)
+
+
+def _judged(args: argparse.Namespace) -> int:
+    import re
+
+    from carbonguard.assess import verified_span
+    from carbonguard.errors import InputError, Problem
+    from carbonguard.reporting.judged import find_record, judged_listing
+
+    targets = output_targets(args)
+    if not re.fullmatch(r"[0-9a-f]{64}", args.decision):
+        raise InputError(Problem("not a record hash (64 lowercase hex digits)", source="command line",
+                                 field_path="DECISION_HASH"))
+    with _open(args) as led:
+        record = find_record(led, args.decision, ("decision", "footprint"))
+        run_id = str(record.payload.get("run_id") or record.run_id or "")
+        seqs = led.run_seqs(led.run_tree(run_id), ("stage", "subflow"))
+        verified_span(led, min([*seqs[:1], record.seq]))  # the judged records and the decision, as a gate
+        listing = judged_listing(led, record)
+    emit(targets, listing)
+    return listing.exit_code
 
 
 def _report(args: argparse.Namespace) -> int:

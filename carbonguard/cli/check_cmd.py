@@ -121,9 +121,9 @@ def judge_run(run_id: str, policy: Any, *, as_of: datetime, baseline: Any = None
     from carbonguard.reporting.check import CheckedSubject
 
     with open_ledger(ledger_url, create=False) as ledger:
-        records, hashes = load_stage_records(ledger, run_id, verify=True)  # the run's span, as a gate
+        records, judged = load_stage_records(ledger, run_id, verify=True)  # the run's span, as a gate
     points = fetch_points(policy, records, source=intensity_source(policy))
-    result = judge(policy, records, points, run_id=run_id, as_of=as_of, record_hashes=hashes, baseline=baseline)
+    result = judge(policy, records, points, run_id=run_id, as_of=as_of, judged=judged, baseline=baseline)
     return CheckedSubject("run", run_id, result.decision, result.footprint, baseline)
 
 

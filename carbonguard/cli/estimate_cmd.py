@@ -35,7 +35,7 @@ def _records_of_run(run_id: str, ledger_url: str | None) -> list[Any]:
     from carbonguard.ledger import open_ledger
 
     with open_ledger(ledger_url, create=False) as ledger:
-        records, _hashes = load_stage_records(ledger, run_id, verify=True)
+        records, _judged = load_stage_records(ledger, run_id, verify=True)
     return records
 
 

@@ -118,27 +118,35 @@ def figures_of_file(path: str, *, label: str, start: datetime, reprice: Repricer
 
 def figures_of_run(run_id: str, *, label: str, ledger_url: str | None, loaded_policy: Any = None,
                    as_of: datetime | None = None) -> FigureSet:
-    """A recorded run: priced under `loaded_policy` when given, else its latest recorded footprint."""
-    from carbonguard.assess import fetch_points, load_stage_records, verified
+    """A recorded run: priced under `loaded_policy` when given, else its latest recorded footprint.
+
+    Only the span read is verified (`Ledger.verify_span`, docs/ledger.md "What a gate verifies"):
+    the run's stage records as a gate reads them, or the latest footprint record to the head (so a
+    later footprint cannot be hidden from the run index). Figures are computed from those records
+    alone, so verifying the whole chain would cost time that grows with the ledger for nothing;
+    `audit verify` judges the rest.
+    """
+    from carbonguard.assess import fetch_points, load_stage_records, verified_span
     from carbonguard.ledger import open_ledger
 
     with open_ledger(ledger_url, create=False) as ledger:
-        verified(ledger)
         if loaded_policy is not None:
             from carbonguard.pipeline import judge
 
-            records, hashes = load_stage_records(ledger, run_id)
+            records, judged = load_stage_records(ledger, run_id, verify=True)
             from carbonguard.cli.check_cmd import intensity_source
 
             points = fetch_points(loaded_policy, records, source=intensity_source(loaded_policy))
             assert as_of is not None
             footprint = judge(loaded_policy, records, points, run_id=run_id, as_of=as_of,
-                              record_hashes=hashes).footprint
+                              judged=judged).footprint
         else:
-            entries = ledger.records(run_id=run_id, record_type="footprint")
-            if not entries:
+            seqs = ledger.run_seqs([run_id], ("footprint",))
+            if not seqs:
                 raise InputError(Problem(f"run {run_id!r} has no recorded footprint in ledger {ledger.url}; "
                                          "judge it first (carbonguard gate) or compare job specs", "--run"))
+            head = verified_span(ledger, seqs[-1])
+            entries = [e for e in ledger.records(run_id=run_id, record_type="footprint") if e.seq <= head]
             footprint = RunFootprint.model_validate(max(entries, key=lambda e: e.seq).payload)
     return FigureSet.of([footprint], label=label, source=f"run {run_id}")
 

@@ -1,4 +1,4 @@
-"""Plain text for `audit verify`, `keys list` and `policy validate`: the wording they always printed.
+"""Plain text for `audit verify`, `audit judged`, `keys list` and `policy validate`.
 
 Every string that came from a file or the ledger goes through `text_safe`.
 """
@@ -11,6 +11,7 @@ from carbonguard.formats.escape import text_safe as t
 from carbonguard.formats.registry import RenderOptions
 
 if TYPE_CHECKING:
+    from carbonguard.reporting.judged import JudgedListing
     from carbonguard.reporting.ledger_admin import KeyEntry, KeyList, PolicyCheck, PolicyValidation, VerifyReport
 
 
@@ -18,6 +19,19 @@ def render_verify(result: VerifyReport, options: RenderOptions) -> str:
     if result.ok:
         return f"{t(result.ledger_url)}: {t(result.message)}; head {t(result.head_hash)}\n"
     return f"{t(result.ledger_url)}: {t(result.failure)}: {t(result.message)}\n"
+
+
+def render_judged(result: JudgedListing, options: RenderOptions) -> str:
+    """One summary line (prefixed `#`), then `seq run_id record_hash` per judged record, in ledger order.
+
+    `grep -v '^#' | awk '{print $3}' | LC_ALL=C sort | sha256sum` gives the digest again.
+    """
+    head = [f"# {t(result.message)}",
+            f"# {result.record_type} {t(result.record_hash)}: {result.count} records, sha256 {t(result.sha256)}"
+            + (f", through seq {result.through_seq}" if result.through_seq is not None else " (listed)")]
+    head += [f"# not a stage record of the run: {t(h)}" for h in result.missing]
+    return "".join(line + "\n" for line in head) + "".join(
+        f"{e.seq} {t(e.run_id)} {t(e.record_hash)}\n" for e in result.entries)
 
 
 def key_line(key: KeyEntry) -> str:
@@ -45,5 +59,5 @@ def render_policy_validation(result: PolicyValidation, options: RenderOptions) -
     return "".join(line + "\n" for line in lines)
 
 
-RENDERERS: dict[str, Any] = {"verify": render_verify, "keys": render_keys,
+RENDERERS: dict[str, Any] = {"verify": render_verify, "judged": render_judged, "keys": render_keys,
                              "policy-validation": render_policy_validation}

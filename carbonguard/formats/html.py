@@ -22,7 +22,8 @@ from typing import Any
 from carbonguard.formats import charts, numbers
 from carbonguard.formats.escape import html_text as h
 from carbonguard.formats.registry import RenderOptions
-from carbonguard.models import Finding, RunFootprint
+from carbonguard.judged import judged_sha256
+from carbonguard.models import Finding, JudgedRecords, RunFootprint
 from carbonguard.reporting.compliance import ComplianceReport, RunCompliance
 from carbonguard.reporting.run import RunReport
 
@@ -144,11 +145,20 @@ def _figure(chart: charts.Chart, caption: str, table: str = "") -> str:
             f"<figcaption>{h(caption)}</figcaption>{table}</figure>")
 
 
-def _hashes(title: str, hashes: Sequence[str]) -> str:
-    if not hashes:
+def _digest(title: str, count: int, sha256: str, how: str, through_seq: int | None = None) -> str:
+    """A set of record hashes as its count and digest (docs/ledger.md, "Judged records"), never the
+    list: a run of 100,000 records would otherwise put 6.7 MB of hashes in the page."""
+    if not count:
         return ""
-    items = "".join(f'<li><code class="hash">{h(x)}</code></li>' for x in hashes)
-    return f"<details><summary>{h(title)} ({len(hashes)})</summary><ul>{items}</ul></details>"
+    through = f", ledger read through seq {through_seq}" if through_seq is not None else ""
+    return (f"<p>{h(title)}: {count}{h(through)}, sha256 <code class=\"hash\">{h(sha256)}</code> "
+            f"({h(how)})</p>")
+
+
+def _judged(title: str, judged: JudgedRecords | None, legacy: Sequence[str], how: str) -> str:
+    if judged is not None:
+        return _digest(title, judged.count, judged.sha256, how, judged.through_seq)
+    return _digest(title, len(legacy), judged_sha256(legacy), how)
 
 
 def _scaled(values: Sequence[float | None], units: tuple[tuple[str, float], ...]) -> tuple[str, list[float | None]]:
@@ -465,9 +475,10 @@ def _run_provenance(result: RunReport) -> str:
         parts.append(table if len(fp.intensity_sources) <= 3 else
                      f"<details><summary>every intensity figure used ({len(fp.intensity_sources)})</summary>"
                      f"{table}</details>")
-    parts += [_hashes("stage record hashes judged by the decision", d.evaluated_record_hashes)]
-    if fp is not None and tuple(fp.record_hashes) != tuple(d.evaluated_record_hashes):
-        parts.append(_hashes("stage record hashes in the footprint", fp.record_hashes))
+    how = "list them with: carbonguard audit judged DECISION_HASH"
+    parts += [_judged("stage records judged by the decision", d.judged_records, d.evaluated_record_hashes, how)]
+    if fp is not None and (fp.judged_records, fp.record_hashes) != (d.judged_records, d.evaluated_record_hashes):
+        parts.append(_judged("stage records in the footprint", fp.judged_records, fp.record_hashes, how))
     parts.append("</section>")
     return "".join(parts)
 
@@ -632,7 +643,14 @@ def _period_provenance(report: ComplianceReport) -> str:
         parts += ["<h3>How energy was obtained</h3>",
                   _table(["run", "basis", "measured (counter, sampled)", "estimated", "unavailable readings"],
                          methods, numeric=(2, 3, 4))]
-    parts += [_hashes(f"record hashes of run {r.run_id}", r.provenance.record_hashes) for r in report.runs]
+    for r in report.runs:
+        parts.append(_digest(f"records of run {r.run_id} behind these figures", len(r.provenance.record_hashes),
+                             judged_sha256(r.provenance.record_hashes), "listed in the JSON report"))
+        j = r.provenance.judged_records
+        if j is not None:
+            state = "matches the ledger" if j.matches_ledger else "DOES NOT MATCH the ledger"
+            parts.append(_digest(f"stage records its footprint judged ({state})", j.count, j.sha256,
+                                 f"list them with: {j.list_with}", j.through_seq))
     parts.append("<h3>Standards these figures follow</h3><ul>"
                  + "".join(f"<li>{h(v)}</li>" for v in report.standards.values()) + "</ul></section>")
     return "".join(parts)

@@ -52,11 +52,11 @@ class FormatSpec:
 _SPECS = (
     FormatSpec("text", "carbonguard.formats.text",
                ("run", "meter", "intensity", "zones", "schedule", "estimate", "runs", "check", "diff",
-               "match", "verify", "keys", "policy-validation"),
+               "match", "verify", "judged", "keys", "policy-validation"),
                "plain text for terminals and logs"),
     FormatSpec("json", "carbonguard.formats.json_format",
                ("run", "meter", "intensity", "zones", "compliance", "schedule", "estimate", "runs", "check",
-                "diff", "match", "verify", "keys", "policy-validation"),
+                "diff", "match", "verify", "judged", "keys", "policy-validation"),
                "machine-readable JSON, units in field names"),
     FormatSpec("markdown", "carbonguard.formats.markdown", ("run", "compliance", "check", "diff"),
                "markdown for PR comments and Prefect artifacts"),

@@ -391,7 +391,7 @@ def render_runs(result: RunList, options: RenderOptions) -> str:
 
 RENDERERS: dict[str, Any] = {
     **CHECK_RENDERERS,  # check and diff: carbonguard/formats/check_text.py
-    **ADMIN_RENDERERS,  # verify, keys, policy-validation: carbonguard/formats/admin_text.py
+    **ADMIN_RENDERERS,  # verify, judged, keys, policy-validation: carbonguard/formats/admin_text.py
     "estimate": render_estimate,
     "run": render_run,
     "meter": render_meter,

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from carbonguard import __version__
 from carbonguard.errors import InputError, Problem
+from carbonguard.judged import judged_sha256
 from carbonguard.ledger.canonical import encode_string, normalise
 from carbonguard.ledger.claims import claim_payload
 from carbonguard.ledger.keyring import KeyRing
@@ -253,6 +254,40 @@ class Ledger:
         """Sequence numbers of these runs' records of these types, from the run index (nothing parsed)."""
         with self._lock:
             return self.store.seqs(list(run_ids), list(record_types))
+
+    def head_seq(self) -> int:
+        """The seq of the last record (0 for an empty ledger)."""
+        with self._lock:
+            head = self.store.head()
+        return head[0] if head else 0
+
+    def run_tree(self, run_id: str, through_seq: int | None = None) -> list[str]:
+        """`run_id` and every run below it (children before grandchildren, each once), from the
+        `subflow` records with `seq <= through_seq` (all when None): the runs a gate judges.
+
+        Bounded by `through_seq` so a decision's judged records can be derived again later: a
+        subflow link appended after the gate read the ledger does not change what it judged.
+        """
+        limit = 2**63 - 1 if through_seq is None else through_seq
+        seen, frontier, tree = {run_id}, [run_id], [run_id]
+        with self._lock:
+            while frontier:
+                children = []
+                for parent in frontier:
+                    for row in self.store.select(parent, "subflow"):
+                        if row[SEQ] <= limit:
+                            child = json.loads(bytes(row[ENVELOPE]))["payload"].get("subflow_run_id")
+                            children.append(child)
+                frontier = [c for c in dict.fromkeys(children) if isinstance(c, str) and c not in seen]
+                seen.update(frontier)
+                tree.extend(frontier)
+        return tree
+
+    def judged_hashes(self, run_id: str, through_seq: int) -> list[tuple[int, str, str]]:
+        """`(seq, run_id, record_hash)` of the stage records a decision on `run_id` that read the
+        ledger up to `through_seq` judged: those of its run tree (`run_tree`) up to that seq."""
+        with self._lock:
+            return self.store.run_hashes(self.run_tree(run_id, through_seq), "stage", through_seq)
 
     def latest_checkpoint(self) -> LedgerRecord | None:
         """The last checkpoint record. Every write ends with one, so it is searched for from the
@@ -526,6 +561,7 @@ class Transaction:
         self._ledger = ledger
         self.head = head
         self._hashes: set[str] = set()  # written here, not yet visible to every store's reads
+        self._start_seq = head[0]  # what a decision in this transaction may have judged, at most
         self._claims: list[tuple[str, int, int, str]] = []
         self._sealed = not wrote_genesis  # nothing written yet: nothing to seal
         self._closed = False
@@ -557,15 +593,36 @@ class Transaction:
         self._live()
         led = self._ledger
         if record_type == "decision":
+            self._check_judged(value)
+        record = self._write(self.head, record_type, value, simple, led.signer.key_id)
+        if record.seq % led.checkpoint_every == 0:
+            self._checkpoint()
+        return record
+
+    def _check_judged(self, value: dict[str, Any]) -> None:
+        """A decision's judged records must be the ledger's: the digest is derived again from the
+        run's stage records (its run tree up to `through_seq`), a legacy list must name held records."""
+        led = self._ledger
+        judged = value.get("judged_records")
+        if judged is None:  # the form written before judged_records: every hash listed
             named = [h for h in value["evaluated_record_hashes"] if h not in self._hashes]
             missing = led.store.missing_hashes(named)
             if missing:
                 raise InputError(Problem(f"names records this ledger does not hold: {', '.join(missing)}",
                                          field_path="payload.evaluated_record_hashes"))
-        record = self._write(self.head, record_type, value, simple, led.signer.key_id)
-        if record.seq % led.checkpoint_every == 0:
-            self._checkpoint()
-        return record
+            return
+        derived = led.judged_hashes(value["run_id"], judged["through_seq"])  # reads under the store's lock
+        if judged["through_seq"] > self._start_seq:
+            raise InputError(Problem(
+                f"judged records through seq {judged['through_seq']}, but the ledger ended at seq "
+                f"{self._start_seq} when this transaction began", field_path="payload.judged_records.through_seq"))
+        digest = judged_sha256(h for _, _, h in derived)
+        if len(derived) != judged["count"] or digest != judged["sha256"]:
+            raise InputError(Problem(
+                f"the judged-records digest does not match the ledger: run {value['run_id']!r} has "
+                f"{len(derived)} stage records through seq {judged['through_seq']} (sha256 {digest}), "
+                f"the decision says {judged['count']} (sha256 {judged['sha256']})",
+                field_path="payload.judged_records"))
 
     def _claim(self, claim: tuple[dict[str, Any], int, int]) -> LedgerRecord:
         self._live()
@@ -618,7 +675,11 @@ def _check_decision(value: dict[str, Any]) -> None:
         if not isinstance(value.get(name), str) or not value[name]:
             raise InputError(Problem("a decision record must name the policy's content hash and version",
                                      field_path=f"payload.{name}"))
-    hashes = value.get("evaluated_record_hashes")
+    judged = value.get("judged_records")
+    if judged is not None or "evaluated_record_hashes" not in value:
+        _check_judged_shape(value, judged)
+        return
+    hashes = value.get("evaluated_record_hashes")  # the form written before judged_records
     if not isinstance(hashes, list):
         raise InputError(Problem("a decision record must list the hashes of the records it evaluated",
                                  field_path="payload.evaluated_record_hashes"))
@@ -626,6 +687,25 @@ def _check_decision(value: dict[str, Any]) -> None:
         if not isinstance(h, str) or not _HEX64.match(h):
             raise InputError(Problem("not a record hash (64 lowercase hex digits)",
                                      field_path=f"payload.evaluated_record_hashes[{i}]"))
+
+
+def _check_judged_shape(value: dict[str, Any], judged: Any) -> None:
+    """`judged_records: {count, sha256, through_seq}` (docs/ledger.md, "Judged records")."""
+    where = "payload.judged_records"
+    if not isinstance(judged, dict):
+        raise InputError(Problem("a decision record must carry judged_records {count, sha256, through_seq} "
+                                 "(or, as before, evaluated_record_hashes)", field_path=where))
+    if "evaluated_record_hashes" in value:
+        raise InputError(Problem("a decision carries judged_records or evaluated_record_hashes, not both",
+                                 field_path="payload.evaluated_record_hashes"))
+    if not isinstance(value.get("run_id"), str):
+        raise InputError(Problem("a decision with judged_records must name its run", field_path="payload.run_id"))
+    for name in ("count", "through_seq"):
+        number = judged.get(name)
+        if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+            raise InputError(Problem("must be a whole number, 0 or more", field_path=f"{where}.{name}"))
+    if not isinstance(judged.get("sha256"), str) or not _HEX64.match(judged["sha256"]):
+        raise InputError(Problem("not a SHA-256 digest (64 lowercase hex digits)", field_path=f"{where}.sha256"))
 
 
 LEDGER_URL_FORMS = "a file path, sqlite:///PATH, postgresql://... or postgres://..."

@@ -474,6 +474,13 @@ class PostgresStore:
             f"SELECT seq FROM {self._t('records')} WHERE run_id = ANY(%s) AND record_type = ANY(%s)",
             (list(run_ids), list(record_types))))
 
+    def run_hashes(self, run_ids: Sequence[str], record_type: str, through_seq: int) -> list[tuple[int, str, str]]:
+        """`(seq, run_id, record_hash)` of these runs' records of one type up to `through_seq`."""
+        self._begin_if_writing()
+        return [(r[0], r[1], r[2]) for r in self._db.execute(
+            f"SELECT seq, run_id, record_hash FROM {self._t('records')} WHERE run_id = ANY(%s) "
+            "AND record_type = %s AND seq <= %s ORDER BY seq", (list(run_ids), record_type, through_seq))]
+
     def scan_ranges(self, ranges: Sequence[tuple[int, int]]) -> Iterator[list[Row]]:
         """Rows of each inclusive range `(first, last)`, one list per range, from one snapshot:
         one primary-key range scan each (a gate reads a few ranges: the run's span and the keys)."""

@@ -130,6 +130,14 @@ class SQLiteStore:
                     "SELECT seq FROM records WHERE run_id = ? AND record_type = ?", (run_id, record_type))]
         return sorted(out)
 
+    def run_hashes(self, run_ids: Sequence[str], record_type: str, through_seq: int) -> list[tuple[int, str, str]]:
+        """`(seq, run_id, record_hash)` of these runs' records of one type up to `through_seq`."""
+        out: list[tuple[int, str, str]] = []
+        for run_id in run_ids:
+            out += self._db.execute("SELECT seq, run_id, record_hash FROM records WHERE run_id = ? AND "
+                                    "record_type = ? AND seq <= ?", (run_id, record_type, through_seq)).fetchall()
+        return sorted(out)
+
     def scan_ranges(self, ranges: Sequence[tuple[int, int]]) -> Iterator[list[Row]]:
         """Rows of each inclusive range `(first, last)`, one list per range, from one snapshot."""
         reader = _connect_readonly(self.path, check_same_thread=True)

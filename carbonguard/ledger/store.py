@@ -92,6 +92,10 @@ class Store(Protocol):
 
     def seqs(self, run_ids: Sequence[str], record_types: Sequence[str]) -> list[int]: ...
 
+    def run_hashes(self, run_ids: Sequence[str], record_type: str, through_seq: int) -> list[tuple[int, str, str]]:
+        """`(seq, run_id, record_hash)` of these runs' records of one type with `seq <= through_seq`,
+        in sequence order, from the run index and hash column (no envelope is read)."""
+
     def scan_ranges(self, ranges: Sequence[tuple[int, int]]) -> Iterator[list[Row]]:
         """Rows of each sorted, disjoint, inclusive range, one list per range, from one snapshot."""
 

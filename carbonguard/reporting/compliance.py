@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.models import energy_is_known
+from carbonguard.reporting.judged import judged_listing
 from carbonguard.runtree import SUBFLOW, parents, root_of, subflow_runs
 
 if TYPE_CHECKING:
@@ -154,8 +155,20 @@ class StageFigures(_Figures):
     unavailable_readings: int
 
 
+class JudgedRef(_Figures):
+    """The run's latest footprint's judged records: its digest, checked against the ledger."""
+
+    count: int
+    sha256: str
+    through_seq: int | None
+    form: str  # "digest", or "list" for a footprint written before the digest
+    matches_ledger: bool
+    list_with: str
+
+
 class Provenance(_Figures):
     record_hashes: list[str]
+    judged_records: JudgedRef | None = None
 
 
 class RunCompliance(_Figures):
@@ -305,7 +318,7 @@ def build_report(ledger: Ledger, *, run_id: str | None = None, since: datetime |
             selected.append(run)
     selected.sort(key=lambda r: (r.start() or datetime.min.replace(tzinfo=timezone.utc), r.run_id))
     verified = ledger.verify(progress=progress)
-    run_reports = [_run_report(run) for run in selected]
+    run_reports = [_run_report(run, ledger) for run in selected]
     return ComplianceReport.model_validate({
         "report": "carbonguard compliance report",
         "generated_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
@@ -321,7 +334,7 @@ def build_report(ledger: Ledger, *, run_id: str | None = None, since: datetime |
     })
 
 
-def _run_report(run: _Run) -> dict[str, Any]:
+def _run_report(run: _Run, ledger: Ledger) -> dict[str, Any]:
     measured = estimated = Decimal(0)
     unavailable = 0
     devices: set[tuple[str, str, str]] = set()
@@ -365,10 +378,14 @@ def _run_report(run: _Run) -> dict[str, Any]:
     lower_bound = f"lower bound: {unavailable} device readings unavailable" if unavailable else None
     if no_reading:
         facility = None
-    judged = set(fp.get("record_hashes") or ())
+    # What the footprint judged, derived again from the ledger and checked against its digest.
+    listing = judged_listing(ledger, footprint) if footprint is not None else None
+    judged = {e.record_hash for e in listing.entries} if listing is not None else set()
     stage_hashes = {r.record_hash for r in run.stages}
     coverage = (f"its footprint judged {len(judged & stage_hashes)} of the run's {len(stage_hashes)} stage records"
                 if footprint is not None and judged != stage_hashes else None)
+    if listing is not None and not listing.matches:
+        coverage = f"{listing.message}; " + (coverage or "")
 
     location, location_source = _d(fp.get("co2e_kg")), None
     if no_reading:
@@ -434,7 +451,11 @@ def _run_report(run: _Run) -> dict[str, Any]:
         "sci": _sci(location, fp, dp, lower_bound),
         "decisions": [_decision(r) for r in run.decisions],
         "stages": _stages(run.stages),
-        "provenance": {"record_hashes": [r.record_hash for r in sorted(run.all(), key=lambda r: r.seq)]},
+        # Every record the figures came from (the report is made on demand from a verified ledger,
+        # never stored in it), and the footprint's judged records as its digest with the check's
+        # result and the command that lists them: not the list again.
+        "provenance": {"record_hashes": [r.record_hash for r in sorted(run.all(), key=lambda r: r.seq)],
+                       "judged_records": listing.summary() if listing is not None else None},
     }
 
 

@@ -11,7 +11,7 @@ from carbonguard.intensity import build_source
 from carbonguard.intensity.chain import FallbackChain
 from carbonguard.intensity.providers.embedded import EmbeddedSource
 from carbonguard.intensity.settings import IntensitySettings
-from carbonguard.models import Origin
+from carbonguard.models import JudgedRecords, Origin
 from tests.intensity.helpers import StaticSource, at, gb_points, gb_rows, gpu, point, record
 
 
@@ -178,12 +178,11 @@ def test_world_average_fallback_is_flagged_on_the_footprint() -> None:
     assert fp.intensity_sources[0].dataset_hash
 
 
-def test_record_hashes_and_distinct_sources_are_kept() -> None:
+def test_judged_records_and_distinct_sources_are_kept() -> None:
     recs = [record("a", at(4, 12), at(4, 12, 30), gpu(1.0)), record("b", at(4, 12, 30), at(4, 13), gpu(1.0))]
-    fp = compute_footprint(
-        recs, run_id="r", zone="DE", pue=1.2, source=build_source(None), record_hashes=["h1", "h2"]
-    )
-    assert fp.record_hashes == ("h1", "h2")
+    judged = JudgedRecords.of(["1" * 64, "2" * 64], through_seq=9)
+    fp = compute_footprint(recs, run_id="r", zone="DE", pue=1.2, source=build_source(None), judged=judged)
+    assert fp.judged_records == judged and fp.record_hashes == ()
     assert len(fp.intensity_sources) == 1  # the same annual point, used twice, listed once
     assert fp.co2e_kg == pytest.approx(2.0 * 1.2 * 380.95 / 1000)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from carbonguard.judged import judged_sha256
 from carbonguard.ledger import open_ledger
 from carbonguard.models import ComponentEnergy, StageRecord
 
@@ -78,7 +79,8 @@ def test_allow_exits_0_and_records_policy_footprint_and_decision(run_in_ledger: 
         types = [r.record_type for r in ledger.records()]
         assert types.count("policy") == 1 and types.count("footprint") == 1 and types.count("decision") == 1
         stage_hashes = {r.record_hash for r in ledger.records(record_type="stage")}
-        assert set(ledger.records(record_type="decision")[0].payload["evaluated_record_hashes"]) == stage_hashes
+        judged = ledger.records(record_type="decision")[0].payload["judged_records"]  # a digest, not the list
+        assert (judged["count"], judged["sha256"]) == (len(stage_hashes), judged_sha256(stage_hashes))
         assert ledger.verify().ok
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from carbonguard.gate import evaluate
-from carbonguard.models import Outcome, RunFootprint, StageFootprint
+from carbonguard.models import JudgedRecords, Outcome, RunFootprint, StageFootprint
 from carbonguard.policy import parse_policy
 
 AS_OF = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
@@ -44,7 +44,7 @@ def footprint(co2e=5.0, co2e_upper=None, train_kwh=10.0, estimated=0, unavailabl
         run_id="run-1", zone="DE", pue=1.2, it_energy_kwh=train_kwh / 1.2, energy_kwh=train_kwh,
         energy_upper_kwh=train_kwh * 1.5, co2e_kg=co2e, co2e_upper_kg=co2e_upper or co2e, stages=stage_list,
         estimated_components=estimated, unavailable_components=unavailable, flags=tuple(flags),
-        record_hashes=("a" * 64, "b" * 64),
+        judged_records=JudgedRecords.of(("a" * 64, "b" * 64), through_seq=7),
     )
 
 
@@ -138,7 +138,9 @@ def test_decision_records_what_replay_needs() -> None:
     decision = evaluate(loaded, footprint(), as_of=AS_OF)
     assert decision.policy_hash == loaded.content_hash
     assert decision.policy_version == "3"
-    assert decision.evaluated_record_hashes == ("a" * 64, "b" * 64)
+    assert decision.judged_records == JudgedRecords.of(("b" * 64, "a" * 64), through_seq=7)  # its digest
+    dumped = decision.model_dump(mode="json")
+    assert dumped["judged_records"]["count"] == 2 and "evaluated_record_hashes" not in dumped
     assert decision.evaluated_at == AS_OF
 
 

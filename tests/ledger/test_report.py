@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from carbonguard.cli.main import main
+from carbonguard.judged import judged_sha256
 from carbonguard.ledger import open_ledger
-from carbonguard.models import ComponentEnergy, EnergyMethod, RunFootprint
+from carbonguard.models import ComponentEnergy, EnergyMethod, JudgedRecords, RunFootprint
 
 from .conftest import stage_record
 
@@ -203,3 +204,40 @@ def test_report_progress_goes_to_stderr_only(ledger: str, tmp_path: Path, capsys
     captured = capsys.readouterr()
     assert captured.err.startswith("verifying before the report") and " records" in captured.err
     assert json.loads(captured.out)["ledger"]["verified"] is True
+
+
+def _digest_run(url: str, wrong: bool = False) -> tuple[list[str], int]:
+    """run-d with two stages and a footprint carrying their digest (or, `wrong`, other records')."""
+    with open_ledger(url) as led:
+        hashes = [led.append("stage", stage_record("run-d", s, 1.0, hour=i).model_dump(mode="json")).record_hash
+                  for i, s in enumerate(("fit", "eval"))]
+        head = led.head_seq()
+        judged = JudgedRecords.of(["e" * 64, "f" * 64] if wrong else hashes, head)
+        led.append("footprint", RunFootprint(run_id="run-d", zone="DE", pue=1.2, it_energy_kwh=2.2, energy_kwh=2.64,
+                                             energy_upper_kwh=2.7, co2e_kg=1.0,
+                                             judged_records=judged).model_dump(mode="json"))
+    return hashes, head
+
+
+def test_a_footprints_digest_is_checked_and_reported_not_listed(tmp_path: Path, key_file: Path,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("CARBONGUARD_SIGNING_KEY", str(key_file))
+    url = str(tmp_path / "ledger.db")
+    hashes, head = _digest_run(url)
+    (run,) = _report(url, capsys, "--run", "run-d")["runs"]
+    judged = run["provenance"]["judged_records"]
+    assert judged["matches_ledger"] is True and judged["count"] == 2 and judged["through_seq"] == head
+    assert judged["sha256"] == judged_sha256(hashes) and judged["list_with"].startswith("carbonguard audit judged ")
+    assert "judged" not in run["scope2"]["location_based_source"]  # every stage judged: nothing to say
+
+
+def test_a_footprint_whose_digest_does_not_match_is_named(tmp_path: Path, key_file: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("CARBONGUARD_SIGNING_KEY", str(key_file))
+    url = str(tmp_path / "ledger.db")
+    _digest_run(url, wrong=True)  # the right count, other records
+    (run,) = _report(url, capsys, "--run", "run-d")["runs"]
+    assert run["provenance"]["judged_records"]["matches_ledger"] is False
+    assert "the ledger holds 2 for run run-d" in run["scope2"]["location_based_source"]

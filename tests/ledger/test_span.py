@@ -13,6 +13,7 @@ import json
 import pytest
 
 from carbonguard.ledger import Signer, open_ledger
+from carbonguard.models import JudgedRecords
 
 from .conftest import stage_record
 from .tamper import append_raw, raw, rewrite_from, rows, signed_checkpoint
@@ -167,6 +168,6 @@ def test_records_appended_after_the_verified_head_are_not_judged(tmp_path, monke
         verified = led.verify_span(first.seq)
         led.append("stage", _stage("run-j", 2))  # as if by another writer, just after the check
         monkeypatch.setattr(led, "verify_span", lambda first_seq, **kw: verified)
-        records, hashes = load_stage_records(led, "run-j", verify=True)
-        assert hashes == [first.record_hash] and len(records) == 1
+        records, judged = load_stage_records(led, "run-j", verify=True)
+        assert judged == JudgedRecords.of([first.record_hash], verified.head_seq) and len(records) == 1
         assert len(load_stage_records(led, "run-j")[0]) == 2  # unverified read: both

@@ -11,9 +11,11 @@ from prefect.cache_policies import INPUTS
 from workloads import burn_cpu as _burn  # tests/prefect is on sys.path under pytest
 
 from carbonguard.errors import GateBlocked, InputError
+from carbonguard.judged import judged_sha256
 from carbonguard.ledger import open_ledger
 from carbonguard.models import Outcome, StageRecord
 from carbonguard.prefect import carbon_gate, metered
+from carbonguard.reporting.judged import judged_listing
 
 POLICY = """\
 apiVersion: carbonguard/v1
@@ -82,8 +84,8 @@ def test_gate_allows_promotion_under_budget(policy_file, tmp_path: Path) -> None
     assert all(s.energy_kwh > 0 for s in stages)
     assert len(decisions) == 1
     assert decisions[0].payload["outcome"] == "allow"
-    assert set(decisions[0].payload["evaluated_record_hashes"]) == {
-        r.record_hash for r in open_ledger().records(run_id=run_id, record_type="stage")}
+    stage_hashes = [r.record_hash for r in open_ledger().records(run_id=run_id, record_type="stage")]
+    assert decisions[0].payload["judged_records"]["sha256"] == judged_sha256(stage_hashes)
 
 
 def test_gate_blocks_promotion_over_budget(policy_file, tmp_path: Path) -> None:
@@ -299,8 +301,9 @@ def test_stages_metered_in_subflows_count_for_the_run(policy_file) -> None:
     run_id, energy_kwh = outer_training(policy_file(1000.0))
     with open_ledger() as ledger:
         assert ledger.records(run_id=run_id, record_type="stage") == []  # recorded under the subflow's id
-        decision = ledger.records(run_id=run_id, record_type="decision")[-1].payload
-        judged = {r.payload["stage"] for r in ledger.records(record_type="stage")
-                  if r.record_hash in decision["evaluated_record_hashes"]}
+        decision = ledger.records(run_id=run_id, record_type="decision")[-1]
+        listed = {e.record_hash for e in judged_listing(ledger, decision).entries}  # derived, digest checked
+        assert judged_listing(ledger, decision).matches
+        judged = {r.payload["stage"] for r in ledger.records(record_type="stage") if r.record_hash in listed}
     assert judged == {"prepare", "train"}
     assert energy_kwh > 0

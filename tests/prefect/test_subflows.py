@@ -61,7 +61,7 @@ def parent_gated(policy: str) -> tuple[str, int]:
     n = inner(load())
     middle(n)
     decision = carbon_gate(policy)
-    return flow_run.id, len(decision.evaluated_record_hashes)
+    return flow_run.id, decision.judged_records.count
 
 
 @flow
@@ -88,7 +88,7 @@ def test_the_cli_gate_judges_the_same_records_as_the_in_flow_gate(tmp_path: Path
     assert judged_in_flow == 3
     done = _cli("gate", "--policy", _policy(tmp_path), "--run", run_id, "--json", "--no-record")
     assert done.returncode == 0, done.stderr
-    assert len(json.loads(done.stdout)["decision"]["evaluated_record_hashes"]) == 3
+    assert json.loads(done.stdout)["decision"]["judged_records"]["count"] == 3
 
 
 def test_the_cli_learns_the_run_tree_from_the_ledger_without_an_in_flow_gate(tmp_path: Path) -> None:
@@ -131,4 +131,4 @@ def test_a_lost_link_fails_no_task_and_the_in_flow_gate_still_records_the_tree(
     assert judged_in_flow == 3
     assert "could not record which run flow run" in caplog.text
     done = _cli("gate", "--policy", _policy(tmp_path), "--run", run_id, "--json", "--no-record")
-    assert len(json.loads(done.stdout)["decision"]["evaluated_record_hashes"]) == 3  # links from carbon_gate
+    assert json.loads(done.stdout)["decision"]["judged_records"]["count"] == 3  # links from carbon_gate

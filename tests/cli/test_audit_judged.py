@@ -1,0 +1,90 @@
+"""`carbonguard audit judged DECISION_HASH`: the judged records listed again from the ledger and
+checked against the decision's digest (text, JSON), exit 2 for an unknown hash, 17 for a mismatch."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from carbonguard.cli.main import main
+from carbonguard.ledger import open_ledger
+from carbonguard.models import ComponentEnergy, Decision, Outcome, StageRecord
+
+POLICY = """\
+apiVersion: carbonguard/v1
+kind: CarbonPolicy
+metadata: {name: judged-test, version: "1"}
+spec:
+  location: {zone: FR}
+  pue: 1.5
+  budgets:
+    - {id: run-co2e, metric: co2e_kg, limit: 1000, action: block}
+"""
+
+
+def _stage(run_id: str, stage: str, offset_h: int) -> dict:
+    start = datetime(2026, 3, 2, 9, tzinfo=timezone.utc) + timedelta(hours=offset_h)
+    return StageRecord(run_id=run_id, flow_name="cli", stage=stage, start=start, end=start + timedelta(minutes=30),
+                       host="trainer-1", pid=1, components=(ComponentEnergy(
+                           component="gpu", device="GPU-0", method="counter", energy_kwh=1.0, source="nvml"),),
+                       ).model_dump(mode="json")
+
+
+@pytest.fixture
+def gated(_isolated_ledger: Path, tmp_path: Path) -> tuple[str, list[str]]:
+    """A run gated through the CLI: its decision's hash and its stage records' hashes."""
+    with open_ledger() as led:
+        hashes = [led.append("stage", _stage("run-j", s, i)).record_hash for i, s in enumerate(("a", "b", "c"))]
+        led.append("stage", _stage("other", "x", 0))
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    assert main(["gate", "--policy", str(policy), "--run", "run-j", "-o", f"json={tmp_path / 'gate.json'}"]) == 0
+    with open_ledger() as led:
+        return led.records(record_type="decision")[-1].record_hash, hashes
+
+
+def test_text_lists_every_judged_record_and_the_digest_checks(gated, capsys) -> None:
+    decision, hashes = gated
+    assert main(["audit", "judged", decision]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("# decision seq") and "digest matches the ledger" in lines[0]
+    listed = [line.split() for line in lines if not line.startswith("#")]
+    assert [row[2] for row in listed] == hashes and {row[1] for row in listed} == {"run-j"}
+    # The documented shell check: sort the hashes, one per line, and hash them.
+    recomputed = hashlib.sha256("".join(h + "\n" for h in sorted(r[2] for r in listed)).encode()).hexdigest()
+    assert recomputed in lines[1]
+
+
+def test_json_lists_the_records_with_the_recorded_and_derived_digest(gated, capsys) -> None:
+    decision, hashes = gated
+    assert main(["audit", "judged", decision, "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["schema"] == "carbonguard.judged-records/v1" and document["matches"] is True
+    assert [r["record_hash"] for r in document["records"]] == hashes
+    assert document["judged_records"]["count"] == 3
+    assert document["derived"]["sha256"] == document["judged_records"]["sha256"]
+
+
+def test_an_unknown_or_malformed_hash_exits_2(gated, capsys) -> None:
+    _, hashes = gated
+    assert main(["audit", "judged", hashes[0]]) == 2  # a stage record, not a decision
+    assert "no decision or footprint record with hash" in capsys.readouterr().err
+    assert main(["audit", "judged", "not-a-hash"]) == 2
+    assert "64 lowercase hex digits" in capsys.readouterr().err
+
+
+def test_a_decision_naming_other_records_exits_17(gated, capsys) -> None:
+    _, hashes = gated
+    with open_ledger() as led:  # the form written before digests: accepted when the hashes exist
+        stranger = led.records(run_id="other")[0].record_hash
+        bad = led.append("decision", Decision(
+            outcome=Outcome.ALLOW, run_id="run-j", policy_name="p", policy_version="1", policy_hash="a" * 64,
+            evaluated_at=datetime(2026, 3, 3, tzinfo=timezone.utc), evaluated_record_hashes=(hashes[0], stranger),
+        ).model_dump(mode="json"))
+    assert main(["audit", "judged", bad.record_hash, "--json"]) == 17
+    document = json.loads(capsys.readouterr().out)
+    assert document["matches"] is False and document["missing"] == [stranger]
