@@ -119,7 +119,7 @@ def figures_of_file(path: str, *, label: str, start: datetime, reprice: Repricer
 def figures_of_run(run_id: str, *, label: str, ledger_url: str | None, loaded_policy: Any = None,
                    as_of: datetime | None = None) -> FigureSet:
     """A recorded run: priced under `loaded_policy` when given, else its latest recorded footprint."""
-    from carbonguard.assess import fetch_points, load_stage_records, verified
+    from carbonguard.assess import fetch_points, load_stage_rows, verified
     from carbonguard.ledger import open_ledger
 
     with open_ledger(ledger_url, create=False) as ledger:
@@ -127,7 +127,7 @@ def figures_of_run(run_id: str, *, label: str, ledger_url: str | None, loaded_po
         if loaded_policy is not None:
             from carbonguard.pipeline import judge
 
-            records, hashes = load_stage_records(ledger, run_id)
+            records, hashes = load_stage_rows(ledger, run_id)
             from carbonguard.cli.check_cmd import intensity_source
 
             points = fetch_points(loaded_policy, records, source=intensity_source(loaded_policy))
