@@ -15,9 +15,10 @@ footprint, with no network or clock involved.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from itertools import pairwise
 
 from carbonguard.errors import InputError, Problem
@@ -30,16 +31,19 @@ from carbonguard.models import (
     Origin,
     RunFootprint,
     StageFootprint,
-    StageRecord,
+    StageRecords,
+    StageRow,
+    from_us,
+    stage_rows,
+    to_us,
 )
 
-_HOUR = timedelta(hours=1)
-_INSTANT = timedelta(seconds=1)  # window used to price a zero-length record at its instant
+_US = 1_000_000  # microseconds per second: times are whole microseconds since the epoch (UTC)
+_HOUR_US = 3600 * _US
+_INSTANT_US = _US  # window used to price a zero-length record at its instant
 _PASS_THROUGH_FLAGS = ("world-average-fallback", "signal-average-instead-of-marginal", "quality:approximate")
-
-
-def _floor_hour(t: datetime) -> datetime:
-    return t.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+_ESTIMATED = EnergyMethod.ESTIMATED
+_UNAVAILABLE = EnergyMethod.UNAVAILABLE
 
 
 @dataclass
@@ -88,47 +92,99 @@ class _Sum:
         return self.weighted_intensity / self.seconds if self.seconds > 0 else None
 
 
-def _pieces(record: StageRecord) -> list[tuple[datetime, datetime, float]]:
-    """[start, end) pieces of a record split at clock hours, with their share of its duration."""
-    if record.end < record.start:
+def _pieces(row: StageRow) -> list[tuple[int, int, float]]:
+    """[start, end) pieces of a record split at clock hours (microseconds), with their share of
+    its duration."""
+    start, end = row.start_us, row.end_us
+    if end < start:
         raise InputError(
             Problem(
-                f"stage {record.stage!r} ends ({record.end.isoformat()}) before it starts",
+                f"stage {row.stage!r} ends ({from_us(end).isoformat()}) before it starts",
                 field_path="end",
             )
         )
-    if record.end == record.start:
-        return [(record.start, record.start + _INSTANT, 1.0)]
-    total = (record.end - record.start).total_seconds()
+    if end == start:
+        return [(start, start + _INSTANT_US, 1.0)]
+    total = (end - start) / _US  # the same floats as timedelta.total_seconds()
+    if end - (start - start % _HOUR_US) <= _HOUR_US:  # inside one clock hour: the usual case
+        return [(start, end, ((end - start) / _US) / total)]
     out = []
-    t = record.start
-    while t < record.end:
-        t_next = min(_floor_hour(t) + _HOUR, record.end)
-        out.append((t, t_next, (t_next - t).total_seconds() / total))
+    t = start
+    while t < end:
+        t_next = min(t - t % _HOUR_US + _HOUR_US, end)
+        out.append((t, t_next, ((t_next - t) / _US) / total))
         t = t_next
     return out
 
 
-def intensity_span(records: Sequence[StageRecord]) -> tuple[datetime, datetime] | None:
+def intensity_span(records: StageRecords) -> tuple[datetime, datetime] | None:
     """The stretch of time whose intensity `compute_footprint` needs for these records (None: none)."""
-    pieces = [_pieces(r) for r in records if not r.cached]
-    if not pieces:
-        return None
-    return min(p[0][0] for p in pieces), max(p[-1][1] for p in pieces)
+    lo = hi = None
+    for row in stage_rows(records):
+        if row.cached:
+            continue
+        if row.end_us < row.start_us:
+            _pieces(row)  # raises: the record ends before it starts
+        first = row.start_us
+        last = row.start_us + _INSTANT_US if row.end_us == row.start_us else row.end_us
+        lo = first if lo is None or first < lo else lo
+        hi = last if hi is None or last > hi else hi
+    return None if lo is None or hi is None else (from_us(lo), from_us(hi))
 
 
-def zone_mismatch(records: Sequence[StageRecord], zone: str) -> tuple[str, ...]:
+def zone_mismatch(records: StageRecords, zone: str) -> tuple[str, ...]:
     """Zones that stages say they ran in, other than `zone` (after aliases): the CO2e would be wrong."""
     from carbonguard.intensity.zones import canonical_zone, lookup_zone
 
     def normal(code: str) -> str:
         return lookup_zone(code).zone or canonical_zone(code)
 
-    return tuple(sorted({normal(r.zone) for r in records if r.zone} - {normal(zone)}))
+    zones = {r.zone for r in records if r.zone}  # each distinct zone looked up once
+    return tuple(sorted({normal(z) for z in zones} - {normal(zone)}))
+
+
+class _Prices:
+    """The intensity of each record-hour piece, from the points' segments in whole microseconds.
+
+    A run's pieces mostly repeat (stages of one hour, whole hours of long stages), so each distinct
+    [lo, hi) is clipped and averaged once; the arithmetic is that of `SegmentIndex.clip` and the
+    time-weighted mean over the clipped segments, so the figures are the same bit for bit.
+    """
+
+    def __init__(self, points: Sequence[IntensityPoint]) -> None:
+        segs = index(points).segments
+        self.starts = [to_us(s.start) for s in segs]
+        self.ends = [to_us(s.end) for s in segs]
+        self.points = [s.point for s in segs]
+        self.cache: dict[tuple[int, int], tuple[float | None, list[tuple[IntensityPoint, float]]]] = {}
+
+    def price(self, lo: int, hi: int) -> tuple[float | None, list[tuple[IntensityPoint, float]]]:
+        """(time-weighted intensity over [lo, hi), None unless fully covered; (point, seconds) used)."""
+        hit = self.cache.get((lo, hi))
+        if hit is not None:
+            return hit
+        clipped = []  # (start, end, point) inside [lo, hi)
+        starts, ends, points = self.starts, self.ends, self.points
+        for i in range(max(bisect_right(starts, lo) - 1, 0), len(starts)):
+            s_start = starts[i]
+            if s_start >= hi:
+                break
+            a, b = max(s_start, lo), min(ends[i], hi)
+            if b > a:
+                clipped.append((a, b, points[i]))
+        used = [(p, (b - a) / _US) for a, b, p in clipped]
+        complete = bool(clipped) and clipped[0][0] == lo and clipped[-1][1] == hi and all(
+            x[1] == y[0] for x, y in pairwise(clipped))
+        intensity = None
+        if complete:
+            covered = sum(d for _, d in used)
+            intensity = sum(d * p.intensity_g_per_kwh for p, d in used) / covered
+        result = self.cache[(lo, hi)] = (intensity, used)
+        return result
 
 
 def compute_footprint(
-    records: Sequence[StageRecord],
+    records: StageRecords,
     *,
     run_id: str,
     zone: str,
@@ -138,24 +194,26 @@ def compute_footprint(
 ) -> RunFootprint:
     """Location-based footprint of the records, by clock hour and by stage, with every figure used.
 
+    `records`: stage records or their compact rows (`models.StageRow`, what the gate loads).
     `points` should cover `intensity_span(records)`; stretches they leave uncovered are gaps.
     `judged`: the digest of the records' ledger hashes (set by `assess`), carried as provenance.
     """
     if not pue >= 1.0:
         raise InputError(Problem(f"PUE must be at least 1.0, got {pue!r}", field_path="pue"))
-    active = [r for r in records if not r.cached]
+    rows = stage_rows(records)
+    active = [r for r in rows if not r.cached]
     flags: list[str] = []
-    if len(active) < len(records):
+    if len(active) < len(rows):
         flags.append("cached-records-skipped")
-    estimated = sum(1 for r in active for c in r.components if c.method == EnergyMethod.ESTIMATED)
-    unavailable = sum(1 for r in active for c in r.components if c.method == EnergyMethod.UNAVAILABLE)
+    estimated = sum(1 for r in active for c in r.readings if c.method == _ESTIMATED)
+    unavailable = sum(1 for r in active for c in r.readings if c.method == _UNAVAILABLE)
     if estimated:
         flags.append("estimated-energy")
     if unavailable:
         flags.append("unavailable-energy")
-    if not records:
+    if not rows:
         flags.append("no-stage-records")
-    mismatch = zone_mismatch(records, zone)
+    mismatch = zone_mismatch(rows, zone)
     if not active:
         return RunFootprint(
             run_id=run_id,
@@ -164,54 +222,58 @@ def compute_footprint(
             it_energy_kwh=0.0,
             energy_kwh=0.0,
             energy_upper_kwh=0.0,
-            co2e_kg=0.0 if records else None,
-            co2e_upper_kg=0.0 if records else None,
+            co2e_kg=0.0 if rows else None,
+            co2e_upper_kg=0.0 if rows else None,
             judged_records=judged,
             zone_mismatch=mismatch,
             flags=tuple(flags),
         )
 
-    pieces = {id(r): _pieces(r) for r in active}
-    segs = index(points)  # built once: every record-hour piece is priced against it
+    pieces = [_pieces(r) for r in active]  # every record checked before any is priced
+    prices = _Prices(points)  # built once: every record-hour piece is priced against it
 
-    hours: dict[datetime, _Sum] = {}
+    hours: dict[int, _Sum] = {}
     stages: dict[str, _Sum] = {}
     stage_records: dict[str, int] = {}
     stage_estimated: dict[str, int] = {}
     stage_unavailable: dict[str, int] = {}
     used: dict[IntensityPoint, IntensityPoint] = {}  # equal figures from distinct objects count once
     by_id: dict[int, IntensityPoint] = {}  # hashing a point hashes all its fields: do it once per object
-    point_seconds: dict[datetime, dict[int, float]] = {}
+    point_seconds: dict[int, dict[int, float]] = {}
     gap = False
 
-    for record in active:
-        it_kwh = record.energy_kwh
-        upper_kwh = sum(c.upper_kwh for c in record.components if c.upper_kwh is not None)
-        stage = stages.setdefault(record.stage, _Sum())
-        stage_records[record.stage] = stage_records.get(record.stage, 0) + 1
-        stage_estimated[record.stage] = stage_estimated.get(record.stage, 0) + sum(
-            1 for c in record.components if c.method == EnergyMethod.ESTIMATED
-        )
-        stage_unavailable[record.stage] = stage_unavailable.get(record.stage, 0) + len(record.unavailable)
-        for lo, hi, share in pieces[id(record)]:
-            clipped = segs.clip(lo, hi)
-            seconds = (hi - lo).total_seconds()
-            covered = sum(seg.duration_s for seg in clipped)
-            complete = bool(clipped) and clipped[0].start == lo and clipped[-1].end == hi and all(
-                a.end == b.start for a, b in pairwise(clipped))
-            intensity = (sum(seg.duration_s * seg.point.intensity_g_per_kwh for seg in clipped) / covered
-                         if complete else None)
-            gap = gap or not complete
-            hour = _floor_hour(lo)
-            bucket = hours.setdefault(hour, _Sum())
-            bucket.add(it_kwh * share, upper_kwh * share, pue, intensity, seconds)
-            stage.add(it_kwh * share, upper_kwh * share, pue, intensity, seconds)
-            per_hour = point_seconds.setdefault(hour, {})
-            for seg in clipped:
-                key = by_id.get(id(seg.point))
+    for record, record_pieces in zip(active, pieces, strict=True):
+        readings = record.readings
+        # the same sums, in the same order, as StageRecord.energy_kwh and the readings' upper_kwh
+        it_kwh = sum(c.energy_kwh for c in readings if c.energy_kwh is not None)
+        upper_kwh = sum(c.energy_kwh + c.uncertainty_kwh for c in readings if c.energy_kwh is not None)
+        name = record.stage
+        stage = stages.get(name)
+        if stage is None:
+            stage = stages[name] = _Sum()
+            stage_records[name] = stage_estimated[name] = stage_unavailable[name] = 0
+        stage_records[name] += 1
+        stage_estimated[name] += sum(1 for c in readings if c.method == _ESTIMATED)
+        stage_unavailable[name] += sum(1 for c in readings if c.method == _UNAVAILABLE)
+        for lo, hi, share in record_pieces:
+            intensity, clipped = prices.price(lo, hi)
+            seconds = (hi - lo) / _US
+            gap = gap or intensity is None
+            hour = lo - lo % _HOUR_US
+            bucket = hours.get(hour)
+            if bucket is None:
+                bucket = hours[hour] = _Sum()
+            piece_kwh, piece_upper_kwh = it_kwh * share, upper_kwh * share
+            bucket.add(piece_kwh, piece_upper_kwh, pue, intensity, seconds)
+            stage.add(piece_kwh, piece_upper_kwh, pue, intensity, seconds)
+            per_hour = point_seconds.get(hour)
+            if per_hour is None:
+                per_hour = point_seconds[hour] = {}
+            for point, duration_s in clipped:
+                key = by_id.get(id(point))
                 if key is None:
-                    key = by_id[id(seg.point)] = used.setdefault(seg.point, seg.point)
-                per_hour[id(key)] = per_hour.get(id(key), 0.0) + seg.duration_s  # keyed by the canonical object
+                    key = by_id[id(point)] = used.setdefault(point, point)
+                per_hour[id(key)] = per_hour.get(id(key), 0.0) + duration_s  # keyed by the canonical object
 
     buckets = []
     canonical = {id(p): p for p in used.values()}
@@ -222,7 +284,7 @@ def compute_footprint(
             dominant = canonical[max(point_seconds[hour].items(), key=lambda kv: kv[1])[0]]
         buckets.append(
             HourlyBucket(
-                hour_start=hour,
+                hour_start=from_us(hour),
                 energy_kwh=s.energy_kwh,
                 energy_upper_kwh=s.energy_upper_kwh,
                 intensity_g_per_kwh=s.intensity_g_per_kwh,
@@ -233,7 +295,7 @@ def compute_footprint(
             )
         )
 
-    stage_rows = tuple(
+    stage_footprints = tuple(
         StageFootprint(
             stage=name,
             records=stage_records[name],
@@ -266,15 +328,15 @@ def compute_footprint(
         run_id=run_id,
         zone=zone,
         pue=pue,
-        start=min(r.start for r in active),
-        end=max(r.end for r in active),
+        start=from_us(min(r.start_us for r in active)),
+        end=from_us(max(r.end_us for r in active)),
         it_energy_kwh=sum(s.it_energy_kwh for s in hours.values()),
         energy_kwh=sum(s.energy_kwh for s in hours.values()),
         energy_upper_kwh=sum(s.energy_upper_kwh for s in hours.values()),
         co2e_kg=total if known else None,
         co2e_upper_kg=total_upper if known else None,
         hourly=tuple(buckets),
-        stages=stage_rows,
+        stages=stage_footprints,
         intensity_sources=tuple(sources_used),
         estimated_components=estimated,
         unavailable_components=unavailable,

@@ -21,7 +21,7 @@ from carbonguard.accounting import compute_footprint, intensity_span
 from carbonguard.errors import InputError, Problem
 from carbonguard.gate import evaluate, matching_findings
 from carbonguard.matching import CertificateFile, ClaimedRange, MatchResult, match_certificates
-from carbonguard.metering.attribution import attribute_shared_devices
+from carbonguard.metering.attribution import attribute_rows
 from carbonguard.models import (
     Decision,
     FigureSet,
@@ -29,7 +29,8 @@ from carbonguard.models import (
     IntensityPoint,
     JudgedRecords,
     RunFootprint,
-    StageRecord,
+    StageRecords,
+    stage_rows,
 )
 from carbonguard.policy.loader import LoadedPolicy
 
@@ -59,7 +60,7 @@ def policy_zone(loaded: LoadedPolicy) -> str:
     return resolve_zone(location.zone, cloud.provider if cloud else None, cloud.region if cloud else None)
 
 
-def intensity_request(loaded: LoadedPolicy, records: Sequence[StageRecord]) -> IntensityRequest | None:
+def intensity_request(loaded: LoadedPolicy, records: StageRecords) -> IntensityRequest | None:
     """What to fetch before `judge`; None when no record did work (nothing to price)."""
     span = intensity_span(records)
     return None if span is None else IntensityRequest(policy_zone(loaded), span[0], span[1])
@@ -67,7 +68,7 @@ def intensity_request(loaded: LoadedPolicy, records: Sequence[StageRecord]) -> I
 
 def judge(
     loaded: LoadedPolicy,
-    records: Sequence[StageRecord],
+    records: StageRecords,
     points: Sequence[IntensityPoint],
     *,
     run_id: str,
@@ -81,6 +82,9 @@ def judge(
 ) -> Judgement:
     """Footprint and decision for one run. Same inputs, same `Judgement`, byte for byte.
 
+    `records`: stage records, or their compact rows (`models.StageRow`: what `assess` loads, the
+    same figures in a tenth of the memory).
+
     `forecasts` (points per zone, from `forecast_request`) let a `reschedule` rule propose a window;
     `baseline` (figures of the base branch or an earlier run) lets budgets limit the increase.
     With `spec.matching` in the policy, `certificates` (loaded files; None means none were given, so
@@ -89,7 +93,7 @@ def judge(
     is then absent, never 0) and `already_claimed` the ledger's claims on those certificates.
     """
     footprint = compute_footprint(
-        attribute_shared_devices(list(records)),
+        attribute_rows(stage_rows(records)),
         run_id=run_id,
         zone=policy_zone(loaded),
         pue=loaded.policy.spec.pue,
@@ -172,7 +176,7 @@ def match_consumption(
                               already_claimed=already_claimed)
 
 
-def residual_request(loaded: LoadedPolicy, records: Sequence[StageRecord]) -> IntensityRequest | None:
+def residual_request(loaded: LoadedPolicy, records: StageRecords) -> IntensityRequest | None:
     """Residual-mix figures to fetch for the market-based figure; None without `spec.matching`."""
     if loaded.policy.spec.matching is None:
         return None
@@ -209,12 +213,14 @@ def may_reschedule(loaded: LoadedPolicy) -> bool:
 
 
 def forecast_requests(
-    loaded: LoadedPolicy, records: Sequence[StageRecord], as_of: datetime
+    loaded: LoadedPolicy, records: StageRecords, as_of: datetime
 ) -> list[IntensityRequest]:
     """Forecast windows a reschedule proposal needs: the run's zone and each candidate, from `as_of`
     over `max_delay_h` plus the run's own duration. Empty when no budget can reschedule."""
+    if not may_reschedule(loaded):
+        return []
     span = intensity_span(records)
-    if not may_reschedule(loaded) or span is None:
+    if span is None:
         return []
     from carbonguard.intensity.zones import resolve_zone
 

@@ -115,13 +115,13 @@ def judge_loaded_jobspec(loaded: Any, policy: Any, *, start: datetime, as_of: da
 def judge_run(run_id: str, policy: Any, *, as_of: datetime, baseline: Any = None,
               ledger_url: str | None = None) -> Any:
     """Judge a recorded run from a verified ledger, read-only -> `CheckedSubject`."""
-    from carbonguard.assess import fetch_points, load_stage_records
+    from carbonguard.assess import fetch_points, load_stage_rows
     from carbonguard.ledger import open_ledger
     from carbonguard.pipeline import judge
     from carbonguard.reporting.check import CheckedSubject
 
     with open_ledger(ledger_url, create=False) as ledger:
-        records, judged = load_stage_records(ledger, run_id, verify=True)  # the run's span, as a gate
+        records, judged = load_stage_rows(ledger, run_id, verify=True)  # the run's span, as a gate
     points = fetch_points(policy, records, source=intensity_source(policy))
     result = judge(policy, records, points, run_id=run_id, as_of=as_of, judged=judged, baseline=baseline)
     return CheckedSubject("run", run_id, result.decision, result.footprint, baseline)

@@ -126,14 +126,14 @@ def figures_of_run(run_id: str, *, label: str, ledger_url: str | None, loaded_po
     alone, so verifying the whole chain would cost time that grows with the ledger for nothing;
     `audit verify` judges the rest.
     """
-    from carbonguard.assess import fetch_points, load_stage_records, verified_span
+    from carbonguard.assess import fetch_points, load_stage_rows, verified_span
     from carbonguard.ledger import open_ledger
 
     with open_ledger(ledger_url, create=False) as ledger:
         if loaded_policy is not None:
             from carbonguard.pipeline import judge
 
-            records, judged = load_stage_records(ledger, run_id, verify=True)
+            records, judged = load_stage_rows(ledger, run_id, verify=True)
             from carbonguard.cli.check_cmd import intensity_source
 
             points = fetch_points(loaded_policy, records, source=intensity_source(loaded_policy))

@@ -7,9 +7,11 @@ from datetime import datetime, timezone
 
 import pytest
 
+from carbonguard.assess import load_stage_records, load_stage_rows
+from carbonguard.errors import InputError
 from carbonguard.ledger import Signer, open_ledger
 from carbonguard.ledger.record import format_time, parse_time, paused_gc, payload_bytes
-from carbonguard.models import StageRecord
+from carbonguard.models import StageRecord, stage_rows
 
 from .conftest import stage_record
 
@@ -41,6 +43,32 @@ def test_payloads_parse_to_the_same_records_as_records(ledger_url: str) -> None:
                 for r in led.records(run_id="run-1", record_type="stage")]
         fast = led.payloads("run-1", "stage", StageRecord.model_validate_json)
     assert fast == slow and len(fast) == 3
+
+
+def test_stage_rows_are_the_records_rows_in_ledger_order(ledger_url: str) -> None:
+    with open_ledger(ledger_url, signing_key=Signer.generate()) as led:
+        for i in (2, 0, 1):
+            led.append("stage", stage_record(run_id="run-1", hour=i, energy_kwh=0.1 * (i + 1)).model_dump(mode="json"))
+        records, hashes = load_stage_records(led, "run-1", verify=True)
+        rows, row_hashes = load_stage_rows(led, "run-1", verify=True)
+    assert rows == stage_rows(records) and row_hashes == hashes and len(rows) == 3
+    assert rows[0].host is rows[1].host  # repeated names are one object each
+
+
+def test_a_signed_record_that_is_no_valid_stage_record_is_bad_input_naming_seq_and_field(ledger_url: str) -> None:
+    """A faulty writer's record hashes and verifies all the same: loading it must say what is wrong
+    and where (exit 2), never end in a traceback."""
+    bad = stage_record(run_id="run-1", hour=1).model_dump(mode="json")
+    bad["components"][0]["energy_kwh"] = "-1.0"
+    with open_ledger(ledger_url, signing_key=Signer.generate()) as led:
+        led.append("stage", stage_record(run_id="run-1").model_dump(mode="json"))
+        seq = led.append("stage", bad).seq
+        for load in (load_stage_rows, load_stage_records):
+            with pytest.raises(InputError) as caught:
+                load(led, "run-1", verify=True)
+            text = str(caught.value)
+            assert f"stage record seq {seq}" in text and "payload.components.0.energy_kwh" in text, text
+            assert "greater than or equal to 0" in text
 
 
 def test_paused_gc_restores_the_collector() -> None:
