@@ -60,9 +60,11 @@ def test_fast_commands_import_only_what_they_use(argv: tuple[str, ...], command_
     assert not others, f"carbonguard {' '.join(argv)} imports other commands' modules: {sorted(others)}"
 
 
-def test_intensity_from_embedded_data_needs_neither_yaml_nor_the_policy() -> None:
+def test_intensity_from_embedded_data_loads_no_yaml_policy_cache_or_chain() -> None:
     _, loaded = modules_after_command("intensity", "DE")
     assert not {m for m in loaded if m == "yaml" or m.startswith(("yaml.", "carbonguard.policy"))}
+    # The on-disk cache and the fallback chain serve live providers only.
+    assert not {"carbonguard.intensity.cache", "carbonguard.intensity.chain"} & loaded
 
 
 def test_the_check_sees_an_eager_import() -> None:
