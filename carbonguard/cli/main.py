@@ -11,8 +11,8 @@ import argparse
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from carbonguard import __version__
 from carbonguard.errors import EXIT_INPUT_ERROR, CarbonguardError, InputError
@@ -21,20 +21,30 @@ EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE in sysexits.h
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
 
 # Each module defines `register(subparsers) -> None`, which adds its parser and sets `handler`,
-# a callable `(args) -> int` returning the exit code.
-COMMAND_MODULES: tuple[str, ...] = (
-    "carbonguard.cli.policy_cmd",
-    "carbonguard.cli.gate_cmd",
-    "carbonguard.cli.match_cmd",
-    "carbonguard.cli.audit_cmd",
-    "carbonguard.cli.meter_cmd",
-    "carbonguard.cli.intensity_cmd",
-    "carbonguard.cli.keys_cmd",
-    "carbonguard.cli.schedule_cmd",
-    "carbonguard.cli.estimate_cmd",
-    "carbonguard.cli.runs_cmd",
-    "carbonguard.cli.check_cmd",
-    "carbonguard.cli.diff_cmd",
+# a callable `(args) -> int` returning the exit code. The one-line help shown by `carbonguard --help`
+# is listed here too, so that a run imports and builds only the command it runs (a test checks that
+# each line matches what its module registers).
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("policy", "carbonguard.cli.policy_cmd", "validate policies, print the policy JSON Schema"),
+    ("gate", "carbonguard.cli.gate_cmd",
+     "judge a recorded run against a policy (exit 0 pass, 1 blocked, 2 bad input)"),
+    ("match", "carbonguard.cli.match_cmd",
+     "match granular certificates to a run's hourly energy (exit 0 minimum met, 1 not, 2 bad input)"),
+    ("audit", "carbonguard.cli.audit_cmd", "verify, checkpoint, export and report on the ledger"),
+    ("meter", "carbonguard.cli.meter_cmd", "run a command and meter its energy as one stage"),
+    ("intensity", "carbonguard.cli.intensity_cmd", "grid carbon intensity of a zone, with provenance"),
+    ("keys", "carbonguard.cli.keys_cmd", "create, enrol and rotate ledger signing keys"),
+    ("schedule", "carbonguard.cli.schedule_cmd",
+     "the cleanest window and zone for a job, and its saving against running now"),
+    ("estimate", "carbonguard.cli.estimate_cmd",
+     "estimate a job's energy and CO2e from a job spec, before it runs (exit 0, 2 bad input)"),
+    ("runs", "carbonguard.cli.runs_cmd",
+     "list the runs in the ledger: time, flow, stages, energy, CO2e, last decision"),
+    ("check", "carbonguard.cli.check_cmd",
+     "budget check for pull requests: judge job spec estimates or recorded runs, optionally against "
+     "a baseline (exit 0 pass, 1 blocked, 2 bad input)"),
+    ("diff", "carbonguard.cli.diff_cmd",
+     "compare two job specs, estimate/footprint JSON files or runs, per stage (exit 0, 2 bad input)"),
 )
 
 
@@ -45,12 +55,55 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_INPUT_ERROR, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Commands(argparse._SubParsersAction):
+    """Subcommands whose modules load only when chosen.
+
+    Each command starts as a placeholder parser carrying its name and one-line help, which is all
+    `carbonguard --help` shows; choosing the command imports its module and swaps in the parser
+    the module builds, before any of the command's own arguments are read. Starting a command
+    then costs that command's imports, not every command's.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._unloaded: dict[str, str] = {}
+
+    def add_lazy(self, name: str, module: str, help_line: str) -> None:
+        self.add_parser(name, help=help_line)
+        self._unloaded[name] = module
+
+    def load(self, name: str) -> None:
+        """Replace the placeholder for `name` by its module's parser, in the same place in the help."""
+        module = self._unloaded.pop(name, None)
+        if module is None:
+            return
+        del self._name_parser_map[name]
+        slot = next(i for i, a in enumerate(self._choices_actions) if a.dest == name)
+        del self._choices_actions[slot]
+        importlib.import_module(module).register(self)
+        self._choices_actions.insert(slot, self._choices_actions.pop())
+
+    def load_all(self) -> None:
+        for name in list(self._unloaded):
+            self.load(name)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        self.load(values[0])
+        super().__call__(parser, namespace, values, option_string)
+
+
+def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
+    """The whole CLI's parser; with `lazy`, each command's parser is built only when it is chosen."""
     parser = _Parser(prog="carbonguard", description="Meter, budget, gate and audit ML training carbon.")
     parser.add_argument("--version", action="version", version=f"carbonguard {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser,
+                                       action=_Commands)
+    assert isinstance(subparsers, _Commands)
+    for name, module, help_line in COMMANDS:
+        subparsers.add_lazy(name, module, help_line)
+    if not lazy:
+        subparsers.load_all()
     return parser
 
 
@@ -58,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sys.stdout is None:  # started with stdout closed (`>&-`): the next file opened would become fd 1
         print("carbonguard: standard output is closed; redirect it to a file or /dev/null", file=sys.stderr)
         return EXIT_INPUT_ERROR
-    parser = build_parser()
+    parser = build_parser(lazy=True)
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:
@@ -83,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # a bug: say so, keep the traceback, and never look like "blocked"
+        import traceback  # only a crash needs it
+
         traceback.print_exc(file=sys.stderr)
         print(f"carbonguard: internal error ({type(error).__name__}: {error}); this is a bug, please report it",
               file=sys.stderr)

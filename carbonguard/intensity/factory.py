@@ -15,8 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from carbonguard.intensity.cache import CachedSource, FileCache, default_cache_dir
-from carbonguard.intensity.chain import FallbackChain
 from carbonguard.intensity.providers.embedded import EmbeddedSource
 from carbonguard.intensity.redact import RedactingSource, Secrets
 from carbonguard.intensity.settings import IntensitySettings, ProviderEndpoint
@@ -118,6 +116,10 @@ def build_source(
     sources: list[IntensitySource] = []
     cache = None
     if settings.cache_ttl_s > 0 and any(p != "embedded" for p in settings.providers):
+        # The cache and the fallback chain load only when asked for: the embedded-only default is
+        # what `carbonguard intensity DE` runs, and it must start fast.
+        from carbonguard.intensity.cache import CachedSource, FileCache, default_cache_dir
+
         cache = FileCache(cache_dir if cache_dir is not None else default_cache_dir(), settings.cache_ttl_s)
     for name in settings.providers:
         if name == "embedded":
@@ -135,4 +137,6 @@ def build_source(
         sources.append(RedactingSource(live, secrets))
     if len(sources) == 1:
         return sources[0]
+    from carbonguard.intensity.chain import FallbackChain
+
     return FallbackChain(sources, secrets=secrets)

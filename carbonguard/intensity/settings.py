@@ -15,7 +15,9 @@ ProviderName = Literal["embedded", "electricitymaps", "watttime", "uk-carbon-int
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # Validators build on first use, not at import: importing the policy models or the intensity
+    # package must not pay for a schema the command never validates against.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 class ProviderEndpoint(_Section):

@@ -30,11 +30,13 @@ from carbonguard.metering.cpu_power import CpuPower, resolve_cpu_power
 from carbonguard.metering.devices import Device, DeviceReadError
 from carbonguard.metering.process import (
     J_PER_KWH,
-    CpuSnapshot,
     ProcessEstimator,
+    RawCpu,
     Scope,
     cgroup_memory_limit_bytes,
     host_memory_bytes,
+    raw_cpu,
+    snapshot_of,
 )
 from carbonguard.metering.sampler import Sampler
 from carbonguard.models import ComponentEnergy, EnergyMethod, StageRecord
@@ -42,20 +44,192 @@ from carbonguard.models import ComponentEnergy, EnergyMethod, StageRecord
 log = logging.getLogger("carbonguard.metering")
 
 
-@dataclass(frozen=True, slots=True)
+def _component(
+    device: Device,
+    begin_j: float | None,
+    end_j: float | None,
+    errors0: int,
+    errors1: int,
+    duration_s: float,
+    flags: list[str],
+) -> ComponentEnergy:
+    """One device's reading over a window; `unavailable` (never 0) if a read failed or errored."""
+    if begin_j is None or end_j is None or errors1 != errors0 or end_j < begin_j:
+        flags.append(f"unavailable:{device.device_id}")
+        return ComponentEnergy(
+            component=device.component,
+            device=device.device_id,
+            method=EnergyMethod.UNAVAILABLE,
+            energy_kwh=None,
+            source=device.source,
+            shared=device.shared,
+            flags=(*device.flags, "read-error"),
+        )
+    dev_flags = device.flags
+    uncertainty_kwh = 0.0
+    if duration_s < device.update_period_s:
+        dev_flags = (*dev_flags, "short-window")
+        flags.append("short-window")
+        if device.max_power_w is not None:
+            # One counter step may be missing or extra: at most max power over one update period.
+            uncertainty_kwh = device.max_power_w * device.update_period_s / J_PER_KWH
+    return ComponentEnergy(
+        component=device.component,
+        device=device.device_id,
+        method=device.method,
+        energy_kwh=(end_j - begin_j) / J_PER_KWH,
+        uncertainty_kwh=uncertainty_kwh,
+        source=device.source,
+        shared=device.shared,
+        flags=dev_flags,
+    )
+
+
+@dataclass(slots=True)  # not frozen: its __init__ runs on every close, and nothing changes it after
+class _Closed:
+    """What a window's close captured: enough to build its components later, exactly as then."""
+
+    meter_flags: tuple[str, ...]
+    devices: tuple[Device, ...]
+    begins: tuple[float | None, ...]
+    ends: tuple[float | None, ...]
+    errors0: tuple[int, ...]
+    errors1: tuple[int, ...]  # device error counts at close: a later error must not touch this window
+    estimator: ProcessEstimator | None
+    cpu_power: CpuPower | None
+    cpu0: RawCpu | None
+    cpu1: RawCpu | None
+    want_cpu: bool
+    want_dram: bool
+
+    def build(self, duration_s: float) -> tuple[tuple[ComponentEnergy, ...], tuple[str, ...]]:
+        components: list[ComponentEnergy] = []
+        flags: list[str] = list(self.meter_flags)
+        rows = zip(self.devices, self.begins, self.ends, self.errors0, self.errors1, strict=True)
+        for device, begin_j, end_j, errors0, errors1 in rows:
+            components.append(_component(device, begin_j, end_j, errors0, errors1, duration_s, flags))
+        if self.estimator is not None and self.cpu0 is not None and self.cpu1 is not None:
+            components += self.estimator.components(
+                snapshot_of(self.cpu0), snapshot_of(self.cpu1), duration_s,
+                want_cpu=self.want_cpu, want_dram=self.want_dram, cpu_power=self.cpu_power,
+            )
+        return tuple(components), tuple(dict.fromkeys(flags))
+
+
 class Measurement:
-    """The energy of one closed window, one component per device, with provenance and flags."""
+    """The energy of one closed window, one component per device, with provenance and flags.
+
+    Immutable. Closing a window only stores its readings: the components (validated models), the
+    flags and the start/end datetimes are built on first access, from values captured at the close,
+    so a window whose result nobody reads costs no model building, and a late read gives the same
+    figures as an early one.
+    """
+
+    __slots__ = ("_closed", "_components", "_devices", "_flags", "_start", "_wall0", "duration_s", "host",
+                 "name", "parent", "pid")
+    _FIELDS = ("name", "start", "end", "duration_s", "components", "host", "pid", "devices", "flags", "parent")
 
     name: str
-    start: datetime
-    end: datetime
     duration_s: float
-    components: tuple[ComponentEnergy, ...]
     host: str
     pid: int
-    devices: tuple[str, ...]
-    flags: tuple[str, ...]
-    parent: str | None = None
+    parent: str | None
+
+    def __init__(
+        self,
+        name: str,
+        start: datetime,
+        end: datetime,
+        duration_s: float,
+        components: tuple[ComponentEnergy, ...],
+        host: str,
+        pid: int,
+        devices: tuple[str, ...],
+        flags: tuple[str, ...],
+        parent: str | None = None,
+    ) -> None:
+        set_ = object.__setattr__
+        for key, value in (("name", name), ("duration_s", duration_s), ("host", host), ("pid", pid),
+                           ("parent", parent), ("_start", start), ("_wall0", None), ("_closed", None),
+                           ("_components", tuple(components)), ("_devices", tuple(devices)),
+                           ("_flags", tuple(flags))):
+            set_(self, key, value)
+
+    @classmethod
+    def _of_window(
+        cls, name: str, wall0: float, duration_s: float, host: str, pid: int, parent: str | None, closed: _Closed
+    ) -> Measurement:
+        self = object.__new__(cls)
+        set_ = object.__setattr__
+        set_(self, "name", name)
+        set_(self, "duration_s", duration_s)
+        set_(self, "host", host)
+        set_(self, "pid", pid)
+        set_(self, "parent", parent)
+        set_(self, "_wall0", wall0)
+        set_(self, "_start", None)
+        set_(self, "_closed", closed)
+        set_(self, "_components", None)
+        set_(self, "_devices", None)
+        set_(self, "_flags", None)
+        return self
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError(f"Measurement is immutable; cannot set {key!r}")
+
+    def _built(self) -> None:
+        closed = self._closed
+        if closed is None:
+            return
+        components, flags = closed.build(self.duration_s)
+        object.__setattr__(self, "_devices", tuple(dict.fromkeys(c.device for c in components)))
+        object.__setattr__(self, "_flags", flags)
+        object.__setattr__(self, "_components", components)
+        object.__setattr__(self, "_closed", None)  # last: another thread reading meanwhile builds too
+
+    @property
+    def components(self) -> tuple[ComponentEnergy, ...]:
+        self._built()
+        assert self._components is not None
+        return self._components
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        self._built()
+        assert self._devices is not None
+        return self._devices
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        self._built()
+        assert self._flags is not None
+        return self._flags
+
+    @property
+    def start(self) -> datetime:
+        # Wall clock for where the window sits in time (other processes and hosts compare it);
+        # the monotonic clock for how long it lasted, so a clock step cannot distort the energy.
+        if self._start is None:
+            object.__setattr__(self, "_start", datetime.fromtimestamp(self._wall0, timezone.utc))
+        return self._start
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(seconds=self.duration_s)
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f) for f in self._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return "Measurement(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in self._FIELDS) + ")"
 
     @property
     def energy_kwh(self) -> float:
@@ -112,7 +286,7 @@ class WindowHandle:
         self.ended = False
         self.wall0 = time.time()
         self.t0 = time.perf_counter()
-        self.cpu: CpuSnapshot | None = None
+        self.cpu: RawCpu | None = None
         self.readings: list[float | None] = []
         self.errors: list[int] = []
 
@@ -172,6 +346,7 @@ class Meter:
         self.sampler: Sampler | None = None
         self._estimate_cpu = True
         self._estimate_dram = True
+        self._sampled = False  # a device needs the sampler thread (set once devices are known)
 
     # ------------------------------------------------------------------ set-up
 
@@ -214,6 +389,7 @@ class Meter:
                 flags.append("rapl-dram-missing")
             self.flags = tuple(flags)
             self.sampler = Sampler(self.devices)
+            self._sampled = bool(self.sampler.devices)
             self._ready = True
 
     def set_cpu_w_per_core(self, w_per_core: float) -> None:
@@ -230,28 +406,34 @@ class Meter:
             self._setup()
         stack = _stack.get()
         handle = WindowHandle(self, name, stack[-1].name if stack else None)
-        if self.sampler is not None and self.sampler.devices:
-            self.sampler.ensure_started()
+        if self._sampled:
+            self.sampler.ensure_started()  # type: ignore[union-attr]
         for device in self.devices:
             handle.errors.append(device.errors)
             try:
                 handle.readings.append(device.read_j())
             except DeviceReadError:
                 handle.readings.append(None)
-        handle.cpu = self.estimator.snapshot() if self.estimator is not None else None
+        handle.cpu = raw_cpu() if self.estimator is not None else None
         with self._lock:
             self._open[handle.id] = handle
         _stack.set((*stack, handle))
         return handle
 
     def end_window(self, handle: WindowHandle | str) -> Measurement:
-        """Close a window (by handle, or by name: the most recently opened open window of that name)."""
+        """Close a window (by handle, or by name: the most recently opened open window of that name).
+
+        Reads the clocks and devices and captures what pricing the window needs; the components
+        are built when the Measurement is first read (see Measurement).
+        """
         if isinstance(handle, str):
             handle = self._find_open(handle)
         t1 = time.perf_counter()
-        cpu1 = self.estimator.snapshot() if self.estimator is not None else None
+        estimator = self.estimator
+        cpu1 = raw_cpu() if estimator is not None else None
+        devices = self.devices
         ends: list[float | None] = []
-        for device in self.devices:
+        for device in devices:
             try:
                 ends.append(device.read_j())
             except DeviceReadError:
@@ -261,72 +443,18 @@ class Meter:
                 raise ValueError(f"window {handle.name!r} (id {handle.id}) is not open on this meter")
             handle.ended = True
         stack = _stack.get()
-        if handle in stack:
+        if stack and stack[-1] is handle:  # the usual case: the innermost window closes first
+            _stack.set(stack[:-1])
+        elif handle in stack:
             _stack.set(tuple(h for h in stack if h is not handle))
+        closed = _Closed(
+            self.flags, tuple(devices), tuple(handle.readings), tuple(ends), tuple(handle.errors),
+            tuple([d.errors for d in devices]), estimator, None if estimator is None else estimator.cpu_power,
+            handle.cpu, cpu1, self._estimate_cpu, self._estimate_dram,
+        )
         duration_s = max(t1 - handle.t0, 0.0)
-        components: list[ComponentEnergy] = []
-        flags: list[str] = list(self.flags)
-        rows = zip(self.devices, handle.readings, ends, handle.errors, strict=True)
-        for device, begin_j, end_j, errors0 in rows:
-            components.append(self._component(device, begin_j, end_j, errors0, duration_s, flags))
-        if self.estimator is not None and handle.cpu is not None and cpu1 is not None:
-            components += self.estimator.components(
-                handle.cpu, cpu1, duration_s, want_cpu=self._estimate_cpu, want_dram=self._estimate_dram
-            )
-        # Wall clock for where the window sits in time (other processes and hosts compare it);
-        # the monotonic clock for how long it lasted, so a clock step cannot distort the energy.
-        start = datetime.fromtimestamp(handle.wall0, timezone.utc)
-        return Measurement(
-            name=handle.name,
-            start=start,
-            end=start + timedelta(seconds=duration_s),
-            duration_s=duration_s,
-            components=tuple(components),
-            host=self.host,
-            pid=os.getpid(),
-            devices=tuple(dict.fromkeys(c.device for c in components)),
-            flags=tuple(dict.fromkeys(flags)),
-            parent=handle.parent,
-        )
-
-    def _component(
-        self,
-        device: Device,
-        begin_j: float | None,
-        end_j: float | None,
-        errors0: int,
-        duration_s: float,
-        flags: list[str],
-    ) -> ComponentEnergy:
-        if begin_j is None or end_j is None or device.errors != errors0 or end_j < begin_j:
-            flags.append(f"unavailable:{device.device_id}")
-            return ComponentEnergy(
-                component=device.component,
-                device=device.device_id,
-                method=EnergyMethod.UNAVAILABLE,
-                energy_kwh=None,
-                source=device.source,
-                shared=device.shared,
-                flags=(*device.flags, "read-error"),
-            )
-        dev_flags = device.flags
-        uncertainty_kwh = 0.0
-        if duration_s < device.update_period_s:
-            dev_flags = (*dev_flags, "short-window")
-            flags.append("short-window")
-            if device.max_power_w is not None:
-                # One counter step may be missing or extra: at most max power over one update period.
-                uncertainty_kwh = device.max_power_w * device.update_period_s / J_PER_KWH
-        return ComponentEnergy(
-            component=device.component,
-            device=device.device_id,
-            method=device.method,
-            energy_kwh=(end_j - begin_j) / J_PER_KWH,
-            uncertainty_kwh=uncertainty_kwh,
-            source=device.source,
-            shared=device.shared,
-            flags=dev_flags,
-        )
+        return Measurement._of_window(handle.name, handle.wall0, duration_s, self.host, os.getpid(),
+                                      handle.parent, closed)
 
     def _find_open(self, name: str) -> WindowHandle:
         with self._lock:

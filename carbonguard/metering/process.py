@@ -43,14 +43,25 @@ class CpuSnapshot:
         return self.self_maxrss_bytes + self.children_maxrss_bytes
 
 
-def cpu_snapshot() -> CpuSnapshot:
+RawCpu = tuple[resource.struct_rusage, resource.struct_rusage]
+"""getrusage of this process and of its reaped children, as read; a CpuSnapshot once needed."""
+
+
+def raw_cpu() -> RawCpu:
     """Two getrusage calls (about a microsecond each): cheap enough for every window."""
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+
+
+def snapshot_of(raw: RawCpu) -> CpuSnapshot:
+    me, kids = raw
     # ru_maxrss is in KiB on Linux.
     return CpuSnapshot(
         me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime, me.ru_maxrss * 1024, kids.ru_maxrss * 1024
     )
+
+
+def cpu_snapshot() -> CpuSnapshot:
+    return snapshot_of(raw_cpu())
 
 
 def _read_limit(path: Path) -> int | None:
@@ -165,24 +176,34 @@ class ProcessEstimator:
         return MemoryScope(end.peak_rss_bytes(self.scope), "peak-rss")
 
     def components(
-        self, begin: CpuSnapshot, end: CpuSnapshot, duration_s: float, *, want_cpu: bool, want_dram: bool
+        self,
+        begin: CpuSnapshot,
+        end: CpuSnapshot,
+        duration_s: float,
+        *,
+        want_cpu: bool,
+        want_dram: bool,
+        cpu_power: CpuPower | None = None,
     ) -> list[ComponentEnergy]:
+        """The estimated components; `cpu_power` is the figure in force when the window closed
+        (default: the current one), so a window read later is priced as it would have been then."""
+        power = cpu_power or self.cpu_power
         out: list[ComponentEnergy] = []
         if want_cpu:
             cpu_s = self.cpu_seconds(begin, end)
-            kwh = cpu_s * self.cpu_power.w_per_core / J_PER_KWH
+            kwh = cpu_s * power.w_per_core / J_PER_KWH
             out.append(
                 ComponentEnergy(
                     component="cpu",
                     device="process",
                     method=EnergyMethod.ESTIMATED,
                     energy_kwh=kwh,
-                    uncertainty_kwh=kwh * self.cpu_power.relative_uncertainty,
+                    uncertainty_kwh=kwh * power.relative_uncertainty,
                     source=(
-                        f"estimate:cpu-time {cpu_s:.6f} s x {self.cpu_power.w_per_core:g} W/core "
-                        f"({self.cpu_power.origin}: {self.cpu_power.source})"
+                        f"estimate:cpu-time {cpu_s:.6f} s x {power.w_per_core:g} W/core "
+                        f"({power.origin}: {power.source})"
                     ),
-                    flags=(f"cpu-power-{self.cpu_power.origin}", f"scope-{self.scope}"),
+                    flags=(f"cpu-power-{power.origin}", f"scope-{self.scope}"),
                 )
             )
         if want_dram:

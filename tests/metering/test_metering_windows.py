@@ -6,10 +6,12 @@ import os
 import threading
 import uuid
 
+import pynvml
 import pytest
 from fake_pynvml import FakeGpu  # type: ignore[import-not-found]
 
 from carbonguard.metering import Measurement, get_meter, measure
+from carbonguard.metering.devices import DeviceReadError
 from carbonguard.models import EnergyMethod, StageRecord
 
 J_PER_KWH = 3.6e6
@@ -195,3 +197,51 @@ def test_a_forked_child_restarts_the_sampler(tmp_path) -> None:
     os.waitpid(pid, 0)
     sampler.stop()
     assert out.read_text() == "True True"
+
+
+# ------------------------------------------------------------------ results built on first read
+# Closing a window keeps its readings; the components are built when first read. These tests pin
+# that a late read gives exactly what an immediate one would have.
+
+
+def test_a_device_error_after_the_close_does_not_reach_the_closed_window(make_meter, fake_pynvml, nvml_state):
+    gpu = FakeGpu("GPU-late", energy_mj=0)
+    nvml_state.gpus.append(gpu)
+    meter = make_meter(nvml_backend=fake_pynvml)
+    window = meter.begin_window("w")
+    gpu.energy_mj += 3600
+    result = meter.end_window(window)
+    gpu.fail = pynvml.NVML_ERROR_GPU_IS_LOST
+    with pytest.raises(DeviceReadError):
+        meter.devices[0].read_j()
+    assert meter.devices[0].errors == 1
+    gpu_part = next(c for c in result.components if c.component == "gpu")
+    assert gpu_part.method == EnergyMethod.COUNTER and gpu_part.energy_kwh == pytest.approx(3.6 / J_PER_KWH)
+    assert not any(f.startswith("unavailable:") for f in result.flags)
+
+
+def test_a_cpu_power_change_after_the_close_does_not_reprice_the_closed_window(make_meter):
+    meter = make_meter(cpu_w_per_core=10.0)
+    early = meter.end_window(meter.begin_window("early"))
+    later = meter.end_window(meter.begin_window("later"))
+    read_at_once = early.components
+    meter.set_cpu_w_per_core(500.0)
+    read_late = later.components  # first read after the change
+    assert all("x 10 W/core" in c.source for c in (*read_at_once, *read_late) if c.component == "cpu")
+    after = meter.end_window(meter.begin_window("after"))
+    assert "x 500 W/core" in next(c for c in after.components if c.component == "cpu").source
+
+
+def test_a_measurement_is_immutable_and_compares_by_value(make_meter):
+    meter = make_meter()
+    result = meter.end_window(meter.begin_window("w"))
+    with pytest.raises(AttributeError):
+        result.name = "other"  # type: ignore[misc]
+    copy = Measurement(
+        name=result.name, start=result.start, end=result.end, duration_s=result.duration_s,
+        components=result.components, host=result.host, pid=result.pid, devices=result.devices,
+        flags=result.flags, parent=result.parent,
+    )
+    assert copy == result and hash(copy) == hash(result)
+    assert repr(copy) == repr(result) and repr(result).startswith("Measurement(name='w', start=")
+    assert result.devices == ("process",) and result.end >= result.start

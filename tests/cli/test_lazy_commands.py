@@ -1,0 +1,97 @@
+"""A command loads only what it uses: the lazy command table and the imports it keeps out of start-up.
+
+`carbonguard intensity DE` and `carbonguard policy validate` must start fast (scale issue: 150 ms);
+these tests do not time them, they check in a fresh interpreter that the modules which made them
+slow stay unimported, so undoing a lazy import fails here rather than in a benchmark nobody ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from carbonguard.cli import main as cli_main
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Heavy libraries neither command needs: live HTTP, Prefect, the terminal renderer (output is a
+# pipe here), charts, PostgreSQL, JSON Schema, and every other command's module.
+NEVER = ("prefect", "httpx", "jsonschema", "rich", "matplotlib", "psycopg", "numpy")
+OTHER_COMMANDS = {module for _, module, _ in cli_main.COMMANDS}
+
+
+def modules_after_command(*argv: str, preamble: str = "") -> tuple[int, set[str]]:
+    """(exit code, sys.modules) after `carbonguard ARGV` runs in a fresh interpreter, output to a pipe."""
+    code = (
+        f"{preamble}\n"
+        "import contextlib, io, json, sys\n"
+        "from carbonguard.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    rc = main({list(argv)!r})\n"
+        "print(json.dumps([rc, sorted(sys.modules)]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    rc, modules = json.loads(out.stdout.strip().splitlines()[-1])
+    return rc, set(modules)
+
+
+def _heavy(loaded: set[str]) -> set[str]:
+    return {m for m in loaded if m.split(".")[0] in NEVER}
+
+
+@pytest.mark.parametrize(
+    ("argv", "command_module"),
+    [
+        (("intensity", "DE"), "carbonguard.cli.intensity_cmd"),
+        (("policy", "validate", "policies/ci-budget.yaml"), "carbonguard.cli.policy_cmd"),
+    ],
+)
+def test_fast_commands_import_only_what_they_use(argv: tuple[str, ...], command_module: str) -> None:
+    rc, loaded = modules_after_command(*argv)
+    assert rc == 0
+    assert command_module in loaded  # the walk saw the command run
+    assert not _heavy(loaded), f"carbonguard {' '.join(argv)} imports {sorted(_heavy(loaded))}"
+    others = (OTHER_COMMANDS - {command_module}) & loaded
+    assert not others, f"carbonguard {' '.join(argv)} imports other commands' modules: {sorted(others)}"
+
+
+def test_intensity_from_embedded_data_loads_no_yaml_policy_cache_or_chain() -> None:
+    _, loaded = modules_after_command("intensity", "DE")
+    assert not {m for m in loaded if m == "yaml" or m.startswith(("yaml.", "carbonguard.policy"))}
+    # The on-disk cache and the fallback chain serve live providers only.
+    assert not {"carbonguard.intensity.cache", "carbonguard.intensity.chain"} & loaded
+
+
+def test_the_check_sees_an_eager_import() -> None:
+    """Guard the guard: a heavy library or another command's module loaded on the way is reported."""
+    _, loaded = modules_after_command("intensity", "DE", preamble="import rich.console, carbonguard.cli.audit_cmd")
+    assert "rich.console" in _heavy(loaded)
+    assert "carbonguard.cli.audit_cmd" in OTHER_COMMANDS & loaded
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
+def test_lazy_parser_help_matches_the_full_parser() -> None:
+    """The one-line helps in COMMANDS are what the modules register, in the same order."""
+    full, lazy = cli_main.build_parser(), cli_main.build_parser(lazy=True)
+    assert lazy.format_help() == full.format_help()
+    assert [a.dest for a in _subcommands(full)._choices_actions] == [n for n, _, _ in cli_main.COMMANDS]
+
+
+def test_choosing_a_command_builds_only_its_parser() -> None:
+    parser = cli_main.build_parser(lazy=True)
+    sub = _subcommands(parser)
+    args = parser.parse_args(["intensity", "DE", "--json"])
+    assert args.zone == "DE" and args.json and callable(args.handler)
+    built = {name for name, p in sub.choices.items() if p._actions[1:]}  # more than -h
+    assert built == {"intensity"}
+    full = _subcommands(cli_main.build_parser()).choices["intensity"]
+    assert sub.choices["intensity"].format_help() == full.format_help()
+    assert parser.format_help() == cli_main.build_parser().format_help()  # same place in the list
