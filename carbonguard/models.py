@@ -12,20 +12,17 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, Literal, NamedTuple
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_serializer
+from pydantic import AwareDatetime, Field, field_validator, model_serializer
 
 from carbonguard.judged import judged_sha256
 
-
-class Model(BaseModel):
-    """Base for carbonguard values: no unknown fields, no NaN or infinity, immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
-
-
-def to_utc(value: datetime) -> datetime:
-    """Normalise an aware datetime to UTC; naive datetimes are refused by the field types."""
-    return value.astimezone(timezone.utc)
+# Defined apart so the intensity path loads only what it needs, and re-exported here.
+from carbonguard.point_model import IntensityPoint as IntensityPoint
+from carbonguard.point_model import Model as Model
+from carbonguard.points import Origin as Origin
+from carbonguard.points import PointFields as PointFields
+from carbonguard.points import Signal as Signal
+from carbonguard.points import to_utc as to_utc
 
 
 class EnergyMethod(str, Enum):
@@ -195,40 +192,6 @@ def stage_rows(records: Iterable[StageRecord | StageRow]) -> list[StageRow]:
 
 
 StageRecords = Sequence[StageRecord] | Sequence[StageRow]
-
-
-class Signal(str, Enum):
-    AVERAGE = "average"
-    MARGINAL = "marginal"
-
-
-class Origin(str, Enum):
-    """Where a figure came from at run time: a live API, the on-disk cache, or the embedded data."""
-
-    LIVE = "live"
-    CACHE = "cache"
-    EMBEDDED = "embedded"
-
-
-class IntensityPoint(Model):
-    """Grid carbon intensity for one zone over one interval, with its provenance."""
-
-    zone: str
-    start: AwareDatetime
-    duration_s: int = Field(gt=0)
-    intensity_g_per_kwh: float = Field(ge=0)
-    signal: Signal = Signal.AVERAGE
-    kind: Literal["actual", "forecast", "estimated", "annual"] = "actual"
-    provider: str = Field(description="e.g. 'embedded', 'electricitymaps', 'watttime', 'uk-carbon-intensity'.")
-    origin: Origin
-    source: str | None = Field(default=None, description="Citation of the published figure.")
-    year: int | None = None
-    dataset_version: str | None = None
-    dataset_hash: str | None = None
-    fallback_from: str | None = Field(default=None, description="Provider that failed before this one.")
-    flags: tuple[str, ...] = ()
-
-    _utc = field_validator("start")(lambda v: to_utc(v))
 
 
 class HourlyBucket(Model):

@@ -92,6 +92,35 @@ def _zone_catalogue() -> Any:
     return ZoneCatalogue(data.version, data.sha256, zones, len(data.aliases), len(data.cloud_regions))
 
 
+def _embedded_points(args: argparse.Namespace, zone: str, start: datetime, end: datetime) -> tuple[list, tuple]:
+    """The default: the source `build_source` makes for an embedded-only chain, its points as plain
+    fields. No settings model and no pydantic, so `carbonguard intensity DE` starts fast (scale issue);
+    the JSON output validates them as `IntensityPoint`s, as every other path does."""
+    from carbonguard.intensity.providers.embedded import EmbeddedSource
+
+    source = EmbeddedSource(unknown_zone=args.unknown_zone, signal=args.signal)
+    return source.annual_points(zone, start, end), ()
+
+
+def _chain_points(args: argparse.Namespace, providers: tuple[str, ...], zone: str, start: datetime,
+                  end: datetime) -> tuple[list, tuple]:
+    """Points from the configured chain (live providers, cache, fallback), and the providers' errors."""
+    from carbonguard.cli.progress import RetryProgress
+    from carbonguard.intensity import build_source
+    from carbonguard.intensity.settings import IntensitySettings
+
+    settings = IntensitySettings(
+        providers=providers,
+        signal=args.signal,
+        unknown_zone=args.unknown_zone,
+        cache_ttl_s=0 if args.no_cache else IntensitySettings().cache_ttl_s,
+    )
+    with RetryProgress() as on_retry:
+        source = build_source(settings, cache_dir=args.cache_dir, on_retry=on_retry)
+        points = source.series(zone, start, end)
+    return points, tuple(str(e) for e in getattr(source, "errors", []))
+
+
 def run(args: argparse.Namespace) -> int:
     from carbonguard.errors import InputError, Problem
 
@@ -104,9 +133,6 @@ def run(args: argparse.Namespace) -> int:
     if args.start and not args.end:
         raise InputError(Problem("--start needs --end", source="command line", field_path="--start"))
 
-    from carbonguard.cli.progress import RetryProgress
-    from carbonguard.intensity import build_source
-    from carbonguard.intensity.settings import IntensitySettings
     from carbonguard.intensity.timeseries import weighted_average
     from carbonguard.intensity.zones import resolve_zone
     from carbonguard.reporting.intensity import IntensityReport
@@ -127,17 +153,12 @@ def run(args: argparse.Namespace) -> int:
         start = _parse_time(args.at, "--at") if args.at else datetime.now(timezone.utc)
         end = start + timedelta(seconds=1)
 
-    settings = IntensitySettings(
-        providers=tuple(args.provider or ("embedded",)),
-        signal=args.signal,
-        unknown_zone=args.unknown_zone,
-        cache_ttl_s=0 if args.no_cache else IntensitySettings().cache_ttl_s,
-    )
-    with RetryProgress() as on_retry:
-        source = build_source(settings, cache_dir=args.cache_dir, on_retry=on_retry)
-        points = source.series(zone, start, end)
+    providers = tuple(args.provider or ("embedded",))
+    if providers == ("embedded",):
+        points, errors = _embedded_points(args, zone, start, end)
+    else:
+        points, errors = _chain_points(args, providers, zone, start, end)
     avg = weighted_average(points, start, end)
-    errors = tuple(str(e) for e in getattr(source, "errors", []))
     emit(targets, IntensityReport(
         zone=zone, start=start, end=end, intensity_g_per_kwh=avg.intensity_g_per_kwh,
         covered_s=avg.covered_s, window_s=avg.window_s, gaps=avg.gaps, points=tuple(points),

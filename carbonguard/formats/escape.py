@@ -9,7 +9,6 @@ escape sequence cannot rewrite a terminal.
 
 from __future__ import annotations
 
-import html as _html
 import re
 
 # C0 and C1 controls, DEL, and the Unicode bidirectional overrides/isolates that can reorder what a
@@ -45,7 +44,9 @@ def md_code(value: object) -> str:
 
 def html_text(value: object) -> str:
     """Text for HTML element content or a quoted attribute value."""
-    return _html.escape(text_safe(value), quote=True)
+    import html  # its entity table costs a CLI start that prints no HTML a few ms
+
+    return html.escape(text_safe(value), quote=True)
 
 
 def csv_cell(value: object) -> str:

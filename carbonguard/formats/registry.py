@@ -37,6 +37,13 @@ class FormatSpec:
     description: str
     requires: tuple[str, ...] = ()  # importable modules the format needs beyond the core install
     install_hint: str | None = None
+    # (kinds, module) whose renderers live in a smaller module that `render` loads alone, so a
+    # command pays for its own renderer only (the format's `module` still lists every kind).
+    parts: tuple[tuple[tuple[str, ...], str], ...] = ()
+
+    def module_for(self, kind: str) -> str:
+        """The module `render` imports for a result of `kind`."""
+        return next((module for kinds, module in self.parts if kind in kinds), self.module)
 
     def missing(self) -> str | None:
         """One line saying what to install when a required module is absent, else None."""
@@ -53,13 +60,17 @@ _SPECS = (
     FormatSpec("text", "carbonguard.formats.text",
                ("run", "meter", "intensity", "zones", "schedule", "estimate", "runs", "check", "diff",
                "match", "verify", "judged", "keys", "policy-validation"),
-               "plain text for terminals and logs"),
+               "plain text for terminals and logs",
+               parts=((("intensity", "zones"), "carbonguard.formats.intensity_text"),
+                      (("check", "diff"), "carbonguard.formats.check_text"),
+                      (("verify", "judged", "keys", "policy-validation"), "carbonguard.formats.admin_text"))),
     FormatSpec("json", "carbonguard.formats.json_format",
                ("run", "meter", "intensity", "zones", "compliance", "schedule", "estimate", "runs", "check",
                 "diff", "match", "verify", "judged", "keys", "policy-validation"),
                "machine-readable JSON, units in field names"),
     FormatSpec("markdown", "carbonguard.formats.markdown", ("run", "compliance", "check", "diff"),
-               "markdown for PR comments and Prefect artifacts"),
+               "markdown for PR comments and Prefect artifacts",
+               parts=((("check", "diff"), "carbonguard.formats.check_markdown"),)),
     FormatSpec("html", "carbonguard.formats.html", ("run", "compliance"),
                "one self-contained HTML page with charts", requires=("matplotlib",),
                install_hint="pip install 'carbonguard[report]'"),
@@ -85,5 +96,5 @@ def render(name: str, result: Result, options: RenderOptions | None = None) -> s
     if spec is None or result.kind not in spec.kinds:
         raise KeyError(f"format {name!r} cannot render a {result.kind} result; "
                        f"available: {', '.join(formats_for(result.kind))}")
-    module = importlib.import_module(spec.module)
+    module = importlib.import_module(spec.module_for(result.kind))
     return module.RENDERERS[result.kind](result, options or RenderOptions())

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from carbonguard.models import IntensityPoint
+if TYPE_CHECKING:
+    from carbonguard.models import IntensityPoint
 
 
 @runtime_checkable

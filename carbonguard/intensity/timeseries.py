@@ -13,9 +13,12 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from carbonguard.errors import InputError, Problem
-from carbonguard.models import IntensityPoint
+
+if TYPE_CHECKING:  # points are read, never built here: the embedded path stays free of pydantic
+    from carbonguard.models import IntensityPoint
 
 
 def require_utc(value: datetime, what: str) -> datetime:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from carbonguard.intensity.timeseries import Gap
-from carbonguard.models import IntensityPoint
+from carbonguard.points import as_model
+
+if TYPE_CHECKING:
+    from carbonguard.intensity.timeseries import Gap
+    from carbonguard.models import IntensityPoint
+    from carbonguard.points import PointFields
 
 
 def _z(t: datetime) -> str:
@@ -26,7 +30,7 @@ class IntensityReport:
     covered_s: float
     window_s: float
     gaps: tuple[Gap, ...]
-    points: tuple[IntensityPoint, ...]
+    points: tuple[IntensityPoint | PointFields, ...]  # fields of embedded figures, validated for JSON
     provider_errors: tuple[str, ...]
     instant: bool
 
@@ -39,7 +43,7 @@ class IntensityReport:
             "covered_s": self.covered_s,
             "window_s": self.window_s,
             "gaps": [{"start": g.start.isoformat(), "end": g.end.isoformat()} for g in self.gaps],
-            "points": [p.model_dump(mode="json") for p in self.points],
+            "points": [as_model(p).model_dump(mode="json") for p in self.points],
             "provider_errors": list(self.provider_errors),
         }
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from carbonguard.intensity.dataset import WORLD_ZONE, AnnualFigure, load_dataset
 from carbonguard.intensity.errors import UnknownZoneError
 from carbonguard.intensity.timeseries import require_utc
 from carbonguard.intensity.zones import canonical_zone, cloud_region, lookup_zone
-from carbonguard.models import IntensityPoint, Origin, Signal
+from carbonguard.points import Origin, PointFields, Signal
+
+if TYPE_CHECKING:
+    from carbonguard.models import IntensityPoint
 
 _CLOUD_ZONE = re.compile(r"^(AWS|GCP|AZURE):(.+)$", re.IGNORECASE)
 STALE_AFTER_YEARS = 2
@@ -86,6 +89,10 @@ class EmbeddedSource:
 
     def series(self, zone: str, start: datetime, end: datetime) -> list[IntensityPoint]:
         """One `annual` point per calendar year that [start, end) touches, all with the same figure."""
+        return [p.model() for p in self.annual_points(zone, start, end)]
+
+    def annual_points(self, zone: str, start: datetime, end: datetime) -> list[PointFields]:
+        """What `series` returns, as plain fields: `carbonguard intensity` prints them without pydantic."""
         start = require_utc(start, "start")
         end = require_utc(end, "end")
         fig, recorded_zone, flags = self.figure(zone)
@@ -99,7 +106,7 @@ class EmbeddedSource:
             y0, y1 = _year_bounds(year)
             stale = stale_flag(fig.year, year)
             points.append(
-                IntensityPoint(
+                PointFields(
                     zone=recorded_zone,
                     start=y0,
                     duration_s=int((y1 - y0).total_seconds()),
@@ -126,6 +133,7 @@ def residual_mix_series(zone: str, start: datetime, end: datetime) -> list[Inten
     location-based figures. Raises InputError when no residual mix is embedded for the zone.
     """
     from carbonguard.errors import InputError, Problem
+    from carbonguard.models import IntensityPoint
 
     start = require_utc(start, "start")
     end = require_utc(end, "end")
