@@ -67,11 +67,37 @@ def test_intensity_from_embedded_data_loads_no_yaml_policy_cache_or_chain() -> N
     assert not {"carbonguard.intensity.cache", "carbonguard.intensity.chain"} & loaded
 
 
+# What `intensity DE` used to load and no longer needs: pydantic (the embedded figures print as
+# `PointFields`), the full value-type module, the settings model, and the renderers of other kinds.
+NOT_FOR_INTENSITY = ("pydantic", "carbonguard.models", "carbonguard.point_model", "carbonguard.intensity.settings",
+                     "carbonguard.formats.text", "carbonguard.formats.check_text", "carbonguard.formats.common",
+                     "carbonguard.formats.admin_text", "carbonguard.reporting.check", "importlib.metadata", "html")
+
+
+def _loaded(loaded: set[str], names: tuple[str, ...]) -> set[str]:
+    return {m for m in loaded for n in names if m == n or m.startswith(n + ".")}
+
+
+def test_intensity_from_embedded_data_loads_no_pydantic_and_no_other_renderer() -> None:
+    rc, loaded = modules_after_command("intensity", "DE")
+    assert rc == 0 and "carbonguard.formats.intensity_text" in loaded
+    assert not _loaded(loaded, NOT_FOR_INTENSITY), sorted(_loaded(loaded, NOT_FOR_INTENSITY))
+
+
+def test_intensity_json_builds_the_point_model_only() -> None:
+    """JSON validates the figures as `IntensityPoint`s, without the gate's other model classes."""
+    rc, loaded = modules_after_command("intensity", "DE", "--json")
+    assert rc == 0 and "carbonguard.point_model" in loaded
+    assert "carbonguard.models" not in loaded and "carbonguard.formats.text" not in loaded
+
+
 def test_the_check_sees_an_eager_import() -> None:
     """Guard the guard: a heavy library or another command's module loaded on the way is reported."""
     _, loaded = modules_after_command("intensity", "DE", preamble="import rich.console, carbonguard.cli.audit_cmd")
     assert "rich.console" in _heavy(loaded)
     assert "carbonguard.cli.audit_cmd" in OTHER_COMMANDS & loaded
+    _, loaded = modules_after_command("intensity", "DE", preamble="import carbonguard.models")
+    assert {"pydantic", "carbonguard.models"} <= _loaded(loaded, NOT_FOR_INTENSITY)
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
