@@ -4,10 +4,11 @@
 
 Runs, interleaved round by round so machine load hits all alike: `python -c pass`,
 `carbonguard --version`, `carbonguard intensity DE`, `carbonguard policy validate
-policies/ci-budget.yaml`, `carbonguard estimate examples/jobs/train-small.yaml` and `carbonguard
-check` of that job spec against policies/ci-budget.yaml with itself as the baseline, each in a fresh
-process (`python -m carbonguard`, so no console-script wrapper is timed). Prints the median wall
-time and the median CPU time (user + system) of each and its ratio to `python -c pass`.
+policies/ci-budget.yaml` (and `policies/example-train.yaml`), `carbonguard estimate
+examples/jobs/train-small.yaml` and `carbonguard check` of that job spec against policies/ci-budget.yaml
+with itself as the baseline, each in a fresh process (`python -m carbonguard`, so no console-script
+wrapper is timed). Prints the median wall time and the median CPU time (user + system) of each and
+its ratio to `python -c pass`.
 
 `--before PATH` names another checkout of carbonguard (e.g. `git worktree add /tmp/before HEAD~3`):
 each command then also runs there (as the working directory, which `python -m` imports from first;
@@ -36,6 +37,7 @@ CASES = {
     "carbonguard --version": [*CG, "--version"],
     "carbonguard intensity DE": [*CG, "intensity", "DE"],
     "carbonguard policy validate ci-budget": [*CG, "policy", "validate", "policies/ci-budget.yaml"],
+    "carbonguard policy validate example-train": [*CG, "policy", "validate", "policies/example-train.yaml"],
     "carbonguard estimate train-small": [*CG, "estimate", "examples/jobs/train-small.yaml"],
     "carbonguard check train-small": [*CG, "check", "--policy", "policies/ci-budget.yaml", "--jobspec",
                                       "examples/jobs/train-small.yaml", "--baseline",
@@ -44,6 +46,7 @@ CASES = {
 TARGETS_MS = {
     "carbonguard intensity DE": 150.0,
     "carbonguard policy validate ci-budget": 150.0,
+    "carbonguard policy validate example-train": 150.0,
     "carbonguard estimate train-small": 500.0,
     "carbonguard check train-small": 500.0,
 }
