@@ -327,18 +327,20 @@ class Ledger:
         before `first_seq` other than those are not read: `verify` (`audit verify`) judges them.
         See docs/ledger.md, "What a gate verifies".
         """
-        with self._lock:
-            head = self.store.head()
-            if head is None:
+        # One snapshot for every read: the head, the last checkpoint, the key records and their
+        # seals, and the rows. Read in separate statements, a writer's commit between them showed
+        # a checkpoint beyond the head read first, and the tail range came out empty or short
+        # (a spurious 11, or an "intact" that had checked no tail at all).
+        with self._lock, self.store.snapshot():
+            outline = self.store.span_outline()
+            if outline is None:
                 return combine([], pubkeys=pubkeys, gaps=True)
-            last = head[0]
-            tail = self.store.last_of_type("checkpoint") or 1
+            last, tail, keys = outline
+            tail = tail or 1
             start = tail if first_seq is None else max(1, min(first_seq, tail))
-            keys = [k for k in (r[SEQ] for r in self.store.rows_of_type("key", 0)) if k < start]
-            seals = self.store.first_after("checkpoint", keys) if keys else {}
-            ranges = _merge([(k, min(seals.get(k) or last, last)) for k in keys] + [(start, last)])
-            segments = [check_segment([rows], a)
-                        for (a, _), rows in zip(ranges, self.store.scan_ranges(ranges), strict=True)]
+            ranges = _merge([(k, min(seal or last, last)) for k, seal in keys if k < start] + [(start, last)])
+            parts = list(self.store.scan_ranges(ranges))
+        segments = [check_segment([rows], a) for (a, _), rows in zip(ranges, parts, strict=True)]
         # A range that came back short (rows deleted at its end) would otherwise only leave a gap
         # before the next range, which a span verification does not link across.
         for (_, b), seg in zip(ranges, segments, strict=True):

@@ -27,7 +27,7 @@ from psycopg import sql
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.ledger.record import Header
-from carbonguard.ledger.store import COLUMNS, LedgerError, Row, StaleHead
+from carbonguard.ledger.store import COLUMNS, OUTLINE_SQL, LedgerError, Row, StaleHead, outline_of
 
 DEFAULT_SCHEMA = "carbonguard"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -119,6 +119,7 @@ class PostgresStore:
         self._read_head: tuple[int, str, int] | None = None  # head this transaction read under lock
         self.exclusion_constraint = True
         self._fresh = False
+        self._snapshot: str | None = None  # "pending": BEGIN goes out with the first read; "open"
         try:
             self._ensure_schema(create)
         except psycopg.Error as exc:
@@ -457,16 +458,32 @@ class PostgresStore:
         finally:
             conn.close()
 
-    def first_after(self, record_type: str, seqs: Sequence[int]) -> dict[int, int | None]:
-        """For each seq, the first record of `record_type` at or after it (None if there is none)."""
-        rows = self._db.execute(
-            f"SELECT s, (SELECT min(seq) FROM {self._t('records')} WHERE record_type = %s AND seq >= s) "
-            "FROM unnest(%s::int8[]) AS s", (record_type, list(seqs))).fetchall()
-        return {row[0]: row[1] for row in rows}
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One REPEATABLE READ, READ ONLY transaction on this connection: every read inside sees
+        one snapshot. Its BEGIN travels with the first read (one round trip, not two)."""
+        if self._writing or self._snapshot is not None:
+            yield
+            return
+        self._snapshot = "pending"
+        try:
+            yield
+        finally:
+            begun, self._snapshot = self._snapshot == "open", None
+            if begun and self._db.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:
+                self._db.execute("ROLLBACK")  # read only: nothing to keep, and also ends a failed one
 
-    def last_of_type(self, record_type: str) -> int | None:
-        return self._db.execute(f"SELECT max(seq) FROM {self._t('records')} WHERE record_type = %s",
-                                (record_type,)).fetchone()[0]
+    def _snapshot_read(self, query: str) -> Any:
+        """Execute `query` (no parameters); first the BEGIN of a pending snapshot, in the same trip."""
+        if self._snapshot != "pending":
+            return self._db.execute(query)
+        cur = self._db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; " + query)
+        self._snapshot = "open"
+        cur.nextset()
+        return cur
+
+    def span_outline(self) -> tuple[int, int | None, list[tuple[int, int | None]]] | None:
+        return outline_of(self._snapshot_read(OUTLINE_SQL.format(records=self._t("records"))).fetchall())
 
     def seqs(self, run_ids: Sequence[str], record_types: Sequence[str]) -> list[int]:
         """Sequence numbers of the records of these runs and types, from the run index alone."""
@@ -475,19 +492,23 @@ class PostgresStore:
             (list(run_ids), list(record_types))))
 
     def scan_ranges(self, ranges: Sequence[tuple[int, int]]) -> Iterator[list[Row]]:
-        """Rows of each inclusive range `(first, last)`, one list per range, from one snapshot:
-        one primary-key range scan each (a gate reads a few ranges: the run's span and the keys)."""
+        """Rows of each inclusive range `(first, last)`, one list per range, from one snapshot (the
+        caller's, inside `snapshot()`): one statement, a primary-key range scan per range."""
         if not ranges:
             return
-        conn = self._psycopg.connect(self._dsn, autocommit=False)
-        try:
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            for first, last in ranges:
-                yield conn.execute(self._select() + " WHERE seq >= %s AND seq <= %s ORDER BY seq",
-                                   (first, last), binary=True).fetchall()
-            conn.rollback()
-        finally:
-            conn.close()
+        with self.snapshot():
+            if self._snapshot == "pending":
+                self._snapshot_read("SELECT 1")
+            query = " UNION ALL ".join(f"({self._select()} WHERE seq >= %s AND seq <= %s)" for _ in ranges)
+            rows = self._db.execute(query + " ORDER BY seq", [v for r in ranges for v in r],
+                                    binary=True).fetchall()
+        i = 0
+        for _, last in ranges:
+            j = i
+            while j < len(rows) and rows[j][0] <= last:
+                j += 1
+            yield rows[i:j]
+            i = j
 
     def count(self) -> int:
         return self._db.execute(f"SELECT count(*) FROM {self._t('records')}").fetchone()[0]
