@@ -117,7 +117,6 @@ class PostgresStore:
         self.copy_scan = True  # False: read with a server-side cursor (the benchmark compares both)
         self._assumed: tuple[int, str, int] | None = None  # head this transaction assumes, unread
         self._read_head: tuple[int, str, int] | None = None  # head this transaction read under lock
-        self.exclusion_constraint = True
         self._fresh = False
         self._snapshot: str | None = None  # "pending": BEGIN goes out with the first read; "open"
         try:
@@ -129,12 +128,12 @@ class PostgresStore:
 
     def _ensure_schema(self, create: bool) -> None:
         s = self.schema
-        have = self._db.execute("SELECT to_regclass(%s), to_regclass(%s)",
-                                (f"{s}.records", f"{s}.claims")).fetchone()
+        # One round trip on every open (a gate opens once): the tables and both indexes at once.
+        have = self._db.execute("SELECT to_regclass(%s), to_regclass(%s), to_regclass(%s), to_regclass(%s)",
+                                (f"{s}.records", f"{s}.claims", f"{s}.records_type_seq",
+                                 f"{s}.records_run_type_seq")).fetchone()
         if have[0] is not None and have[1] is not None:
-            self.exclusion_constraint = self._has_exclusion()
-            if create and None in self._db.execute("SELECT to_regclass(%s), to_regclass(%s)", (
-                    f"{s}.records_type_seq", f"{s}.records_run_type_seq")).fetchone():
+            if create and None in have[2:]:
                 self._add_indexes()
             return
         if not create:
@@ -155,7 +154,6 @@ class PostgresStore:
                     constraint = _NO_EXCLUSION
                 for statement in _statements(_CLAIMS.format(s=s, constraint=constraint)):
                     self._db.execute(statement)
-        self.exclusion_constraint = self._has_exclusion()
 
     def _add_indexes(self) -> None:
         """Ledgers created before the (record_type, seq) and (run_id, record_type, seq) indexes get
@@ -172,7 +170,10 @@ class PostgresStore:
         except self._psycopg.Error:
             pass
 
-    def _has_exclusion(self) -> bool:
+    @property
+    def exclusion_constraint(self) -> bool:
+        """Whether the database itself refuses overlapping claims (btree_gist was available).
+        Asked when wanted, not on every open: a gate never needs it."""
         return self._db.execute(
             "SELECT 1 FROM pg_constraint WHERE conname = 'claims_no_overlap' AND connamespace = "
             "(SELECT oid FROM pg_namespace WHERE nspname = %s)", (self.schema,)).fetchone() is not None
