@@ -27,7 +27,7 @@ from psycopg import sql
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.ledger.record import Header
-from carbonguard.ledger.store import COLUMNS, OUTLINE_SQL, LedgerError, Row, StaleHead, outline_of
+from carbonguard.ledger.store import COLUMNS, HEAD_SQL, OUTLINE_SQL, LedgerError, Row, StaleHead, outline_of
 
 DEFAULT_SCHEMA = "carbonguard"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -67,6 +67,7 @@ CREATE OR REPLACE TRIGGER claims_no_truncate BEFORE TRUNCATE ON {s}.claims
 """
 _EXCLUSION = "CONSTRAINT claims_no_overlap EXCLUDE USING gist (registry WITH =, certificates WITH &&)"
 _NO_EXCLUSION = "CHECK (NOT isempty(certificates))"
+_Head = tuple[int, str, int, "str | None"]  # see Store.head
 _APPEND_FORMATS = [0, 0, 0, 0, 1, 0]  # parameters as text, but the envelope in binary (raw bytes)
 
 
@@ -111,12 +112,12 @@ class PostgresStore:
         # One round trip per append on a head this connection wrote itself (see `writing`);
         # False keeps the two-round-trip path (the benchmark compares both).
         self.optimistic = True
-        self._known: tuple[int, str, int] | None = None  # head after our last commit
+        self._known: _Head | None = None  # head after our last commit
         self._prepared = False  # the one-trip statements, prepared on this connection
         self.legacy_guard = False  # True: the append guard before (a sequential scan; benchmark only)
         self.copy_scan = True  # False: read with a server-side cursor (the benchmark compares both)
-        self._assumed: tuple[int, str, int] | None = None  # head this transaction assumes, unread
-        self._read_head: tuple[int, str, int] | None = None  # head this transaction read under lock
+        self._assumed: _Head | None = None  # head this transaction assumes, unread
+        self._read_head: _Head | None = None  # head this transaction read under lock
         self._fresh = False
         self._snapshot: str | None = None  # "pending": BEGIN goes out with the first read; "open"
         try:
@@ -223,7 +224,7 @@ class PostgresStore:
         0.39 ms here, most of it Python bookkeeping per statement; a multi-statement text (the
         simple protocol) was slower still, as the envelope travels as an escaped hex literal.
         """
-        seq, record_hash, _ = self._assumed
+        seq, record_hash = self._assumed[:2]
         if self._pending:  # only records are buffered while the head is assumed (claims begin first)
             raise LedgerError("internal: buffered statements on an assumed head")
         if not self._prepared:
@@ -290,16 +291,16 @@ class PostgresStore:
             self._prepared = False
             self._known = None
 
-    def _written_head(self, before: tuple[int, str, int] | None) -> tuple[int, str, int] | None:
+    def _written_head(self, before: _Head | None) -> _Head | None:
         """The head after this transaction's rows: what the next append may assume."""
         if before is None and not self._rows:
             return None
-        seq, record_hash, key_seq = before or (0, "", 0)
+        seq, record_hash, key_seq, key_hash = before or (0, "", 0, None)
         for row in self._rows:
             seq, record_hash = row[0], row[3]
             if row[1] == "key":
-                key_seq = row[0]
-        return seq, record_hash, key_seq
+                key_seq, key_hash = row[0], row[3]
+        return seq, record_hash, key_seq, key_hash
 
     def _begin(self, then: str | None = None) -> Any:
         """Send BEGIN and take the ledger's lock, with `then` in the same round trip.
@@ -332,19 +333,17 @@ class PostgresStore:
 
     @property
     def _head_query(self) -> str:
-        records = self._t("records")
-        # The key-record subquery walks the (record_type, seq) index; without it PostgreSQL may scan
-        # the primary key backwards through every record to find the last key record.
-        return (f"SELECT seq, record_hash, (SELECT coalesce(max(seq), 0) FROM {records} "
-                f"WHERE record_type = 'key') FROM {records} ORDER BY seq DESC LIMIT 1")
+        # The key-record subqueries walk the (record_type, seq) index; without it PostgreSQL may
+        # scan the primary key backwards through every record to find the last key record.
+        return HEAD_SQL.format(records=self._t("records"))
 
-    def head(self) -> tuple[int, str, int] | None:
+    def head(self) -> tuple[int, str, int, str | None] | None:
         if self._writing and not self._begun and self.optimistic and not self._fresh and self._known is not None:
             self._assumed = self._known  # checked under the lock at commit (see `writing`)
             return self._known
         cur = self._begin(self._head_query) if self._writing else self._db.execute(self._head_query)
         row = cur.fetchone()
-        head = None if row is None else (row[0], row[1], row[2])
+        head = None if row is None else (row[0], row[1], row[2], row[3])
         if self._writing:
             self._read_head = head
         return head

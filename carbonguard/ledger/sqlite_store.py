@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.ledger.record import Header
-from carbonguard.ledger.store import COLUMNS, OUTLINE_SQL, Row, outline_of
+from carbonguard.ledger.store import COLUMNS, HEAD_SQL, OUTLINE_SQL, Row, outline_of
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -56,6 +56,7 @@ BEGIN SELECT RAISE(ABORT, 'carbonguard claims are append-only: DELETE refused');
 # large ledger is not mapped whole into the reader's resident memory (2 GiB mapped it all before).
 MMAP_BYTES = 64 * 2**20
 _SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM records"
+_HEAD = HEAD_SQL.format(records="records")
 
 
 def _enable_wal(db: sqlite3.Connection, attempts: int = 300) -> None:
@@ -156,11 +157,9 @@ class SQLiteStore:
             raise
         self._db.execute("COMMIT")
 
-    def head(self) -> tuple[int, str, int] | None:
-        row = self._db.execute(
-            "SELECT seq, record_hash, (SELECT coalesce(max(seq), 0) FROM records WHERE record_type = 'key') "
-            "FROM records ORDER BY seq DESC LIMIT 1").fetchone()
-        return None if row is None else (row[0], row[1], row[2])
+    def head(self) -> tuple[int, str, int, str | None] | None:
+        row = self._db.execute(_HEAD).fetchone()
+        return None if row is None else (row[0], row[1], row[2], row[3])
 
     def insert(self, header: Header, record_hash: str, envelope: bytes) -> None:
         self._db.execute(

@@ -21,6 +21,12 @@ COLUMNS = ("seq", "record_type", "run_id", "record_hash", "envelope")
 Row = tuple[int, str, "str | None", str, bytes]
 SEQ, RECORD_TYPE, RUN_ID, RECORD_HASH, ENVELOPE = range(5)
 
+# `Store.head`: the last record, and the last key record (seq and hash), from three index probes.
+HEAD_SQL = ("SELECT seq, record_hash, "
+            "(SELECT coalesce(max(seq), 0) FROM {records} WHERE record_type = 'key'), "
+            "(SELECT record_hash FROM {records} WHERE record_type = 'key' ORDER BY seq DESC LIMIT 1) "
+            "FROM {records} ORDER BY seq DESC LIMIT 1")
+
 # `Store.span_outline`, one statement (so one snapshot) on both stores, every part an index probe:
 # a row (0, head, last checkpoint), then (1, key seq, first checkpoint at or after it) per key record.
 OUTLINE_SQL = """
@@ -77,8 +83,10 @@ class Store(Protocol):
         transaction whose body is the caller's code and so cannot be run a second time.
         """
 
-    def head(self) -> tuple[int, str, int] | None:
-        """(seq, record_hash) of the last record, and the seq of the last key record (0 if none).
+    def head(self) -> tuple[int, str, int, str | None] | None:
+        """(seq, record_hash) of the last record, and the seq and record_hash of the last key record
+        (0 and None if none): a writer replays the key records again when these are not the ones
+        it replayed last.
 
         Inside `writing()` a store may return the head it last wrote itself without reading it; it
         then checks that head under its lock before any other read and at commit, and raises
