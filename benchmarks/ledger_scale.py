@@ -26,6 +26,7 @@ CPU seconds (user + system), which the load of a shared machine inflates least.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import statistics
@@ -180,20 +181,31 @@ def _select_before_big() -> None:
 
 def _build(size: int, pg_url: str | None, fresh: bool, generate: Callable, signer) -> dict[str, str]:
     """URLs of the cached ledgers of `size` records (plus the small run), built when missing."""
+    urls = {"SQLite": str(CACHE / f"ledger-{size}.db")}
+    # The schema is named after the cache's key too: a benchmark with another cache (another temp
+    # directory, so another key) never rebuilds or appends to this one's ledger under its key.
+    schema = f"cg_bench_{size}_{signer.key_id[:8]}"
+    if pg_url:
+        urls["PostgreSQL"] = f"{pg_url}?schema={schema}"
+    with open(CACHE / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two benchmarks sharing a cache build each ledger once
+        _build_missing(urls, size, pg_url, schema, fresh, generate, signer)
+    return urls
+
+
+def _build_missing(urls: dict[str, str], size: int, pg_url: str | None, schema: str, fresh: bool,
+                   generate: Callable, signer) -> None:
     from carbonguard.ledger import open_ledger
 
-    urls = {"SQLite": str(CACHE / f"ledger-{size}.db")}
-    if pg_url:
-        urls["PostgreSQL"] = f"{pg_url}?schema=cg_bench_{size}"
     for store, url in urls.items():
-        marker = CACHE / f"ready-{store}-{size}"
+        marker = CACHE / (f"ready-{store}-{size}" if store == "SQLite" else f"ready-{schema}")
         if marker.exists() and not fresh:
             continue
         if store == "SQLite":
             for suffix in ("", "-wal", "-shm"):
                 Path(url + suffix).unlink(missing_ok=True)
         else:
-            _drop(pg_url, f"cg_bench_{size}")
+            _drop(pg_url, schema)
         began = time.perf_counter()
         generate(url, size, signer)
         with open_ledger(url, signing_key=signer) as led:
@@ -201,7 +213,6 @@ def _build(size: int, pg_url: str | None, fresh: bool, generate: Callable, signe
                 led.append("stage", _small_stage(i))
         print(f"built {store} ledger of {size:,} records in {time.perf_counter() - began:.1f} s", file=sys.stderr)
         marker.touch()
-    return urls
 
 
 def _small_stage(i: int, run_id: str = SMALL_RUN) -> dict:

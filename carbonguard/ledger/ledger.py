@@ -92,6 +92,7 @@ class Ledger:
         self._signer = signer
         self._ring = KeyRing()
         self._ring_seq = 0
+        self._ring_hash: str | None = None  # record_hash of the key record at _ring_seq
         self._lock = threading.RLock()  # one store connection: one thread at a time uses it
         self._open_tx: Transaction | None = None
         # Only benchmarks/ledger.py turns this off, to measure what sealing costs side by side;
@@ -187,7 +188,7 @@ class Ledger:
     def _restore(self, ring: tuple[KeyRing, int, Signer | None]) -> None:
         """After a rollback: forget key records that were applied but never committed."""
         if self._ring_seq != ring[1]:
-            self._ring, self._ring_seq = KeyRing(), 0
+            self._ring, self._ring_seq, self._ring_hash = KeyRing(), 0, None
         self._signer = ring[2] if ring[2] is not None else self._signer
 
     def checkpoint(self) -> LedgerRecord:
@@ -362,18 +363,20 @@ class Ledger:
         before `first_seq` other than those are not read: `verify` (`audit verify`) judges them.
         See docs/ledger.md, "What a gate verifies".
         """
-        with self._lock:
-            head = self.store.head()
-            if head is None:
+        # One snapshot for every read: the head, the last checkpoint, the key records and their
+        # seals, and the rows. Read in separate statements, a writer's commit between them showed
+        # a checkpoint beyond the head read first, and the tail range came out empty or short
+        # (a spurious 11, or an "intact" that had checked no tail at all).
+        with self._lock, self.store.snapshot():
+            outline = self.store.span_outline()
+            if outline is None:
                 return combine([], pubkeys=pubkeys, gaps=True)
-            last = head[0]
-            tail = self.store.last_of_type("checkpoint") or 1
+            last, tail, keys = outline
+            tail = tail or 1
             start = tail if first_seq is None else max(1, min(first_seq, tail))
-            keys = [k for k in (r[SEQ] for r in self.store.rows_of_type("key", 0)) if k < start]
-            seals = self.store.first_after("checkpoint", keys) if keys else {}
-            ranges = _merge([(k, min(seals.get(k) or last, last)) for k in keys] + [(start, last)])
-            segments = [check_segment([rows], a)
-                        for (a, _), rows in zip(ranges, self.store.scan_ranges(ranges), strict=True)]
+            ranges = _merge([(k, min(seal or last, last)) for k, seal in keys if k < start] + [(start, last)])
+            parts = list(self.store.scan_ranges(ranges))
+        segments = [check_segment([rows], a) for (a, _), rows in zip(ranges, parts, strict=True)]
         # A range that came back short (rows deleted at its end) would otherwise only leave a gap
         # before the next range, which a span verification does not link across.
         for (_, b), seg in zip(ranges, segments, strict=True):
@@ -407,10 +410,15 @@ class Ledger:
 
         Returns the head and whether a genesis key record was written (which the seal must cover).
         """
-        seq, head_hash, last_key_seq = self.store.head() or (0, GENESIS_PREV_HASH, 0)
+        seq, head_hash, last_key_seq, last_key_hash = self.store.head() or (0, GENESIS_PREV_HASH, 0, None)
         head = (seq, head_hash)
-        if last_key_seq > self._ring_seq:  # another writer changed the keys since we last looked
-            self._catch_up_keys()
+        if (last_key_seq, last_key_hash) != (self._ring_seq, self._ring_hash):
+            if last_key_seq <= self._ring_seq:
+                # Not the key records replayed before: the ledger was cut back (e.g. a restored
+                # backup) or replaced. A ring kept from them would let this writer sign with a key
+                # this ledger never enrolled (every later record then fails verification, 15).
+                self._ring, self._ring_seq, self._ring_hash = KeyRing(), 0, None
+            self._catch_up_keys()  # another writer changed the keys since we last looked
         # A ledger that has keys never gets a freshly generated one: it could not be enrolled, so
         # the writer is refused before anything (a key file included) is written.
         signer = self._resolve_signer(generate=not self._ring.public)
@@ -419,7 +427,7 @@ class Ledger:
             payload = self._signed_key_payload("genesis", signer.key_id, signer.public_b64, prev)
             _, head = self._write_raw(head, "key", payload, True, signer.key_id)
             self._ring.apply(payload, signer.key_id, prev)
-            self._ring_seq = head[0]
+            self._ring_seq, self._ring_hash = head
             return head, True
         elif not self._ring.active(signer.key_id) and not self._catch_up_keys(signer.key_id):
             state = "was rotated out" if signer.key_id in self._ring.retired else "is not enrolled"
@@ -454,7 +462,7 @@ class Ledger:
             if problem is not None:
                 raise LedgerError(f"key record seq {row[SEQ]} does not verify ({problem}); "
                                   "run `carbonguard audit verify` before writing")
-            self._ring_seq = row[SEQ]
+            self._ring_seq, self._ring_hash = row[SEQ], row[RECORD_HASH]
         return wanted is not None and self._ring.active(wanted)
 
     def _signed_key_payload(self, action: str, key_id: str, public_b64: str, after_hash: str) -> dict:
@@ -478,7 +486,7 @@ class Ledger:
             payload = self._signed_key_payload(action, new_id, public_b64, tx.head[1])
             record = tx._write(tx.head, "key", payload, True, self.signer.key_id)
             self._ring.apply(payload, record.key_id, record.prev_hash)
-            self._ring_seq = record.seq
+            self._ring_seq, self._ring_hash = record.seq, record.record_hash
             if new_signer is not None:
                 self._signer = new_signer  # the seal after a rotation is the new key's first signature
             return record

@@ -20,14 +20,15 @@ import select
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.ledger.record import Header
-from carbonguard.ledger.store import COLUMNS, LedgerError, Row, StaleHead
+from carbonguard.ledger.store import COLUMNS, HEAD_SQL, OUTLINE_SQL, LedgerError, Row, StaleHead, outline_of
 
 DEFAULT_SCHEMA = "carbonguard"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -67,6 +68,7 @@ CREATE OR REPLACE TRIGGER claims_no_truncate BEFORE TRUNCATE ON {s}.claims
 """
 _EXCLUSION = "CONSTRAINT claims_no_overlap EXCLUDE USING gist (registry WITH =, certificates WITH &&)"
 _NO_EXCLUSION = "CHECK (NOT isempty(certificates))"
+_Head = tuple[int, str, int, "str | None"]  # see Store.head
 _APPEND_FORMATS = [0, 0, 0, 0, 1, 0]  # parameters as text, but the envelope in binary (raw bytes)
 
 
@@ -78,7 +80,7 @@ def split_url(url: str) -> tuple[str, str]:
     if not _SCHEMA_NAME.match(schema):
         raise InputError(Problem(f"schema {schema!r} must be a lowercase SQL identifier",
                                  field_path="schema"))
-    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    rest = urlencode([(k, v) for k, v in query if k != "schema"], quote_via=quote)  # libpq reads no "+"
     scheme = "postgresql" if parts.scheme == "postgres" else parts.scheme
     return parts._replace(scheme=scheme, query=rest).geturl(), schema
 
@@ -100,8 +102,13 @@ class PostgresStore:
         # Per-ledger lock key: appends to different schemas never wait for each other.
         self._lock_key = int.from_bytes(hashlib.sha256(f"carbonguard:{self.schema}".encode()).digest()[:8],
                                         "big", signed=True)
+        # JIT off for this session: every ledger query is an index probe or a streamed scan, and
+        # PostgreSQL's estimates for a freshly bulk-loaded table priced the gate's outline query
+        # above jit_above_cost, so a 0.05 ms probe spent 6 ms compiling (measured, 1,000,000 records).
+        given = conninfo_to_dict(dsn).get("options") or ""
+        self._options = f"{given} -c jit=off".strip()
         try:
-            self._db = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+            self._db = self._connect(autocommit=True)
         except psycopg.Error as exc:
             raise InputError(Problem(f"cannot connect to PostgreSQL: {exc}".strip(),
                                      source=self.description)) from exc
@@ -111,14 +118,14 @@ class PostgresStore:
         # One round trip per append on a head this connection wrote itself (see `writing`);
         # False keeps the two-round-trip path (the benchmark compares both).
         self.optimistic = True
-        self._known: tuple[int, str, int] | None = None  # head after our last commit
+        self._known: _Head | None = None  # head after our last commit
         self._prepared = False  # the one-trip statements, prepared on this connection
         self.legacy_guard = False  # True: the append guard before (a sequential scan; benchmark only)
         self.copy_scan = True  # False: read with a server-side cursor (the benchmark compares both)
-        self._assumed: tuple[int, str, int] | None = None  # head this transaction assumes, unread
-        self._read_head: tuple[int, str, int] | None = None  # head this transaction read under lock
-        self.exclusion_constraint = True
+        self._assumed: _Head | None = None  # head this transaction assumes, unread
+        self._read_head: _Head | None = None  # head this transaction read under lock
         self._fresh = False
+        self._snapshot: str | None = None  # "pending": BEGIN goes out with the first read; "open"
         try:
             self._ensure_schema(create)
         except psycopg.Error as exc:
@@ -126,14 +133,17 @@ class PostgresStore:
             raise InputError(Problem(f"cannot open ledger schema {self.schema}: {exc}".strip(),
                                      source=self.description)) from exc
 
+    def _connect(self, *, autocommit: bool) -> Any:
+        return self._psycopg.connect(self._dsn, autocommit=autocommit, connect_timeout=10, options=self._options)
+
     def _ensure_schema(self, create: bool) -> None:
         s = self.schema
-        have = self._db.execute("SELECT to_regclass(%s), to_regclass(%s)",
-                                (f"{s}.records", f"{s}.claims")).fetchone()
+        # One round trip on every open (a gate opens once): the tables and both indexes at once.
+        have = self._db.execute("SELECT to_regclass(%s), to_regclass(%s), to_regclass(%s), to_regclass(%s)",
+                                (f"{s}.records", f"{s}.claims", f"{s}.records_type_seq",
+                                 f"{s}.records_run_type_seq")).fetchone()
         if have[0] is not None and have[1] is not None:
-            self.exclusion_constraint = self._has_exclusion()
-            if create and None in self._db.execute("SELECT to_regclass(%s), to_regclass(%s)", (
-                    f"{s}.records_type_seq", f"{s}.records_run_type_seq")).fetchone():
+            if create and None in have[2:]:
                 self._add_indexes()
             return
         if not create:
@@ -154,7 +164,6 @@ class PostgresStore:
                     constraint = _NO_EXCLUSION
                 for statement in _statements(_CLAIMS.format(s=s, constraint=constraint)):
                     self._db.execute(statement)
-        self.exclusion_constraint = self._has_exclusion()
 
     def _add_indexes(self) -> None:
         """Ledgers created before the (record_type, seq) and (run_id, record_type, seq) indexes get
@@ -171,7 +180,10 @@ class PostgresStore:
         except self._psycopg.Error:
             pass
 
-    def _has_exclusion(self) -> bool:
+    @property
+    def exclusion_constraint(self) -> bool:
+        """Whether the database itself refuses overlapping claims (btree_gist was available).
+        Asked when wanted, not on every open: a gate never needs it."""
         return self._db.execute(
             "SELECT 1 FROM pg_constraint WHERE conname = 'claims_no_overlap' AND connamespace = "
             "(SELECT oid FROM pg_namespace WHERE nspname = %s)", (self.schema,)).fetchone() is not None
@@ -221,7 +233,7 @@ class PostgresStore:
         0.39 ms here, most of it Python bookkeeping per statement; a multi-statement text (the
         simple protocol) was slower still, as the envelope travels as an escaped hex literal.
         """
-        seq, record_hash, _ = self._assumed
+        seq, record_hash = self._assumed[:2]
         if self._pending:  # only records are buffered while the head is assumed (claims begin first)
             raise LedgerError("internal: buffered statements on an assumed head")
         if not self._prepared:
@@ -284,20 +296,20 @@ class PostgresStore:
         try:
             self._db.close()
         finally:
-            self._db = self._psycopg.connect(self._dsn, autocommit=True, connect_timeout=10)
+            self._db = self._connect(autocommit=True)
             self._prepared = False
             self._known = None
 
-    def _written_head(self, before: tuple[int, str, int] | None) -> tuple[int, str, int] | None:
+    def _written_head(self, before: _Head | None) -> _Head | None:
         """The head after this transaction's rows: what the next append may assume."""
         if before is None and not self._rows:
             return None
-        seq, record_hash, key_seq = before or (0, "", 0)
+        seq, record_hash, key_seq, key_hash = before or (0, "", 0, None)
         for row in self._rows:
             seq, record_hash = row[0], row[3]
             if row[1] == "key":
-                key_seq = row[0]
-        return seq, record_hash, key_seq
+                key_seq, key_hash = row[0], row[3]
+        return seq, record_hash, key_seq, key_hash
 
     def _begin(self, then: str | None = None) -> Any:
         """Send BEGIN and take the ledger's lock, with `then` in the same round trip.
@@ -330,19 +342,17 @@ class PostgresStore:
 
     @property
     def _head_query(self) -> str:
-        records = self._t("records")
-        # The key-record subquery walks the (record_type, seq) index; without it PostgreSQL may scan
-        # the primary key backwards through every record to find the last key record.
-        return (f"SELECT seq, record_hash, (SELECT coalesce(max(seq), 0) FROM {records} "
-                f"WHERE record_type = 'key') FROM {records} ORDER BY seq DESC LIMIT 1")
+        # The key-record subqueries walk the (record_type, seq) index; without it PostgreSQL may
+        # scan the primary key backwards through every record to find the last key record.
+        return HEAD_SQL.format(records=self._t("records"))
 
-    def head(self) -> tuple[int, str, int] | None:
+    def head(self) -> tuple[int, str, int, str | None] | None:
         if self._writing and not self._begun and self.optimistic and not self._fresh and self._known is not None:
             self._assumed = self._known  # checked under the lock at commit (see `writing`)
             return self._known
         cur = self._begin(self._head_query) if self._writing else self._db.execute(self._head_query)
         row = cur.fetchone()
-        head = None if row is None else (row[0], row[1], row[2])
+        head = None if row is None else (row[0], row[1], row[2], row[3])
         if self._writing:
             self._read_head = head
         return head
@@ -420,7 +430,7 @@ class PostgresStore:
         if not self.copy_scan:
             yield from self._scan_cursor(from_seq, to_seq)
             return
-        conn = self._psycopg.connect(self._dsn, autocommit=False)
+        conn = self._connect(autocommit=False)
         try:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             # Rows come in seq order straight off the primary key (the table is written in seq
@@ -445,7 +455,7 @@ class PostgresStore:
 
     def _scan_cursor(self, from_seq: int, to_seq: int | None) -> Iterator[list[Row]]:
         """The previous way (a server-side cursor), kept for the benchmark's comparison."""
-        conn = self._psycopg.connect(self._dsn, autocommit=False)
+        conn = self._connect(autocommit=False)
         try:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             with conn.cursor(name="carbonguard_scan", binary=True) as cur:  # bytea as raw bytes
@@ -457,16 +467,32 @@ class PostgresStore:
         finally:
             conn.close()
 
-    def first_after(self, record_type: str, seqs: Sequence[int]) -> dict[int, int | None]:
-        """For each seq, the first record of `record_type` at or after it (None if there is none)."""
-        rows = self._db.execute(
-            f"SELECT s, (SELECT min(seq) FROM {self._t('records')} WHERE record_type = %s AND seq >= s) "
-            "FROM unnest(%s::int8[]) AS s", (record_type, list(seqs))).fetchall()
-        return {row[0]: row[1] for row in rows}
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One REPEATABLE READ, READ ONLY transaction on this connection: every read inside sees
+        one snapshot. Its BEGIN travels with the first read (one round trip, not two)."""
+        if self._writing or self._snapshot is not None:
+            yield
+            return
+        self._snapshot = "pending"
+        try:
+            yield
+        finally:
+            begun, self._snapshot = self._snapshot == "open", None
+            if begun and self._db.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:
+                self._db.execute("ROLLBACK")  # read only: nothing to keep, and also ends a failed one
 
-    def last_of_type(self, record_type: str) -> int | None:
-        return self._db.execute(f"SELECT max(seq) FROM {self._t('records')} WHERE record_type = %s",
-                                (record_type,)).fetchone()[0]
+    def _snapshot_read(self, query: str) -> Any:
+        """Execute `query` (no parameters); first the BEGIN of a pending snapshot, in the same trip."""
+        if self._snapshot != "pending":
+            return self._db.execute(query)
+        cur = self._db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; " + query)
+        self._snapshot = "open"
+        cur.nextset()
+        return cur
+
+    def span_outline(self) -> tuple[int, int | None, list[tuple[int, int | None]]] | None:
+        return outline_of(self._snapshot_read(OUTLINE_SQL.format(records=self._t("records"))).fetchall())
 
     def seqs(self, run_ids: Sequence[str], record_types: Sequence[str]) -> list[int]:
         """Sequence numbers of the records of these runs and types, from the run index alone."""
@@ -482,19 +508,23 @@ class PostgresStore:
             "AND record_type = %s AND seq <= %s ORDER BY seq", (list(run_ids), record_type, through_seq))]
 
     def scan_ranges(self, ranges: Sequence[tuple[int, int]]) -> Iterator[list[Row]]:
-        """Rows of each inclusive range `(first, last)`, one list per range, from one snapshot:
-        one primary-key range scan each (a gate reads a few ranges: the run's span and the keys)."""
+        """Rows of each inclusive range `(first, last)`, one list per range, from one snapshot (the
+        caller's, inside `snapshot()`): one statement, a primary-key range scan per range."""
         if not ranges:
             return
-        conn = self._psycopg.connect(self._dsn, autocommit=False)
-        try:
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            for first, last in ranges:
-                yield conn.execute(self._select() + " WHERE seq >= %s AND seq <= %s ORDER BY seq",
-                                   (first, last), binary=True).fetchall()
-            conn.rollback()
-        finally:
-            conn.close()
+        with self.snapshot():
+            if self._snapshot == "pending":
+                self._snapshot_read("SELECT 1")
+            query = " UNION ALL ".join(f"({self._select()} WHERE seq >= %s AND seq <= %s)" for _ in ranges)
+            rows = self._db.execute(query + " ORDER BY seq", [v for r in ranges for v in r],
+                                    binary=True).fetchall()
+        i = 0
+        for _, last in ranges:
+            j = i
+            while j < len(rows) and rows[j][0] <= last:
+                j += 1
+            yield rows[i:j]
+            i = j
 
     def count(self) -> int:
         return self._db.execute(f"SELECT count(*) FROM {self._t('records')}").fetchone()[0]

@@ -8,7 +8,6 @@ with write access to the file can still bypass them, which is what hashes and si
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -18,7 +17,7 @@ from urllib.parse import quote
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.ledger.record import Header
-from carbonguard.ledger.store import COLUMNS, Row
+from carbonguard.ledger.store import COLUMNS, HEAD_SQL, OUTLINE_SQL, Row, outline_of
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -57,6 +56,7 @@ BEGIN SELECT RAISE(ABORT, 'carbonguard claims are append-only: DELETE refused');
 # large ledger is not mapped whole into the reader's resident memory (2 GiB mapped it all before).
 MMAP_BYTES = 64 * 2**20
 _SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM records"
+_HEAD = HEAD_SQL.format(records="records")
 
 
 def _enable_wal(db: sqlite3.Connection, attempts: int = 300) -> None:
@@ -110,16 +110,21 @@ class SQLiteStore:
         db.execute(f"PRAGMA synchronous = {self._synchronous}")
         return db
 
-    def first_after(self, record_type: str, seqs: Sequence[int]) -> dict[int, int | None]:
-        """For each seq, the first record of `record_type` at or after it (None if there is none);
-        one index probe each, all in one statement."""
-        rows = self._db.execute(
-            "SELECT value, (SELECT min(seq) FROM records WHERE record_type = ? AND seq >= value) "
-            "FROM json_each(?)", (record_type, json.dumps(list(seqs)))).fetchall()
-        return {row[0]: row[1] for row in rows}
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction on this connection (WAL: one snapshot, taken at its first read)."""
+        if self._db.in_transaction:  # a write transaction, or a snapshot already: consistent as it is
+            yield
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")  # nothing written: ends the read
 
-    def last_of_type(self, record_type: str) -> int | None:
-        return self._db.execute("SELECT max(seq) FROM records WHERE record_type = ?", (record_type,)).fetchone()[0]
+    def span_outline(self) -> tuple[int, int | None, list[tuple[int, int | None]]] | None:
+        return outline_of(self._db.execute(OUTLINE_SQL.format(records="records")).fetchall())
 
     def seqs(self, run_ids: Sequence[str], record_types: Sequence[str]) -> list[int]:
         """Sequence numbers of the records of these runs and types, from the run index alone."""
@@ -139,15 +144,11 @@ class SQLiteStore:
         return sorted(out)
 
     def scan_ranges(self, ranges: Sequence[tuple[int, int]]) -> Iterator[list[Row]]:
-        """Rows of each inclusive range `(first, last)`, one list per range, from one snapshot."""
-        reader = _connect_readonly(self.path, check_same_thread=True)
-        try:
-            reader.execute("BEGIN")
+        """Rows of each inclusive range `(first, last)`, one list per range, from one snapshot
+        (the caller's, inside `snapshot()`): one primary-key range scan each."""
+        with self.snapshot():
             for first, last in ranges:
-                yield reader.execute(_SELECT + " WHERE seq >= ? AND seq <= ? ORDER BY seq", (first, last)).fetchall()
-            reader.execute("COMMIT")
-        finally:
-            reader.close()
+                yield self._db.execute(_SELECT + " WHERE seq >= ? AND seq <= ? ORDER BY seq", (first, last)).fetchall()
 
     @contextmanager
     def writing(self, fresh_head: bool = False) -> Iterator[None]:
@@ -164,11 +165,9 @@ class SQLiteStore:
             raise
         self._db.execute("COMMIT")
 
-    def head(self) -> tuple[int, str, int] | None:
-        row = self._db.execute(
-            "SELECT seq, record_hash, (SELECT coalesce(max(seq), 0) FROM records WHERE record_type = 'key') "
-            "FROM records ORDER BY seq DESC LIMIT 1").fetchone()
-        return None if row is None else (row[0], row[1], row[2])
+    def head(self) -> tuple[int, str, int, str | None] | None:
+        row = self._db.execute(_HEAD).fetchone()
+        return None if row is None else (row[0], row[1], row[2], row[3])
 
     def insert(self, header: Header, record_hash: str, envelope: bytes) -> None:
         self._db.execute(

@@ -21,6 +21,29 @@ COLUMNS = ("seq", "record_type", "run_id", "record_hash", "envelope")
 Row = tuple[int, str, "str | None", str, bytes]
 SEQ, RECORD_TYPE, RUN_ID, RECORD_HASH, ENVELOPE = range(5)
 
+# `Store.head`: the last record, and the last key record (seq and hash), from three index probes.
+HEAD_SQL = ("SELECT seq, record_hash, "
+            "(SELECT coalesce(max(seq), 0) FROM {records} WHERE record_type = 'key'), "
+            "(SELECT record_hash FROM {records} WHERE record_type = 'key' ORDER BY seq DESC LIMIT 1) "
+            "FROM {records} ORDER BY seq DESC LIMIT 1")
+
+# `Store.span_outline`, one statement (so one snapshot) on both stores, every part an index probe:
+# a row (0, head, last checkpoint), then (1, key seq, first checkpoint at or after it) per key record.
+OUTLINE_SQL = """
+SELECT 0, (SELECT max(seq) FROM {records}),
+       (SELECT max(seq) FROM {records} WHERE record_type = 'checkpoint')
+UNION ALL
+SELECT 1, k.seq, (SELECT min(c.seq) FROM {records} c WHERE c.record_type = 'checkpoint' AND c.seq >= k.seq)
+FROM {records} k WHERE k.record_type = 'key'
+ORDER BY 1, 2
+"""
+
+
+def outline_of(rows: Sequence[tuple]) -> tuple[int, int | None, list[tuple[int, int | None]]] | None:
+    """`span_outline`'s answer from `OUTLINE_SQL`'s rows."""
+    _, head, tail = rows[0]
+    return None if head is None else (head, tail, [(r[1], r[2]) for r in rows[1:]])
+
 
 class LedgerError(CarbonguardError):
     """A ledger operation that cannot proceed (not bad user input, not tampering)."""
@@ -60,8 +83,10 @@ class Store(Protocol):
         transaction whose body is the caller's code and so cannot be run a second time.
         """
 
-    def head(self) -> tuple[int, str, int] | None:
-        """(seq, record_hash) of the last record, and the seq of the last key record (0 if none).
+    def head(self) -> tuple[int, str, int, str | None] | None:
+        """(seq, record_hash) of the last record, and the seq and record_hash of the last key record
+        (0 and None if none): a writer replays the key records again when these are not the ones
+        it replayed last.
 
         Inside `writing()` a store may return the head it last wrote itself without reading it; it
         then checks that head under its lock before any other read and at commit, and raises
@@ -85,10 +110,13 @@ class Store(Protocol):
     def scan_batches(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[list[Row]]:
         """Rows `from_seq <= seq <= to_seq` in sequence order, in batches, from one snapshot."""
 
-    def first_after(self, record_type: str, seqs: Sequence[int]) -> dict[int, int | None]:
-        """For each seq, the first record of `record_type` at or after it (None if none)."""
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Reads inside see one snapshot of the ledger (a read transaction; nothing written by
+        others meanwhile). Inside a write transaction, or another snapshot, it adds nothing."""
 
-    def last_of_type(self, record_type: str) -> int | None: ...
+    def span_outline(self) -> tuple[int, int | None, list[tuple[int, int | None]]] | None:
+        """In one statement: the head seq, the last checkpoint's seq, and each key record's seq with
+        the first checkpoint at or after it (None where none); None for an empty ledger."""
 
     def seqs(self, run_ids: Sequence[str], record_types: Sequence[str]) -> list[int]: ...
 
@@ -97,7 +125,8 @@ class Store(Protocol):
         in sequence order, from the run index and hash column (no envelope is read)."""
 
     def scan_ranges(self, ranges: Sequence[tuple[int, int]]) -> Iterator[list[Row]]:
-        """Rows of each sorted, disjoint, inclusive range, one list per range, from one snapshot."""
+        """Rows of each sorted, disjoint, inclusive range, one list per range, from one snapshot
+        (inside `snapshot()`, that one)."""
 
     def count(self) -> int: ...
 

@@ -125,3 +125,25 @@ def test_an_existing_postgres_ledger_gets_the_run_index_when_opened_for_writing(
     with open_ledger(pg_url, create=False) as led:
         assert led.verify().ok
         assert len(led.records(run_id="run-3", record_type="stage")) == 20
+
+
+def test_sqlite_span_outline_probes_indexes_only(tmp_path: Path) -> None:
+    """A gate's outline of the ledger (head, last checkpoint, key records and their seals) must not
+    read the table: it runs on every gate, whatever the ledger's size."""
+    from carbonguard.ledger.store import OUTLINE_SQL
+
+    url = str(tmp_path / "ledger.db")
+    _fill(url)
+    with open_ledger(url, create=False) as led:
+        steps = [r[3] for r in led.store._db.execute("EXPLAIN QUERY PLAN " + OUTLINE_SQL.format(records="records"))]
+        assert not [s for s in steps if s.startswith("SCAN") and "CONSTANT ROW" not in s], steps
+        assert sum("SEARCH" in s for s in steps) == 4, steps
+
+
+@pytest.mark.postgres
+def test_postgres_span_outline_probes_indexes_only(pg_filled) -> None:
+    from carbonguard.ledger.store import OUTLINE_SQL
+
+    _, schema, conn = pg_filled
+    plan = _pg_plan(conn, OUTLINE_SQL.format(records=f"{schema}.records"))
+    assert "Seq Scan" not in plan and "records_pkey" in plan and "records_type_seq" in plan, plan
