@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from carbonguard.decimal_text import plain
 from carbonguard.models import (
     Decision,
     FigureSet,
@@ -76,15 +77,15 @@ def _budget_findings(loaded: LoadedPolicy, footprint: RunFootprint) -> Iterable[
         if observed > budget.limit:
             yield Finding(
                 rule_id=budget.rule_id, outcome=Outcome(budget.action), observed=observed, **common,
-                message=f"{basis}{budget.metric} of {budget.scope} is {observed:.6g} {unit}, "
-                f"over the budget {budget.id!r} of {budget.limit:.6g} {unit}",
+                message=f"{basis}{budget.metric} of {budget.scope} is {plain(observed)} {unit}, "
+                f"over the budget {budget.id!r} of {plain(budget.limit)} {unit}",
                 remedy=_over_budget_remedy(budget),
             )
         elif budget.warn_at is not None and observed >= budget.warn_at * budget.limit:
             yield Finding(
                 rule_id=budget.rule_id, outcome=Outcome.WARN, observed=observed, **common,
-                message=f"{basis}{budget.metric} of {budget.scope} is {observed:.6g} {unit}, "
-                f"{observed / budget.limit:.0%} of the budget {budget.id!r} ({budget.limit:.6g} {unit})",
+                message=f"{basis}{budget.metric} of {budget.scope} is {plain(observed)} {unit}, "
+                f"{observed / budget.limit:.0%} of the budget {budget.id!r} ({plain(budget.limit)} {unit})",
                 remedy="Within budget; plan headroom before the next run grows.",
             )
 
@@ -128,15 +129,16 @@ def _increase_findings(loaded: LoadedPolicy, footprint: RunFootprint, baseline: 
             continue
         pct = f" ({share:+.0%})".replace("%", " %") if share is not None else " (new in head)"
         allowed = " / ".join(part for part in (
-            f"+{absolute:.6g} {unit}" if absolute is not None else "",
+            f"+{plain(absolute)} {unit}" if absolute is not None else "",
             f"+{fraction:.0%}".replace("%", " %") if fraction is not None else "") if part)
         basis = "upper bound of " if upper else ""
         yield Finding(
             rule_id=budget.rule_id, outcome=Outcome(budget.action), **common,
             observed=increase if over_abs else share, limit=absolute if over_abs else fraction,
             unit=f"{unit} over baseline" if over_abs else "fraction over baseline",
-            message=f"{basis}{budget.metric} of {budget.scope} is {observed:.6g} {unit}, {increase:+.6g} {unit}"
-            f"{pct} over {baseline.label} ({base:.6g} {unit}); budget {budget.id!r} allows at most {allowed}",
+            message=f"{basis}{budget.metric} of {budget.scope} is {plain(observed)} {unit}, "
+            f"{plain(increase, sign=True)} {unit}"
+            f"{pct} over {baseline.label} ({plain(base)} {unit}); budget {budget.id!r} allows at most {allowed}",
             remedy="Bring the increase back under the limit (fewer epochs, a smaller model, mixed precision, "
             "a cleaner zone), raise max_increase_* in the policy with review, or record an approved waiver.",
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from carbonguard.decimal_text import plain
 from carbonguard.formats.check_markdown import RENDERERS as CHECK_RENDERERS
 from carbonguard.formats.common import (
     finding_location,
@@ -38,11 +39,11 @@ def _matching_rows(result: RunReport) -> list[str]:
     cfe = decision.cfe_score if match is None else match.cfe_score
     shown = "none (no known consumption)" if cfe is None else f"{cfe:.1%}"
     if match is not None:
-        shown += (f" ({match.matched_kwh:.6g} of {match.consumption_kwh:.6g} kWh matched hour by hour; "
+        shown += (f" ({plain(match.matched_kwh)} of {plain(match.consumption_kwh)} kWh matched hour by hour; "
                   f"{len(match.rejected)} certificate range(s) rejected)")
     market = decision.market_co2e_kg if match is None else match.market_co2e_kg
     return [f"| hourly CFE score | {m(shown)} |",
-            f"| co2e_kg (market-based) | {'unknown (no residual mix)' if market is None else f'{market:.6g} kg'} |"]
+            f"| co2e_kg (market-based) | {'unknown (no residual mix)' if market is None else f'{plain(market)} kg'} |"]
 
 
 def render_run(result: RunReport, options: RenderOptions) -> str:

@@ -18,13 +18,13 @@ MASS_UNITS = (("t", 1e3), ("kg", 1.0), ("g", 1e-3), ("mg", 1e-6))
 def sig3(value: float) -> str:
     """`value` to three significant figures, without an exponent for everyday magnitudes.
 
-    Down to a millionth (`0.00000136`): a run's energy stays in kWh, and a short test run's
-    microwatt-hours still read as a decimal.
+    Down to a trillionth (`0.000000796`): a run's energy stays in kWh, and a short test run's
+    microwatt-hours read as a decimal beside a budget written as one, never as `7.96e-07`.
     """
     if value == 0 or not math.isfinite(value):
         return "0" if value == 0 else str(value)
     magnitude = math.floor(math.log10(abs(value)))
-    if magnitude >= 9 or magnitude <= -7:
+    if magnitude >= 9 or magnitude <= -13:
         return f"{value:.3g}"
     rounded = round(value, 2 - magnitude)
     magnitude = math.floor(math.log10(abs(rounded)))  # 999.6 rounds up to 1000

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from carbonguard.decimal_text import plain
 from carbonguard.formats.admin_text import RENDERERS as ADMIN_RENDERERS
 from carbonguard.formats.check_text import RENDERERS as CHECK_RENDERERS
 from carbonguard.formats.common import (
@@ -95,16 +96,16 @@ def _matching_lines(result: RunReport) -> list[str]:
         return []
     cfe = decision.cfe_score if match is None else match.cfe_score
     lines = [f"cfe_score (hourly): {_pct(cfe)}"
-             + (f" ({match.matched_kwh:.6g} of {match.consumption_kwh:.6g} kWh matched hour by hour, "
+             + (f" ({plain(match.matched_kwh)} of {plain(match.consumption_kwh)} kWh matched hour by hour, "
                 f"{len(match.claims)} claim(s), {len(match.rejected)} certificate range(s) rejected)" if match else "")]
     market = decision.market_co2e_kg if match is None else match.market_co2e_kg
-    lines.append(f"co2e_kg (market-based): {'unknown (no residual mix)' if market is None else f'{market:.6g} kg'}"
+    lines.append(f"co2e_kg (market-based): {'unknown (no residual mix)' if market is None else f'{plain(market)} kg'}"
                  + (f" [residual mix: {t(match.residual_mix_source)}]" if match and match.residual_mix_source else ""))
     return lines
 
 
 def _kg(value: float | None, missing: str) -> str:
-    return missing if value is None else f"{value:.6g}"
+    return missing if value is None else f"{plain(value)}"
 
 
 def render_match(result: MatchReport, options: RenderOptions) -> str:
@@ -119,8 +120,8 @@ def render_match(result: MatchReport, options: RenderOptions) -> str:
         f"[{t(result.policy_file or '-')}, sha256 {result.policy_hash[:12]}]",
         f"cfe_score (hourly): {_pct(m.cfe_score)} ({minimum}"
         + ("; met)" if result.minimum_met else "; NOT met)"),
-        f"consumption_kwh: {m.consumption_kwh:.6g}, matched_kwh: {m.matched_kwh:.6g}, "
-        f"unmatched_kwh: {m.unmatched_kwh:.6g}",
+        f"consumption_kwh: {plain(m.consumption_kwh)}, matched_kwh: {plain(m.matched_kwh)}, "
+        f"unmatched_kwh: {plain(m.unmatched_kwh)}",
         f"co2e_kg (location-based): {_kg(m.location_co2e_kg, 'unknown')}; "
         f"co2e_kg (market-based): {_kg(m.market_co2e_kg, 'unknown (no residual mix)')}",
     ]
@@ -133,8 +134,9 @@ def render_match(result: MatchReport, options: RenderOptions) -> str:
                           + (", held before" if u.already_claimed else "") + ")" for u in hour.certificates[:4])
         more = f" +{len(hour.certificates) - 4} more" if len(hour.certificates) > 4 else ""
         cfe = "-" if hour.cfe is None else f"{hour.cfe:.0%}"
-        lines.append(f"  {hour.hour_start:%Y-%m-%dT%H:%MZ}  {hour.consumption_kwh:.6g}  {hour.matched_kwh:.6g}  "
-                     f"{hour.consumption_kwh - hour.matched_kwh:.6g}  {cfe}" + (f"  [{certs}{more}]" if certs else ""))
+        unmatched = plain(hour.consumption_kwh - hour.matched_kwh)
+        lines.append(f"  {hour.hour_start:%Y-%m-%dT%H:%MZ}  {plain(hour.consumption_kwh)}  {plain(hour.matched_kwh)}  "
+                     f"{unmatched}  {cfe}" + (f"  [{certs}{more}]" if certs else ""))
     if len(m.hours) > len(hours):
         lines.append(f"  ... {len(m.hours) - len(hours)} more hours (use -o json for all)")
     if m.rejected:
@@ -152,7 +154,7 @@ def render_match(result: MatchReport, options: RenderOptions) -> str:
             lines.append(f"  - {i.kind} {t(i.registry)} {t(i.serial)} vintage {i.vintage_year}: "
                          f"{i.quantity:g} {i.unit}, {state}")
         if m.offsets.net_co2e_kg is not None:
-            lines.append(f"  net co2e_kg after offsets (policy counts them toward net): {m.offsets.net_co2e_kg:.6g}")
+            lines.append(f"  net co2e_kg after offsets (policy counts them toward net): {plain(m.offsets.net_co2e_kg)}")
     if result.claims_recorded is not None:
         ledger = t(result.ledger_url or "the ledger")
         lines.append(f"claims: {result.claims_recorded} new claim(s) recorded in {ledger}")

@@ -19,7 +19,9 @@ from carbonguard.reporting.run import RunReport
     (3.84, "kWh", "3.84 kWh"),
     (0.5, "h", "0.500 h"),
     (999.6, "", "1,000"),
-    (1.2e-9, "kWh", "1.2e-09 kWh"),
+    (7.96e-07, "kWh", "0.000000796 kWh"),  # a short test run: no exponent
+    (1.2e-9, "kWh", "0.00000000120 kWh"),
+    (1.2e-13, "kWh", "1.2e-13 kWh"),
     (None, "kWh", "unknown"),  # never 0
     ("0", "kWh", "0 kWh"),
 ])

@@ -221,3 +221,14 @@ def test_a_budget_without_an_intensity_figure_says_so() -> None:
     fp = footprint(co2e=5.0).model_copy(update={"co2e_kg": None, "co2e_upper_kg": None})
     (finding,) = [f for f in evaluate(policy(), fp, as_of=AS_OF).findings if f.rule_id == "budget.run-co2e"]
     assert "no intensity figure" in finding.message and "zone that has intensity data" in finding.remedy
+
+
+def test_small_figures_in_findings_read_without_exponents() -> None:
+    """A short test run's microwatt-hours against a small budget: both sides digit by digit."""
+    loaded = parse_policy(BASE.replace("limit: 10, warn_at", "limit: 0.0000005, warn_at") % {
+        "estimated": "allow", "unavailable": "block", "upper": "false", "unknown_zone": "block", "waivers": "[]"},
+        "policies/gate-test.yaml")
+    decision = evaluate(loaded, footprint(co2e=7.96e-07, train_kwh=1e-6), as_of=AS_OF)
+    (finding,) = [f for f in decision.findings if f.rule_id == "budget.run-co2e"]
+    assert "is 0.000000796 kg CO2e, over the budget 'run-co2e' of 0.0000005 kg CO2e" in finding.message
+    assert "e-0" not in finding.message
