@@ -157,13 +157,20 @@ def main() -> int:
     ap.add_argument("--fresh", action="store_true", help="--scale: rebuild the cached ledgers")
     ap.add_argument("--big-run", action="store_true", help="--scale: also the gate of one run of 99,000 "
                     "stage records (SQLite)")
+    ap.add_argument("--no-other-targets", action="store_true", help="--scale: skip the scale issue's targets "
+                    "outside the ledger (accounting, warm window, CLI start-up: benchmarks/scale_targets.py)")
     args = ap.parse_args()
     if args.scale:
         from ledger_scale import run_scale
 
         pg = args.postgres if args.postgres and pg_reachable(args.postgres) is None else None
-        return run_scale([int(x) for x in args.sizes.split(",")], args.repeats, args.appends, pg, args.fresh,
+        code = run_scale([int(x) for x in args.sizes.split(",")], args.repeats, args.appends, pg, args.fresh,
                          generate, bench_appends, args.big_run)
+        if not args.no_other_targets:
+            import scale_targets
+
+            scale_targets.print_rows(scale_targets.measure())
+        return code
     signer = Signer.generate()
     auto_workers = min(os.cpu_count() or 1, 4) if args.records >= PARALLEL_MIN_RECORDS else 1
     results: list[tuple[str, float, float]] = []
