@@ -29,7 +29,7 @@ from carbonguard.models import (
     StageRecord,
     StageRecords,
     StageRow,
-    stage_row,
+    StageRowParser,
 )
 from carbonguard.pipeline import (
     forecast_requests,
@@ -157,12 +157,7 @@ def load_stage_rows(
     faulty writer), then kept as its row alone: a run of 99,000 stages then holds about 40 MB
     rather than 376 MB of models, and repeated names are one string each.
     """
-    strings: dict[str, str] = {}
-
-    def parse(payload: bytes) -> StageRow:
-        return stage_row(StageRecord.model_validate_json(payload), strings)
-
-    return _load_stage(ledger, run_id, verify, parse)
+    return _load_stage(ledger, run_id, verify, StageRowParser())
 
 
 class _Malformed:
