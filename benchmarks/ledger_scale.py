@@ -20,8 +20,11 @@ a run meets it.
 ledger); there "before" is the pipeline before compact rows (records loaded as StageRecord
 models, attribution copying models, accounting on datetimes: the reference implementation in
 tests/accounting/reference.py, which the equivalence tests hold the new code to, bit for bit,
-and the collector running while judging). Besides wall time and peak RSS it prints the child's
-CPU seconds (user + system), which the load of a shared machine inflates least.
+and the collector running while judging). A second "before" there is the load before
+`StageRowParser` (each record validated as a `StageRecord` model, then copied into its row),
+everything else as now: the rows "same, before = load through models". Besides wall time and
+peak RSS it prints the child's CPU seconds (user + system), which the load of a shared machine
+inflates least.
 """
 
 from __future__ import annotations
@@ -91,6 +94,8 @@ def child_main(argv: list[str]) -> int:
         _select_before()
     elif mode == "before-big":
         _select_before_big()
+    elif mode == "before-load":
+        _select_before_load()
     from carbonguard.ledger import open_ledger
 
     if kind == "gate":
@@ -177,6 +182,20 @@ def _select_before_big() -> None:
 
     pipeline.forecast_requests = forecast_requests  # type: ignore[assignment]
     assess.forecast_requests = forecast_requests  # type: ignore[assignment]
+
+
+def _select_before_load() -> None:
+    """The gate's load before `StageRowParser`: each record validated as a `StageRecord` model, then
+    copied into its row (everything else as now)."""
+    import carbonguard.assess as assess
+    from carbonguard.models import StageRecord, stage_row
+
+    def load_stage_rows(ledger, run_id, *, verify=False):
+        strings: dict[str, str] = {}
+        return assess._load_stage(ledger, run_id, verify,
+                                  lambda payload: stage_row(StageRecord.model_validate_json(payload), strings))
+
+    assess.load_stage_rows = load_stage_rows  # type: ignore[assignment]
 
 
 def _build(size: int, pg_url: str | None, fresh: bool, generate: Callable, signer) -> dict[str, str]:
@@ -298,9 +317,10 @@ def run_scale(sizes: list[int], repeats: int, appends: int, pg_url: str | None, 
                 Path(url + suffix).unlink(missing_ok=True)
             generate(url, 100_000, signer, run_size=10**9)  # every stage in run-0
             marker.touch()
-        big = {m: ([], [], []) for m in ("before-big", "now")}
+        modes = ("before-big", "before-load", "now")
+        big: dict[str, tuple[list[float], list[float], list[float]]] = {m: ([], [], []) for m in modes}
         for _ in range(repeats):
-            for mode in ("before-big", "now"):
+            for mode in modes:
                 # each gate on a fresh copy of the ledger, so every one judges the same 99,000 records
                 # at the same head (a gate appends its footprint and decision)
                 copy = CACHE / f"one-run-100000-{mode}.db"
@@ -317,6 +337,10 @@ def run_scale(sizes: list[int], repeats: int, appends: int, pg_url: str | None, 
         rows.append(("gate, 99,000-record run, SQLite: CPU s", "100,000", med(before[2]), med(big["now"][2]), "-"))
         rows.append(("gate, 99,000-record run, SQLite: peak RSS MB", "100,000", med(before[1]), med(big["now"][1]),
                      f"<= {TARGETS['gate_big_mb']:.0f}"))
+        load = big["before-load"]  # before: records validated as StageRecord models (see _select_before_load)
+        for i, unit in ((0, "wall s"), (2, "CPU s"), (1, "peak RSS MB")):
+            rows.append((f"  same, before = load through models: {unit}", "100,000", med(load[i]), med(big["now"][i]),
+                         "-"))
     print(f"medians of {repeats} runs, interleaved; {os.cpu_count()} CPUs; load average "
           + " ".join(f"{x:.1f}" for x in os.getloadavg()) + f"; {appends:,} appends per run")
     width = max(46, *(len(r[0]) for r in rows))

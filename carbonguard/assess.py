@@ -29,7 +29,7 @@ from carbonguard.models import (
     StageRecord,
     StageRecords,
     StageRow,
-    stage_row,
+    StageRowParser,
 )
 from carbonguard.pipeline import (
     forecast_requests,
@@ -153,16 +153,12 @@ def load_stage_rows(
 ) -> tuple[list[StageRow], JudgedRecords]:
     """`load_stage_records` as compact rows (`models.StageRow`), what `pipeline.judge` prices.
 
-    Every record is validated in full as a `StageRecord` (hash-verified bytes can still come from a
-    faulty writer), then kept as its row alone: a run of 99,000 stages then holds about 40 MB
-    rather than 376 MB of models, and repeated names are one string each.
+    Every record is validated as a `StageRecord` validates it (hash-verified bytes can still come
+    from a faulty writer), by `StageRowParser`, which builds the row without building the models:
+    a run of 99,000 stages then holds about 40 MB rather than 376 MB of models, and repeated names
+    are one string each. A refused record's error is `StageRecord`'s own.
     """
-    strings: dict[str, str] = {}
-
-    def parse(payload: bytes) -> StageRow:
-        return stage_row(StageRecord.model_validate_json(payload), strings)
-
-    return _load_stage(ledger, run_id, verify, parse)
+    return _load_stage(ledger, run_id, verify, StageRowParser())
 
 
 class _Malformed:
