@@ -86,7 +86,12 @@ def open_ledger(
     from carbonguard.ledger.keys import load_signer
 
     target = resolve_url(None if url is None else os.fspath(url))
-    scheme = urlsplit(target).scheme.lower()
+    try:
+        scheme = urlsplit(target).scheme.lower()
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket: bad input, not a crash
+        from carbonguard.errors import InputError, Problem
+
+        raise InputError(Problem(f"not a ledger path or URL: {exc}", source="ledger URL")) from exc
     if scheme in ("postgresql", "postgres"):
         try:
             from carbonguard.ledger.postgres_store import PostgresStore

@@ -413,12 +413,12 @@ class Ledger:
         seq, head_hash, last_key_seq, last_key_hash = self.store.head() or (0, GENESIS_PREV_HASH, 0, None)
         head = (seq, head_hash)
         if (last_key_seq, last_key_hash) != (self._ring_seq, self._ring_hash):
-            if last_key_seq <= self._ring_seq:
-                # Not the key records replayed before: the ledger was cut back (e.g. a restored
-                # backup) or replaced. A ring kept from them would let this writer sign with a key
-                # this ledger never enrolled (every later record then fails verification, 15).
-                self._ring, self._ring_seq, self._ring_hash = KeyRing(), 0, None
-            self._catch_up_keys()  # another writer changed the keys since we last looked
+            # Another writer changed the keys, or the ledger was cut back (a restored backup) or
+            # replaced, possibly growing new key records since. A ring kept from other key records
+            # would let this writer sign with a key this ledger never enrolled (every later record
+            # then fails verification, 15), so replay them all: a ledger holds only a handful.
+            self._ring, self._ring_seq, self._ring_hash = KeyRing(), 0, None
+            self._catch_up_keys()
         # A ledger that has keys never gets a freshly generated one: it could not be enrolled, so
         # the writer is refused before anything (a key file included) is written.
         signer = self._resolve_signer(generate=not self._ring.public)

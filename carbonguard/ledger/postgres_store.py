@@ -105,9 +105,9 @@ class PostgresStore:
         # JIT off for this session: every ledger query is an index probe or a streamed scan, and
         # PostgreSQL's estimates for a freshly bulk-loaded table priced the gate's outline query
         # above jit_above_cost, so a 0.05 ms probe spent 6 ms compiling (measured, 1,000,000 records).
-        given = conninfo_to_dict(dsn).get("options") or ""
-        self._options = f"{given} -c jit=off".strip()
-        try:
+        try:  # a URL libpq cannot parse is bad input (exit 2) like one it cannot connect to
+            given = conninfo_to_dict(dsn).get("options") or ""
+            self._options = f"{given} -c jit=off".strip()
             self._db = self._connect(autocommit=True)
         except psycopg.Error as exc:
             raise InputError(Problem(f"cannot connect to PostgreSQL: {exc}".strip(),
@@ -478,9 +478,11 @@ class PostgresStore:
         try:
             yield
         finally:
-            begun, self._snapshot = self._snapshot == "open", None
-            if begun and self._db.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:
-                self._db.execute("ROLLBACK")  # read only: nothing to keep, and also ends a failed one
+            self._snapshot = None
+            # Read only: nothing to keep. Also ends a transaction whose first read failed (its
+            # BEGIN went with that read), which would otherwise leave this connection aborted.
+            if self._db.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:
+                self._db.execute("ROLLBACK")
 
     def _snapshot_read(self, query: str) -> Any:
         """Execute `query` (no parameters); first the BEGIN of a pending snapshot, in the same trip."""

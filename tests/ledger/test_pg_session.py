@@ -35,3 +35,26 @@ def test_jit_is_off_on_every_connection_the_store_opens(pg_url: str, monkeypatch
         monkeypatch.setattr(led.store, "_connect", spy)
         assert led.verify(workers=1).ok  # the verifier's COPY connection
     assert seen == ["off", "off"]
+
+
+@pytest.mark.parametrize("url", ["postgresql://127.0.0.1:5432/test?bogus=1", "postgresql://[bad/test"])
+def test_a_url_libpq_cannot_parse_is_bad_input_not_a_crash(url: str) -> None:
+    from carbonguard.cli.main import main
+    from carbonguard.errors import InputError
+
+    with pytest.raises(InputError):
+        open_ledger(url, create=False)
+    assert main(["audit", "verify", "--ledger", url]) == 2
+
+
+def test_a_snapshot_whose_first_read_fails_leaves_the_connection_usable(pg_url: str) -> None:
+    import psycopg
+
+    with open_ledger(pg_url, signing_key=Signer.generate()) as led:
+        led.append("stage", {"run_id": "r", "x": "1"})
+        store = led.store
+        with pytest.raises(psycopg.Error), store.snapshot():
+            store._snapshot_read("SELECT 1/0")  # the BEGIN went with it: the server's block is aborted
+        assert store._db.execute("SELECT 1").fetchone()[0] == 1
+        led.append("stage", {"run_id": "r", "x": "2"})
+        assert led.verify(workers=1).ok

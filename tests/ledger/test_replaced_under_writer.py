@@ -47,3 +47,25 @@ def test_a_writer_forgets_a_rotation_the_restored_ledger_never_saw(ledger_url: s
     with open_ledger(ledger_url, signing_key=first) as writer:  # the key the backup trusts still writes
         writer.append("stage", _stage())
         assert writer.verify(workers=1).ok
+
+
+def test_a_writer_forgets_its_enrolment_when_the_restored_ledger_grew_other_keys(ledger_url: str) -> None:
+    """Cut back to before this writer's key was enrolled, then grown past it with another key:
+    the last key record's seq is now beyond the writer's replay, yet its replay is not this
+    ledger's, so the writer must replay from the start and be refused."""
+    first, second = Signer.generate(), Signer.generate()
+    with open_ledger(ledger_url, signing_key=first) as owner:
+        owner.append("stage", _stage())
+        enrolled_at = owner.add_key(second.public_b64).seq
+    with open_ledger(ledger_url, signing_key=second) as writer:
+        writer.append("stage", _stage())  # its replay ends at its own enrolment
+        with raw(ledger_url) as run:  # a backup from before the enrolment is restored ...
+            run("DELETE FROM records WHERE seq >= ?", (enrolled_at,))
+        with open_ledger(ledger_url, signing_key=first) as owner:  # ... and grows another key past it
+            for _ in range(3):
+                owner.append("stage", _stage("other"))
+            owner.add_key(Signer.generate().public_b64)
+        with pytest.raises(KeyNotEnrolled):
+            writer.append("stage", _stage())
+    with open_ledger(ledger_url, create=False) as led:
+        assert led.verify(workers=1).ok
