@@ -41,7 +41,9 @@ class ComponentEnergy(Model):
     component: Literal["gpu", "cpu", "dram"]
     device: str = Field(description="Stable device id: GPU UUID, RAPL domain, or 'process'.")
     method: EnergyMethod
-    energy_kwh: float | None = Field(default=None, ge=0, description="None exactly when unavailable.")
+    # validate_default: a counter reading that omits its figure is refused, never priced as 0 kWh.
+    energy_kwh: float | None = Field(default=None, ge=0, validate_default=True,
+                                     description="None exactly when unavailable.")
     uncertainty_kwh: float = Field(default=0.0, ge=0, description="Half-width of the estimate band.")
     source: str = Field(description="How the figure was obtained, e.g. 'nvml:total-energy-counter'.")
     shared: bool = Field(default=False, description="Device shared with others (e.g. a MIG parent GPU).")

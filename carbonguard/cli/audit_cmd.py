@@ -185,6 +185,7 @@ def _codecarbon_rows(led: object) -> tuple[str, int]:
     Derived figures come from a verified ledger only: a tampered one stops with verify's exit code.
     """
     from carbonguard.assess import LedgerIntegrityError, verified
+    from carbonguard.errors import InputError, Problem
     from carbonguard.formats.codecarbon_csv import render
     from carbonguard.intensity.dataset import country_names
     from carbonguard.models import RunFootprint, StageRecord
@@ -197,12 +198,24 @@ def _codecarbon_rows(led: object) -> tuple[str, int]:
         latest[rec.run_id or ""] = rec
     runs = []
     for rec in latest.values():
-        footprint = RunFootprint.model_validate(rec.payload)
         listing = judged_listing(led, rec)  # the records it judged, derived again and checked
-        if not listing.matches:
+        if listing.malformed is not None:
             raise LedgerIntegrityError(f"footprint record {rec.record_hash}: {listing.message}",
                                        EXIT_JUDGED_MISMATCH)
-        used = [StageRecord.model_validate(stages[e.record_hash].payload) for e in listing.entries]
+        try:
+            footprint = RunFootprint.model_validate(rec.payload)
+        except ValueError as exc:  # a faulty writer's footprint: name it, never a traceback
+            raise InputError(Problem(f"not a valid footprint record: {exc}".splitlines()[0],
+                                     f"ledger {led.url}, footprint record seq {rec.seq}", "payload")) from exc
+        if listing.form == "list" and listing.malformed is None:
+            # Written before the digest: its list may name records of other runs (`include_runs`
+            # judged those with the run), so use every listed stage record the ledger holds.
+            used = [StageRecord.model_validate(stages[h].payload) for h in footprint.record_hashes if h in stages]
+        elif not listing.matches:
+            raise LedgerIntegrityError(f"footprint record {rec.record_hash}: {listing.message}",
+                                       EXIT_JUDGED_MISMATCH)
+        else:
+            used = [StageRecord.model_validate(stages[e.record_hash].payload) for e in listing.entries]
         runs.append((footprint, used))
     return render(runs, countries=country_names()), len(runs)
 

@@ -22,16 +22,17 @@ def render_verify(result: VerifyReport, options: RenderOptions) -> str:
 
 
 def render_judged(result: JudgedListing, options: RenderOptions) -> str:
-    """One summary line (prefixed `#`), then `seq run_id record_hash` per judged record, in ledger order.
+    """Summary lines (prefixed `#`), then `seq record_hash run_id` per judged record, in ledger order.
 
-    `grep -v '^#' | awk '{print $3}' | LC_ALL=C sort | sha256sum` gives the digest again.
+    The hash comes before the run id, which may hold spaces, so
+    `grep -v '^#' | awk '{print $2}' | LC_ALL=C sort | sha256sum` gives the digest again.
     """
     head = [f"# {t(result.message)}",
             f"# {result.record_type} {t(result.record_hash)}: {result.count} records, sha256 {t(result.sha256)}"
             + (f", through seq {result.through_seq}" if result.through_seq is not None else " (listed)")]
     head += [f"# not a stage record of the run: {t(h)}" for h in result.missing]
     return "".join(line + "\n" for line in head) + "".join(
-        f"{e.seq} {t(e.run_id)} {t(e.record_hash)}\n" for e in result.entries)
+        f"{e.seq} {t(e.record_hash)} {t(e.run_id)}\n" for e in result.entries)
 
 
 def key_line(key: KeyEntry) -> str:

@@ -8,6 +8,7 @@ enough to print, long enough that a collision is not a practical attack.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import os
@@ -170,12 +171,17 @@ def _backfill_pin(signer: Signer) -> None:
         return
     public_pem = signer.private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    # Whole or not at all: written aside, then linked into place (the link fails if the pin exists),
+    # so a full disk never leaves a partial pin that, never overwritten, auditors would be sent to.
+    tmp = pin.with_name(f".{pin.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     try:
-        fd = os.open(pin, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except OSError:  # read-only directory, or another writer made it first
-        return
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(public_pem)
+        tmp.write_bytes(public_pem)
+        os.link(tmp, pin)
+    except OSError:  # read-only directory, a full disk, or another writer made it first
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def resolve_signer(default_path: Path, *, generate: bool = True) -> Signer | None:

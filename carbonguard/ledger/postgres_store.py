@@ -180,14 +180,6 @@ class PostgresStore:
         except self._psycopg.Error:
             pass
 
-    @property
-    def exclusion_constraint(self) -> bool:
-        """Whether the database itself refuses overlapping claims (btree_gist was available).
-        Asked when wanted, not on every open: a gate never needs it."""
-        return self._db.execute(
-            "SELECT 1 FROM pg_constraint WHERE conname = 'claims_no_overlap' AND connamespace = "
-            "(SELECT oid FROM pg_namespace WHERE nspname = %s)", (self.schema,)).fetchone() is not None
-
     @contextmanager
     def writing(self, fresh_head: bool = False) -> Iterator[None]:
         # Usually ONE round trip per append. After an append of its own this connection knows the

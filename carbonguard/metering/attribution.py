@@ -32,14 +32,9 @@ _UNAVAILABLE = EnergyMethod.UNAVAILABLE
 _Member = tuple[int, int, float, float, float]
 
 
-def is_host_wide(component: ComponentEnergy | Reading) -> bool:
-    """GPU and RAPL readings are host-wide; process estimates belong to one process."""
-    device = component.device
-    return not (device == "process" or device.startswith("process:"))
-
-
 def _sharing_key(host: str, pid: int, component: str, device: str) -> tuple[str, str, str]:
-    """Which readings see the same joules: host-wide devices per host, process estimates per process.
+    """Which readings see the same joules: host-wide devices (GPU, RAPL) per host, process
+    estimates (`process`, `process:*`) per process.
 
     The component kind is part of the key: a process's CPU and DRAM estimates share the device name
     `process` but measure different things.

@@ -125,8 +125,8 @@ class Measurement:
     figures as an early one.
     """
 
-    __slots__ = ("_closed", "_components", "_devices", "_flags", "_start", "_wall0", "duration_s", "host",
-                 "name", "parent", "pid")
+    __slots__ = ("_closed", "_components", "_devices", "_end", "_flags", "_start", "_wall0", "duration_s",
+                 "host", "name", "parent", "pid")
     _FIELDS = ("name", "start", "end", "duration_s", "components", "host", "pid", "devices", "flags", "parent")
 
     name: str
@@ -150,7 +150,8 @@ class Measurement:
     ) -> None:
         set_ = object.__setattr__
         for key, value in (("name", name), ("duration_s", duration_s), ("host", host), ("pid", pid),
-                           ("parent", parent), ("_start", start), ("_wall0", None), ("_closed", None),
+                           ("parent", parent), ("_start", start), ("_end", end), ("_wall0", None),
+                           ("_closed", None),
                            ("_components", tuple(components)), ("_devices", tuple(devices)),
                            ("_flags", tuple(flags))):
             set_(self, key, value)
@@ -168,6 +169,7 @@ class Measurement:
         set_(self, "parent", parent)
         set_(self, "_wall0", wall0)
         set_(self, "_start", None)
+        set_(self, "_end", None)
         set_(self, "_closed", closed)
         set_(self, "_components", None)
         set_(self, "_devices", None)
@@ -215,7 +217,14 @@ class Measurement:
 
     @property
     def end(self) -> datetime:
+        if self._end is not None:  # as constructed
+            return self._end
         return self.start + timedelta(seconds=self.duration_s)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Copy and pickle by value (Prefect persists task results by pickling), built first so
+        no device or estimator object travels with it."""
+        return (self.__class__, self._values())
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, f) for f in self._FIELDS)

@@ -60,10 +60,6 @@ def snapshot_of(raw: RawCpu) -> CpuSnapshot:
     )
 
 
-def cpu_snapshot() -> CpuSnapshot:
-    return snapshot_of(raw_cpu())
-
-
 def _read_limit(path: Path) -> int | None:
     try:
         text = path.read_text().strip()
@@ -160,9 +156,6 @@ class ProcessEstimator:
         self.scope: Scope = scope
         self.ram_w_per_gb = ram_w_per_gb
         self.memory_limit_bytes = memory_limit_bytes
-
-    def snapshot(self) -> CpuSnapshot:
-        return cpu_snapshot()
 
     def cpu_seconds(self, begin: CpuSnapshot, end: CpuSnapshot) -> float:
         used = end.children_s - begin.children_s

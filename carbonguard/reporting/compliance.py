@@ -385,7 +385,7 @@ def _run_report(run: _Run, ledger: Ledger) -> dict[str, Any]:
     coverage = (f"its footprint judged {len(judged & stage_hashes)} of the run's {len(stage_hashes)} stage records"
                 if footprint is not None and judged != stage_hashes else None)
     if listing is not None and not listing.matches:
-        coverage = f"{listing.message}; " + (coverage or "")
+        coverage = "; ".join(part for part in (listing.message, coverage) if part)
 
     location, location_source = _d(fp.get("co2e_kg")), None
     if no_reading:

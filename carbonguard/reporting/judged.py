@@ -48,10 +48,12 @@ class JudgedListing:
     entries: tuple[JudgedEntry, ...]
     derived_sha256: str
     missing: tuple[str, ...] = ()  # list form: named hashes that are no stage record of the run
+    malformed: str | None = None  # what is wrong with a recorded digest that has not its shape
 
     @property
     def matches(self) -> bool:
-        return not self.missing and self.count == len(self.entries) and self.sha256 == self.derived_sha256
+        return (self.malformed is None and not self.missing and self.count == len(self.entries)
+                and self.sha256 == self.derived_sha256)
 
     @property
     def exit_code(self) -> int:
@@ -62,6 +64,8 @@ class JudgedListing:
         if self.matches:
             return (f"{self.record_type} seq {self.seq} of run {self.run_id} judged {self.count} stage records; "
                     "its digest matches the ledger")
+        if self.malformed is not None:
+            return f"{self.record_type} seq {self.seq} of run {self.run_id}: {self.malformed}"
         if self.missing:
             return (f"{self.record_type} seq {self.seq} names {len(self.missing)} records that are not stage "
                     f"records of run {self.run_id}")
@@ -103,12 +107,22 @@ def judged_listing(ledger: Ledger, record: LedgerRecord) -> JudgedListing:
     common = {"ledger_url": ledger.url, "record_hash": record.record_hash, "record_type": record.record_type,
               "seq": record.seq, "run_id": run_id}
     if isinstance(judged, dict):
-        through = int(judged["through_seq"])
+        problem = _shape_problem(judged)
+        if problem is not None:  # only decisions are shape-checked on append; a footprint may not be
+            return JudgedListing(**common, form="digest", count=0, sha256=str(judged.get("sha256")),
+                                 through_seq=None, entries=(), derived_sha256=judged_sha256(()),
+                                 malformed=problem)
+        through = judged["through_seq"]
         entries = tuple(JudgedEntry(*e) for e in ledger.judged_hashes(run_id, through))
         return JudgedListing(**common, form="digest", count=int(judged["count"]), sha256=str(judged["sha256"]),
                              through_seq=through, entries=entries,
                              derived_sha256=judged_sha256(e.record_hash for e in entries))
-    listed = [str(h) for h in payload.get("evaluated_record_hashes", payload.get("record_hashes")) or ()]
+    named = payload.get("evaluated_record_hashes", payload.get("record_hashes")) or ()
+    if not isinstance(named, (list, tuple)):
+        return JudgedListing(**common, form="list", count=0, sha256=judged_sha256(()), through_seq=None,
+                             entries=(), derived_sha256=judged_sha256(()),
+                             malformed="its list of judged record hashes is not a list")
+    listed = [str(h) for h in named]
     # Written before the digest: the records were in the ledger before the decision itself.
     held = {h: JudgedEntry(seq, rid, h) for seq, rid, h in ledger.judged_hashes(run_id, record.seq)}
     entries = tuple(sorted((held[h] for h in dict.fromkeys(listed) if h in held), key=lambda e: e.seq))
@@ -116,3 +130,14 @@ def judged_listing(ledger: Ledger, record: LedgerRecord) -> JudgedListing:
     return JudgedListing(**common, form="list", count=len(listed), sha256=digest, through_seq=None,
                          entries=entries, derived_sha256=judged_sha256(e.record_hash for e in entries),
                          missing=tuple(h for h in listed if h not in held))
+
+
+def _shape_problem(judged: dict[str, Any]) -> str | None:
+    """What keeps a recorded `judged_records` from being checked (None: it has its shape)."""
+    for name in ("count", "through_seq"):
+        number = judged.get(name)
+        if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+            return f"its judged_records.{name} is not a whole number, 0 or more ({number!r})"
+    if not isinstance(judged.get("sha256"), str):
+        return f"its judged_records.sha256 is not a digest ({judged.get('sha256')!r})"
+    return None

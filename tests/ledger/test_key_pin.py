@@ -85,3 +85,30 @@ def test_an_existing_pin_file_is_never_overwritten(tmp_path: Path, monkeypatch: 
     with open_ledger() as led:
         led.append("policy", {"name": "team"})
     assert pin.read_bytes() == b"what the auditor keeps\n"
+
+
+def test_a_pin_that_cannot_be_written_whole_is_not_left_behind(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk while back-filling the pin: the write goes on without it, and no partial pin
+    (which would never be overwritten) is left for an auditor to be sent to."""
+    monkeypatch.chdir(tmp_path)
+    with open_ledger() as led:
+        led.append("policy", {"name": "team"})
+    key_dir = tmp_path / ".carbonguard"
+    signer = load_signer(key_dir / "signing-key.pem")
+    pin = key_dir / f"pubkey-{signer.key_id[:16]}.pub"
+    pin.unlink()
+
+    def full_disk(self: Path, data: bytes) -> int:
+        with open(self, "wb") as fh:
+            fh.write(data[:10])
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Path, "write_bytes", full_disk)
+        with open_ledger() as led:
+            led.append("policy", {"name": "team"})
+    assert not pin.exists() and [p.name for p in key_dir.iterdir() if p.name.endswith(".tmp")] == []
+    with open_ledger() as led:  # the next writer, with room, writes it whole
+        led.append("policy", {"name": "team"})
+    assert pin.read_bytes() == (key_dir / "signing-key.pub").read_bytes()

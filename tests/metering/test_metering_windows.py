@@ -245,3 +245,19 @@ def test_a_measurement_is_immutable_and_compares_by_value(make_meter):
     assert copy == result and hash(copy) == hash(result)
     assert repr(copy) == repr(result) and repr(result).startswith("Measurement(name='w', start=")
     assert result.devices == ("process",) and result.end >= result.start
+
+
+def test_a_measurement_copies_and_pickles_by_value(make_meter):
+    """Prefect persists a task's result by pickling it: a Measurement returned from a task must
+    survive that, built first, with no device or estimator object inside."""
+    import copy
+    import pickle
+
+    meter = make_meter()
+    unread = meter.end_window(meter.begin_window("w"))  # nothing read yet: still lazy
+    restored = pickle.loads(pickle.dumps(unread))
+    assert restored == unread and copy.copy(unread) == unread and copy.deepcopy(unread) == unread
+    assert restored.components == unread.components and restored.end == unread.end
+    given = Measurement(name="m", start=unread.start, end=unread.start, duration_s=5.0, components=(),
+                        host="h", pid=1, devices=(), flags=())
+    assert given.end == unread.start  # the end it was given, as a dataclass kept it
