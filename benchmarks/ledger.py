@@ -159,13 +159,15 @@ def main() -> int:
                     "stage records (SQLite)")
     ap.add_argument("--no-other-targets", action="store_true", help="--scale: skip the scale issue's targets "
                     "outside the ledger (accounting, warm window, CLI start-up: benchmarks/scale_targets.py)")
+    ap.add_argument("--no-before-appends", action="store_true", help="--scale: skip PostgreSQL's previous "
+                    "append guard (a sequential scan per append: about 3.5 minutes per run at 1,000,000 records)")
     args = ap.parse_args()
     if args.scale:
         from ledger_scale import run_scale
 
         pg = args.postgres if args.postgres and pg_reachable(args.postgres) is None else None
         code = run_scale([int(x) for x in args.sizes.split(",")], args.repeats, args.appends, pg, args.fresh,
-                         generate, bench_appends, args.big_run)
+                         generate, bench_appends, args.big_run, not args.no_before_appends)
         if not args.no_other_targets:
             import scale_targets
 
