@@ -16,11 +16,11 @@ from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from carbonguard.accounting import compute_footprint, intensity_span
 from carbonguard.errors import InputError, Problem
 from carbonguard.gate import evaluate, matching_findings
-from carbonguard.matching import CertificateFile, ClaimedRange, MatchResult, match_certificates
 from carbonguard.metering.attribution import attribute_rows
 from carbonguard.models import (
     Decision,
@@ -33,6 +33,9 @@ from carbonguard.models import (
     stage_rows,
 )
 from carbonguard.policy.loader import LoadedPolicy
+
+if TYPE_CHECKING:  # matching is loaded only for policies with spec.matching (a gate's start-up)
+    from carbonguard.matching import CertificateFile, ClaimedRange, MatchResult
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,8 @@ def match_footprint(
                 "(beneficiary, pinned registry keys, min_cfe)", source=loaded.source, field_path="spec.matching"))
         return None
     known = footprint.energy_known
+    from carbonguard.matching import match_certificates
+
     result = match_certificates(
         footprint.hourly if known else (), certificates or (), matching,
         run_id=footprint.run_id, zone=footprint.zone,
@@ -170,6 +175,8 @@ def match_consumption(
     factors = [intensity(hour) for hour, _ in hours]
     location = (None if any(f is None for f in factors)
                 else sum(kwh * f for (_, kwh), f in zip(hours, factors, strict=True)) / 1000.0)  # type: ignore[operator]
+    from carbonguard.matching import match_certificates
+
     return match_certificates(hours, certificates, matching, run_id=run_id, zone=policy_zone(loaded),
                               residual_g_per_kwh=factor_by_hour(residual) if residual else None,
                               residual_source=residual_citation(residual), location_co2e_kg=location,

@@ -121,3 +121,27 @@ def test_choosing_a_command_builds_only_its_parser() -> None:
     full = _subcommands(cli_main.build_parser()).choices["intensity"]
     assert sub.choices["intensity"].format_help() == full.format_help()
     assert parser.format_help() == cli_main.build_parser().format_help()  # same place in the list
+
+
+def test_a_gate_without_spec_matching_loads_no_certificate_matching(tmp_path: Path) -> None:
+    """Matching (its pydantic models, tables, signatures: ~50 ms of a gate's start-up) is loaded only
+    for a policy that matches certificates."""
+    ledger = tmp_path / "ledger.db"
+    preamble = (
+        "from datetime import datetime, timezone\n"
+        "from carbonguard.ledger import open_ledger\n"
+        "from carbonguard.models import ComponentEnergy, StageRecord\n"
+        f"with open_ledger({str(ledger)!r}) as led:\n"
+        "    led.append('stage', StageRecord(run_id='r', flow_name='f', stage='s', host='h', pid=1,\n"
+        "        start=datetime(2026, 3, 2, 9, tzinfo=timezone.utc), end=datetime(2026, 3, 2, 10, tzinfo=timezone.utc),\n"
+        "        components=(ComponentEnergy(component='cpu', device='process', method='estimated',\n"
+        "                                    energy_kwh=0.1, source='t'),)).model_dump(mode='json'))\n"
+        "import sys\n"
+        "for name in [m for m in sys.modules if m.startswith('carbonguard.matching')]:\n"
+        "    del sys.modules[name]\n"
+    )
+    rc, loaded = modules_after_command("gate", "--policy", "policies/example-train.yaml", "--run", "r",
+                                       "--ledger", str(ledger), "-o", "json=/dev/null", preamble=preamble)
+    assert rc in (0, 1)
+    assert "carbonguard.assess" in loaded
+    assert not {m for m in loaded if m.startswith("carbonguard.matching")}
