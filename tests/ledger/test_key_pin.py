@@ -59,31 +59,32 @@ def test_keys_generate_out_naming_a_file_says_so(tmp_path: Path, capsys: pytest.
     assert "already exists" not in err and f"{target}: is a file; --out names the directory" in err
 
 
+def _write() -> None:
+    with open_ledger() as led:
+        led.append("policy", {"name": "team"})
+
+
+def _write_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A ledger written once under tmp_path with a generated default key: (key directory, its pin)."""
+    monkeypatch.chdir(tmp_path)
+    _write()
+    key_dir = tmp_path / ".carbonguard"
+    return key_dir, key_dir / f"pubkey-{load_signer(key_dir / 'signing-key.pem').key_id[:16]}.pub"
+
+
 def test_a_key_generated_before_pin_files_gets_its_pin_on_next_use(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    with open_ledger() as led:
-        led.append("policy", {"name": "team"})
-    key_dir = tmp_path / ".carbonguard"
-    signer = load_signer(key_dir / "signing-key.pem")
-    pin = key_dir / f"pubkey-{signer.key_id[:16]}.pub"
+    key_dir, pin = _write_once(tmp_path, monkeypatch)
     pin.unlink()  # as an older carbonguard left it: no pin file
-    with open_ledger() as led:
-        led.append("policy", {"name": "team"})
+    _write()
     assert pin.read_bytes() == (key_dir / "signing-key.pub").read_bytes()
     assert main(["audit", "verify", "--pubkey", str(pin)]) == EXIT_INTACT
 
 
 def test_an_existing_pin_file_is_never_overwritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    with open_ledger() as led:
-        led.append("policy", {"name": "team"})
-    key_dir = tmp_path / ".carbonguard"
-    signer = load_signer(key_dir / "signing-key.pem")
-    pin = key_dir / f"pubkey-{signer.key_id[:16]}.pub"
+    _, pin = _write_once(tmp_path, monkeypatch)
     pin.write_bytes(b"what the auditor keeps\n")
-    with open_ledger() as led:
-        led.append("policy", {"name": "team"})
+    _write()
     assert pin.read_bytes() == b"what the auditor keeps\n"
 
 
@@ -91,12 +92,7 @@ def test_a_pin_that_cannot_be_written_whole_is_not_left_behind(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A full disk while back-filling the pin: the write goes on without it, and no partial pin
     (which would never be overwritten) is left for an auditor to be sent to."""
-    monkeypatch.chdir(tmp_path)
-    with open_ledger() as led:
-        led.append("policy", {"name": "team"})
-    key_dir = tmp_path / ".carbonguard"
-    signer = load_signer(key_dir / "signing-key.pem")
-    pin = key_dir / f"pubkey-{signer.key_id[:16]}.pub"
+    key_dir, pin = _write_once(tmp_path, monkeypatch)
     pin.unlink()
 
     def full_disk(self: Path, data: bytes) -> int:
