@@ -28,7 +28,7 @@ def _gate(args: argparse.Namespace) -> int:
         # The HTML report shows the ledger head and its verification (one more pass over the chain).
         state = ledger_state(ledger) if any(t.format == "html" for t in targets) else None
     emit(targets, RunReport(assessment.decision, assessment.footprint, ledger=state, match=assessment.match,
-                     forecasts=assessment.forecasts))
+                            forecasts=assessment.forecasts, decision_record_hash=assessment.decision_record_hash))
     passing = assessment.decision.outcome in (Outcome.ALLOW, Outcome.WARN)
     return EXIT_OK if passing else EXIT_BLOCKED
 

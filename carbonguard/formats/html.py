@@ -475,7 +475,7 @@ def _run_provenance(result: RunReport) -> str:
         parts.append(table if len(fp.intensity_sources) <= 3 else
                      f"<details><summary>every intensity figure used ({len(fp.intensity_sources)})</summary>"
                      f"{table}</details>")
-    how = "list them with: carbonguard audit judged DECISION_HASH"
+    how = f"list them with: carbonguard audit judged {result.decision_record_hash or 'DECISION_HASH'}"
     parts += [_judged("stage records judged by the decision", d.judged_records, d.evaluated_record_hashes, how)]
     if fp is not None and (fp.judged_records, fp.record_hashes) != (d.judged_records, d.evaluated_record_hashes):
         parts.append(_judged("stage records in the footprint", fp.judged_records, fp.record_hashes, how))

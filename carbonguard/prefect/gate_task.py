@@ -160,7 +160,7 @@ def carbon_gate(
         state = ledger_state(led) if report_dir else None
     decision = assessment.decision
     report = RunReport(decision, assessment.footprint, ledger=state, match=assessment.match,
-                       forecasts=assessment.forecasts)
+                       forecasts=assessment.forecasts, decision_record_hash=assessment.decision_record_hash)
     run_log = get_run_logger()  # attached to this task run: the decision shows in the run's logs in the UI
     try:  # the decision is already in the ledger; a failed artifact upload must not change the outcome
         create_markdown_artifact(

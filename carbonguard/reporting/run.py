@@ -24,6 +24,7 @@ class RunReport:
     ledger: LedgerState | None = None  # the chain the decision was recorded in, verified (for provenance)
     match: MatchResult | None = None  # hourly certificate matching, when the policy has spec.matching
     forecasts: dict[str, list[IntensityPoint]] | None = None  # what a reschedule proposal was computed from
+    decision_record_hash: str | None = None  # the decision's ledger hash once recorded (`audit judged` takes it)
 
     def json_document(self) -> dict[str, Any]:
         document = {

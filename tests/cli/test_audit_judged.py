@@ -122,3 +122,16 @@ def test_codecarbon_export_keeps_an_old_footprint_that_judged_records_of_other_r
     out = tmp_path / "emissions.csv"
     assert main(["audit", "export", "--format", "codecarbon-csv", "--out", str(out)]) == 0
     assert "run j" in out.read_text()
+
+
+def test_the_gates_html_page_names_the_recorded_decision_to_list_with(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with open_ledger() as led:
+        led.append("stage", _stage("run-h", "a", 0))
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    page = tmp_path / "run.html"
+    assert main(["gate", "--policy", str(policy), "--run", "run-h", "-o", f"html={page}"]) == 0
+    with open_ledger() as led:
+        decision = led.records(record_type="decision")[-1].record_hash
+    assert f"carbonguard audit judged {decision}" in page.read_text()
