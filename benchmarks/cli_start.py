@@ -10,7 +10,7 @@ with itself as the baseline, each in a fresh process (`python -m carbonguard`, s
 wrapper is timed). Prints the median wall time and the median CPU time (user + system) of each and
 its ratio to `python -c pass`.
 
-`--before PATH` names another checkout of carbonguard (e.g. `git worktree add /tmp/before HEAD~3`):
+`--before PATH` names another checkout of carbonguard (e.g. `git worktree add ../before HEAD~3`):
 each command then also runs there (as the working directory, which `python -m` imports from first;
 same interpreter, same round, that checkout's own policy and job files), and the before and now
 medians print side by side with their ratio.
