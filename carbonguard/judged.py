@@ -16,7 +16,9 @@ this one definition.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 FORM = "sha256 of the sorted record hashes, each followed by a line feed"
 
@@ -30,7 +32,18 @@ def judged_sha256(hashes: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
-def judged_summary(hashes: Iterable[str], through_seq: int) -> dict[str, int | str]:
-    """`{count, sha256, through_seq}`: the payload form of `models.JudgedRecords`."""
-    listed = list(hashes)
-    return {"count": len(listed), "sha256": judged_sha256(listed), "through_seq": through_seq}
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def shape_problem(judged: Mapping[str, Any]) -> tuple[str, str] | None:
+    """`(field, what is wrong)` when a recorded `{count, sha256, through_seq}` lacks its shape, else
+    None: one check for the ledger (which refuses such a decision) and for `audit judged` (which
+    reports such a footprint as a mismatch)."""
+    for name in ("count", "through_seq"):
+        number = judged.get(name)
+        if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+            return name, "must be a whole number, 0 or more"
+    digest = judged.get("sha256")
+    if not isinstance(digest, str) or not _HEX64.match(digest):
+        return "sha256", "not a SHA-256 digest (64 lowercase hex digits)"
+    return None

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from carbonguard import __version__
 from carbonguard.errors import InputError, Problem
-from carbonguard.judged import judged_sha256
+from carbonguard.judged import judged_sha256, shape_problem
 from carbonguard.ledger.canonical import encode_string, normalise
 from carbonguard.ledger.claims import claim_payload
 from carbonguard.ledger.keyring import KeyRing
@@ -708,12 +708,9 @@ def _check_judged_shape(value: dict[str, Any], judged: Any) -> None:
                                  field_path="payload.evaluated_record_hashes"))
     if not isinstance(value.get("run_id"), str):
         raise InputError(Problem("a decision with judged_records must name its run", field_path="payload.run_id"))
-    for name in ("count", "through_seq"):
-        number = judged.get(name)
-        if not isinstance(number, int) or isinstance(number, bool) or number < 0:
-            raise InputError(Problem("must be a whole number, 0 or more", field_path=f"{where}.{name}"))
-    if not isinstance(judged.get("sha256"), str) or not _HEX64.match(judged["sha256"]):
-        raise InputError(Problem("not a SHA-256 digest (64 lowercase hex digits)", field_path=f"{where}.sha256"))
+    problem = shape_problem(judged)
+    if problem is not None:
+        raise InputError(Problem(problem[1], field_path=f"{where}.{problem[0]}"))
 
 
 LEDGER_URL_FORMS = "a file path, sqlite:///PATH, postgresql://... or postgres://..."

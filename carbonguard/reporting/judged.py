@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from carbonguard.errors import InputError, Problem
-from carbonguard.judged import FORM, judged_sha256
+from carbonguard.judged import FORM, judged_sha256, shape_problem
 
 if TYPE_CHECKING:
     from carbonguard.ledger.ledger import Ledger
@@ -107,11 +107,12 @@ def judged_listing(ledger: Ledger, record: LedgerRecord) -> JudgedListing:
     common = {"ledger_url": ledger.url, "record_hash": record.record_hash, "record_type": record.record_type,
               "seq": record.seq, "run_id": run_id}
     if isinstance(judged, dict):
-        problem = _shape_problem(judged)
+        problem = shape_problem(judged)
         if problem is not None:  # only decisions are shape-checked on append; a footprint may not be
+            field, what = problem
             return JudgedListing(**common, form="digest", count=0, sha256=str(judged.get("sha256")),
                                  through_seq=None, entries=(), derived_sha256=judged_sha256(()),
-                                 malformed=problem)
+                                 malformed=f"its judged_records.{field} {what} ({judged.get(field)!r})")
         through = judged["through_seq"]
         entries = tuple(JudgedEntry(*e) for e in ledger.judged_hashes(run_id, through))
         return JudgedListing(**common, form="digest", count=int(judged["count"]), sha256=str(judged["sha256"]),
@@ -131,13 +132,3 @@ def judged_listing(ledger: Ledger, record: LedgerRecord) -> JudgedListing:
                          entries=entries, derived_sha256=judged_sha256(e.record_hash for e in entries),
                          missing=tuple(h for h in listed if h not in held))
 
-
-def _shape_problem(judged: dict[str, Any]) -> str | None:
-    """What keeps a recorded `judged_records` from being checked (None: it has its shape)."""
-    for name in ("count", "through_seq"):
-        number = judged.get(name)
-        if not isinstance(number, int) or isinstance(number, bool) or number < 0:
-            return f"its judged_records.{name} is not a whole number, 0 or more ({number!r})"
-    if not isinstance(judged.get("sha256"), str):
-        return f"its judged_records.sha256 is not a digest ({judged.get('sha256')!r})"
-    return None

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from carbonguard.errors import InputError
-from carbonguard.judged import judged_sha256, judged_summary
+from carbonguard.judged import judged_sha256
 from carbonguard.ledger import open_ledger
 from carbonguard.models import Decision, JudgedRecords, Outcome, RunFootprint
 from carbonguard.reporting.judged import judged_listing
@@ -33,8 +33,9 @@ def test_the_digest_is_sha256_of_the_sorted_hashes_one_per_line() -> None:
     assert judged_sha256([H3, H2, H1]) == judged_sha256(h for h in (H1, H3, H2)) == expected  # any order
     assert judged_sha256([]) == hashlib.sha256(b"").hexdigest()
     assert judged_sha256([H1, H2]) != judged_sha256([H1, H3])
-    assert judged_summary([H2, H1], 12) == {"count": 2, "sha256": judged_sha256([H1, H2]), "through_seq": 12}
-    assert JudgedRecords.of([H2, H1], 12).model_dump() == judged_summary([H1, H2], 12)
+    expected = {"count": 2, "sha256": judged_sha256([H1, H2]), "through_seq": 12}
+    assert JudgedRecords.of([H2, H1], 12).model_dump() == expected
+    assert JudgedRecords.of([H1, H2], 12).model_dump() == expected
 
 
 def test_new_payloads_carry_the_digest_and_old_ones_with_the_list_still_load() -> None:
