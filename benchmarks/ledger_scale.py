@@ -267,7 +267,10 @@ def run_scale(sizes: list[int], repeats: int, appends: int, pg_url: str | None, 
     signer = load_signer(key)
     policy = CACHE / "policy.yaml"
     policy.write_text(POLICY)
-    env = {**os.environ, "CARBONGUARD_SIGNING_KEY": str(key)}
+    # An installed package has its .pyc files: a gate child must not recompile every module on each
+    # start, which PYTHONDONTWRITEBYTECODE in the caller's environment would force (as in cli_start.py).
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+           "CARBONGUARD_SIGNING_KEY": str(key)}
     rows: list[tuple[str, str, float, float, str]] = []  # measure, size, before, now, target text
 
     def med(values: list[float]) -> float:
