@@ -10,11 +10,12 @@ medians with peak RSS; each gate and verification runs in a child process of its
 includes the interpreter start and imports, as for `carbonguard gate`, and RSS is its own.
 
 "before" is the previous code path, selected in the child: the gate verifies the whole chain and
-loads records as dicts (strptime, gc running) then validates them; verification maps up to 2 GiB;
-PostgreSQL appends use the previous guard (`NOT EXISTS (... seq >= $1)`). The indexes are the new
-ones on both sides (their effect is shown by tests/ledger/test_query_plans.py and the append rate).
-Each gate judges a run whose 10 records were just appended at the head, as a gate at the end of
-a run meets it.
+loads records as dicts (strptime, gc running) then validates them; verification maps up to 2 GiB,
+checks each record with the loop before it was trimmed (tests/ledger/verify_reference.py) and reads
+PostgreSQL by binary COPY; PostgreSQL appends use the previous guard (`NOT EXISTS (... seq >= $1)`).
+The indexes are the new ones on both sides (their effect is shown by
+tests/ledger/test_query_plans.py and the append rate). Each gate judges a run whose 10 records were
+just appended at the head, as a gate at the end of a run meets it.
 
 `--big-run` judges one run of 99,000 stage records (each gate on a fresh copy of the cached
 ledger); there "before" is the pipeline before compact rows (records loaded as StageRecord
@@ -126,11 +127,16 @@ def _select_before() -> None:
     import carbonguard.assess as assess
     import carbonguard.ledger.ledger as ledger_mod
     import carbonguard.ledger.record as record_mod
-    from carbonguard.ledger import sqlite_store
+    import carbonguard.ledger.verify as verify_mod
+    from carbonguard.ledger import postgres_store, sqlite_store
     from carbonguard.models import JudgedRecords, StageRecord
     from carbonguard.runtree import subflow_runs
+    from tests.ledger import verify_reference
 
     sqlite_store.MMAP_BYTES = 2147418112
+    # verification: each record checked by the loop before it was trimmed, PostgreSQL read by binary COPY
+    verify_mod.check_segment = verify_reference.check_segment  # type: ignore[assignment]
+    postgres_store.PostgresStore.scan_way = "copy"
     ledger_mod.paused_gc = contextlib.nullcontext  # type: ignore[assignment]
     record_mod.parse_time = lambda text: datetime.strptime(  # type: ignore[assignment]
         text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
