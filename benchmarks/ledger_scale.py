@@ -109,6 +109,9 @@ def child_main(argv: list[str]) -> int:
             record_assessment(led, loaded, assess_run(loaded, led, run_id))
         times = os.times()
         print(times.user + times.system)  # CPU s of the whole child: what the machine's load inflates least
+    elif mode == "split":
+        with open_ledger(url, create=False) as led:
+            print(" ".join(map(str, _verify_split(led))))
     else:
         with open_ledger(url, create=False) as led:
             began = time.perf_counter()
@@ -117,6 +120,42 @@ def child_main(argv: list[str]) -> int:
             print(result.records / (time.perf_counter() - began))
     print(_peak_mb())
     return 0
+
+
+def _verify_split(led) -> tuple[float, float, float]:
+    """CPU us per record of a one-process verification (the code now), by part: reading the rows,
+    the per-record checks, and judging the events, which is nearly all Ed25519 verification of
+    the checkpoints (it holds the GIL, so no thread can take it off the checking thread)."""
+    import carbonguard.ledger.verify as verify_mod
+
+    spent = {"read": 0.0, "judge": 0.0}
+    scan, combine = led.store.scan_batches, verify_mod.combine
+
+    def timed_scan(*args, **kwargs):
+        batches = scan(*args, **kwargs)
+        while True:
+            began = time.process_time()
+            batch = next(batches, None)
+            spent["read"] += time.process_time() - began
+            if batch is None:
+                return
+            yield batch
+
+    def timed_combine(*args, **kwargs):
+        began = time.process_time()
+        try:
+            return combine(*args, **kwargs)
+        finally:
+            spent["judge"] += time.process_time() - began
+
+    led.store.scan_batches = timed_scan
+    verify_mod.combine = timed_combine  # type: ignore[assignment]
+    began = time.process_time()
+    result = led.verify(workers=1)
+    total = time.process_time() - began
+    assert result.ok, result.message
+    per = 1e6 / result.records
+    return spent["read"] * per, (total - spent["read"] - spent["judge"]) * per, spent["judge"] * per
 
 
 def _select_before() -> None:
@@ -307,6 +346,13 @@ def run_scale(sizes: list[int], repeats: int, appends: int, pg_url: str | None, 
                              med(ver["now"][0]), f">= {TARGETS['verify']:,.0f}"))
                 rows.append((f"audit verify, 1 process, {store}: peak RSS MB", f"{size:,}", med(ver["before"][1]),
                              med(ver["now"][1]), f"<= {TARGETS['verify_mb']:.0f}"))
+                # where the time goes now (CPU per record, one more run): the signatures bound the rate
+                read, check, judge = map(float, _child(["verify", url, "split"], env)[2].split())
+                for part, value in (("reading rows", read), ("per-record checks", check),
+                                    ("judging: Ed25519 of the checkpoints", judge)):
+                    rows.append((f"  now, CPU us per record: {part}", f"{size:,}", float("nan"), value, "-"))
+                rows.append(("  records/s if reading and checking were free", f"{size:,}", float("nan"),
+                             1e6 / judge, f">= {TARGETS['verify']:,.0f}"))
             rates: dict[str, list[float]] = {"before": [], "now": []}
             for _ in range(repeats):
                 for mode in ("before", "now"):

@@ -70,7 +70,11 @@ _EXCLUSION = "CONSTRAINT claims_no_overlap EXCLUDE USING gist (registry WITH =, 
 _NO_EXCLUSION = "CHECK (NOT isempty(certificates))"
 _Head = tuple[int, str, int, "str | None"]  # see Store.head
 _APPEND_FORMATS = [0, 0, 0, 0, 1, 0]  # parameters as text, but the envelope in binary (raw bytes)
-_SCAN_BATCH = 8192  # rows per batch (and per chunk from the server) of a full scan: about 8 MB
+_SCAN_BATCH = 8192  # rows per batch of a full scan: about 8 MB
+# Rows per chunk from the server: libpq hands a chunk over only when it holds all of it, so 8,192
+# rows (8 MB) left this process idle while the server filled it; 512 keeps both busy (measured:
+# 200,000 rows read and checked in 8.5 us of wall per row against 9.6 with 8,192, 9.7 with 128).
+_SCAN_CHUNK = 512
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -437,7 +441,7 @@ class PostgresStore:
             batch: list[Row] = []
             for row in conn.cursor().stream(self._select() + " WHERE seq >= %s AND seq <= %s ORDER BY seq",
                                             (from_seq, 2**63 - 1 if to_seq is None else to_seq), binary=True,
-                                            size=_SCAN_BATCH):
+                                            size=_SCAN_CHUNK):
                 batch.append(row)
                 if len(batch) == _SCAN_BATCH:
                     yield batch

@@ -137,7 +137,7 @@ def check_segment(
     """Check rows `(seq, record_type, run_id, record_hash, envelope)` from `first_seq` on."""
     seg = Segment(first_seq, first_seq - 1)
     expected, last_hash = first_seq, None
-    sha256 = hashlib.sha256
+    sha256, seq_tail, time_tail = hashlib.sha256, _SEQ_TAIL, _TIME_TAIL  # locals: cheaper than globals in the loop
     special = frozenset(("key", "checkpoint"))
     key_open, current_key, after_key = b"\x00", b"", True
     # The bytes the envelope must hold before its time, `,"record_type":T,"run_id":R,"schema":1,
@@ -179,10 +179,10 @@ def check_segment(
                 if seq >= head_next:
                     head_base = seq - seq % 100
                     head, head_next = prefix + str(head_base // 100).encode(), head_base + 100
-                mid = head + _SEQ_TAIL[seq - head_base]
+                mid = head + seq_tail[seq - head_base]
             else:
                 mid = prefix + f'{seq},"time":"'.encode()
-            end = len(env) - _TIME_TAIL
+            end = len(env) - time_tail
             if not env.endswith(mid, 0, end):  # before the hash: a record in another's place is
                 code, message = _diagnose(row, env, locate_seq)  # a move, not an edit (as the
                 return stop(code, message, seq, env)  # standalone verifier judges it too)
