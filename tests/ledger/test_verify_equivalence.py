@@ -1,6 +1,6 @@
 """The verifier's per-record loop judges every row as the loop before it did (tests/ledger/verify_reference.py).
 
-Random tamperings of a ledger's 334 rows (columns retyped or swapped, seqs moved, rows
+Random tamperings of a ledger's 336 rows (a key rotation among them) (columns retyped or swapped, seqs moved, rows
 deleted, duplicated or swapped, envelope bytes flipped with or without a new hash, the seq inside
 the envelope rewritten), each checked in one segment and split into segments at random, in random
 batch sizes, with and without `deep`: the segments (failure, message, events, link, hashes) and the
@@ -35,10 +35,12 @@ def ledger_rows(tmp_path_factory: pytest.TempPathFactory) -> list[Row]:
 
     url = str(tmp_path_factory.mktemp("equivalence") / "ledger.db")
     with open_ledger(url, signing_key=Signer.generate()) as led:
-        for t in range(11):  # 334 records: the key, 11 x 29 stages, checkpoints
+        for t in range(11):  # the key, 11 x 29 stages, checkpoints, a rotation: 336 records
             with led.transaction() as tx:
                 for i in range(29):
                     tx.append("stage", stage_record(run_id=f"run-{(t * 29 + i) // 40}").model_dump(mode="json"))
+            if t == 6:  # a key record in mid-ledger, then another key writes
+                led.rotate_key(Signer.generate())
         rows = [tuple(r) for r in led.store.scan()]
     assert len(rows) > 310
     return rows
@@ -49,7 +51,7 @@ def _tamper(rows: list[Row], rng: random.Random) -> list[Row]:
     i = rng.randrange(len(rows))
     seq, rtype, run_id, rhash, env = rows[i]
     kind = rng.choice(["column", "column", "seq", "swap", "delete", "duplicate", "flip", "flip-rehash",
-                       "seq-inside", "envelope-type", "truncate", "run-of-another"])
+                       "seq-inside", "envelope-type", "truncate", "run-of-another", "renumber"])
     if kind == "column":
         col = rng.choice([1, 2, 3])
         other = rows[rng.randrange(len(rows))][col]
@@ -77,6 +79,15 @@ def _tamper(rows: list[Row], rng: random.Random) -> list[Row]:
         rows = rows[:i]
     elif kind == "run-of-another":
         rows[i] = (seq, rtype, rows[rng.randrange(len(rows))][2], rhash, env)
+    elif kind == "renumber" and i > 0 and all(type(r[4]) is bytes for r in rows[i - 1:]):
+        # rows from i on moved one seq up and chained again, as an attacker without the key can: a gap
+        new_prev = old_prev = rows[i - 1][3]
+        for j in range(i, len(rows)):
+            s, t, r, h, e = rows[j]
+            e = e.replace(b'"seq":%d,' % s, b'"seq":%d,' % (s + 1)).replace(
+                b'"prev_hash":"' + str(old_prev).encode(), b'"prev_hash":"' + str(new_prev).encode())
+            old_prev, new_prev = h, hash_bytes(e)
+            rows[j] = (s + 1, t, r, new_prev, e)
     return rows
 
 
