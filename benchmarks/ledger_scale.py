@@ -10,11 +10,12 @@ medians with peak RSS; each gate and verification runs in a child process of its
 includes the interpreter start and imports, as for `carbonguard gate`, and RSS is its own.
 
 "before" is the previous code path, selected in the child: the gate verifies the whole chain and
-loads records as dicts (strptime, gc running) then validates them; verification maps up to 2 GiB;
-PostgreSQL appends use the previous guard (`NOT EXISTS (... seq >= $1)`). The indexes are the new
-ones on both sides (their effect is shown by tests/ledger/test_query_plans.py and the append rate).
-Each gate judges a run whose 10 records were just appended at the head, as a gate at the end of
-a run meets it.
+loads records as dicts (strptime, gc running) then validates them; verification maps up to 2 GiB,
+checks each record with the loop before it was trimmed (tests/ledger/verify_reference.py) and reads
+PostgreSQL by binary COPY; PostgreSQL appends use the previous guard (`NOT EXISTS (... seq >= $1)`).
+The indexes are the new ones on both sides (their effect is shown by
+tests/ledger/test_query_plans.py and the append rate). Each gate judges a run whose 10 records were
+just appended at the head, as a gate at the end of a run meets it.
 
 `--big-run` judges one run of 99,000 stage records (each gate on a fresh copy of the cached
 ledger); there "before" is the pipeline before compact rows (records loaded as StageRecord
@@ -108,6 +109,9 @@ def child_main(argv: list[str]) -> int:
             record_assessment(led, loaded, assess_run(loaded, led, run_id))
         times = os.times()
         print(times.user + times.system)  # CPU s of the whole child: what the machine's load inflates least
+    elif mode == "split":
+        with open_ledger(url, create=False) as led:
+            print(" ".join(map(str, _verify_split(led))))
     else:
         with open_ledger(url, create=False) as led:
             began = time.perf_counter()
@@ -118,6 +122,42 @@ def child_main(argv: list[str]) -> int:
     return 0
 
 
+def _verify_split(led) -> tuple[float, float, float]:
+    """CPU us per record of a one-process verification (the code now), by part: reading the rows,
+    the per-record checks, and judging the events, which is nearly all Ed25519 verification of
+    the checkpoints (it holds the GIL, so no thread can take it off the checking thread)."""
+    import carbonguard.ledger.verify as verify_mod
+
+    spent = {"read": 0.0, "judge": 0.0}
+    scan, combine = led.store.scan_batches, verify_mod.combine
+
+    def timed_scan(*args, **kwargs):
+        batches = scan(*args, **kwargs)
+        while True:
+            began = time.process_time()
+            batch = next(batches, None)
+            spent["read"] += time.process_time() - began
+            if batch is None:
+                return
+            yield batch
+
+    def timed_combine(*args, **kwargs):
+        began = time.process_time()
+        try:
+            return combine(*args, **kwargs)
+        finally:
+            spent["judge"] += time.process_time() - began
+
+    led.store.scan_batches = timed_scan
+    verify_mod.combine = timed_combine  # type: ignore[assignment]
+    began = time.process_time()
+    result = led.verify(workers=1)
+    total = time.process_time() - began
+    assert result.ok, result.message
+    per = 1e6 / result.records
+    return spent["read"] * per, (total - spent["read"] - spent["judge"]) * per, spent["judge"] * per
+
+
 def _select_before() -> None:
     """The code path before this change, inside this (child) process only."""
     import contextlib
@@ -126,11 +166,16 @@ def _select_before() -> None:
     import carbonguard.assess as assess
     import carbonguard.ledger.ledger as ledger_mod
     import carbonguard.ledger.record as record_mod
-    from carbonguard.ledger import sqlite_store
+    import carbonguard.ledger.verify as verify_mod
+    from carbonguard.ledger import postgres_store, sqlite_store
     from carbonguard.models import JudgedRecords, StageRecord
     from carbonguard.runtree import subflow_runs
+    from tests.ledger import verify_reference
 
     sqlite_store.MMAP_BYTES = 2147418112
+    # verification: each record checked by the loop before it was trimmed, PostgreSQL read by binary COPY
+    verify_mod.check_segment = verify_reference.check_segment  # type: ignore[assignment]
+    postgres_store.PostgresStore.scan_way = "copy"
     ledger_mod.paused_gc = contextlib.nullcontext  # type: ignore[assignment]
     record_mod.parse_time = lambda text: datetime.strptime(  # type: ignore[assignment]
         text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
@@ -304,6 +349,13 @@ def run_scale(sizes: list[int], repeats: int, appends: int, pg_url: str | None, 
                              med(ver["now"][0]), f">= {TARGETS['verify']:,.0f}"))
                 rows.append((f"audit verify, 1 process, {store}: peak RSS MB", f"{size:,}", med(ver["before"][1]),
                              med(ver["now"][1]), f"<= {TARGETS['verify_mb']:.0f}"))
+                # where the time goes now (CPU per record, one more run), and the rate that CPU allows
+                read, check, judge = map(float, _child(["verify", url, "split"], env)[2].split())
+                for part, value in (("reading rows", read), ("per-record checks", check),
+                                    ("judging: Ed25519 of the checkpoints", judge)):
+                    rows.append((f"  now, CPU us per record: {part}", f"{size:,}", float("nan"), value, "-"))
+                rows.append(("  records/s on a core of its own (1 / CPU per record)", f"{size:,}", float("nan"),
+                             1e6 / (read + check + judge), f">= {TARGETS['verify']:,.0f}"))
             rates: dict[str, list[float]] = {"before": [], "now": []}
             for _ in range(repeats):
                 for mode in ("before", "now"):
