@@ -165,7 +165,7 @@ def _select_before_big() -> None:
 
     record_mod.paused_gc = contextlib.nullcontext  # type: ignore[assignment]  (only _judge imports it late)
     assess.load_stage_rows = lambda ledger, run_id, *, verify=False: assess._load_stage(  # type: ignore[assignment]
-        ledger, run_id, verify, StageRecord.model_validate_json)
+        ledger, run_id, verify, StageRecord.model_validate_json, None)
     pipeline.stage_rows = list  # type: ignore[assignment]
     pipeline.attribute_rows = reference.attribute_shared_devices  # type: ignore[assignment]
 
@@ -193,7 +193,7 @@ def _select_before_load() -> None:
     def load_stage_rows(ledger, run_id, *, verify=False):
         strings: dict[str, str] = {}
         return assess._load_stage(ledger, run_id, verify,
-                                  lambda payload: stage_row(StageRecord.model_validate_json(payload), strings))
+                                  lambda payload: stage_row(StageRecord.model_validate_json(payload), strings), None)
 
     assess.load_stage_rows = load_stage_rows  # type: ignore[assignment]
 
