@@ -21,10 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
+from operator import itemgetter
 
 from carbonguard.models import ComponentEnergy, EnergyMethod, Reading, StageRecord, StageRow, stage_rows
 
 APPORTIONED = "apportioned"
+_START = itemgetter(2)  # a member's start_s
 _UNAVAILABLE = EnergyMethod.UNAVAILABLE
 
 # (record index, reading index, start_s, end_s, energy_kwh) of one reading of a shared device
@@ -139,7 +141,7 @@ def _split(members: list[_Member]) -> dict[tuple[int, int], float]:
     whose stages all started together (the same window on one GPU) is then one addition per segment
     rather than one per member and segment; staggered windows cost what they did.
     """
-    ordered = sorted(members, key=_start)  # stable: equal starts keep their order, as the reference's
+    ordered = sorted(members, key=_START)  # stable: equal starts keep their order, as the reference's
     cuts = sorted({t for m in members for t in (m[2], m[3])})
     ending: dict[float, list[int]] = {}  # end cut -> positions in `ordered`
     for j, m in enumerate(ordered):
@@ -201,10 +203,6 @@ def _split(members: list[_Member]) -> dict[tuple[int, int], float]:
             m = ordered[j]
             out[(m[0], m[1])] = running[c]
     return out
-
-
-def _start(member: _Member) -> float:
-    return member[2]
 
 
 def _apportioned(energy_kwh: float | None, uncertainty_kwh: float, kwh: float) -> tuple[float, float]:
