@@ -385,6 +385,15 @@ def record_match(ledger: Any, loaded: LoadedPolicy, assessment: Assessment) -> A
 
 
 def _record(ledger: Any, loaded: LoadedPolicy, assessment: Assessment, *, with_decision: bool) -> Assessment:
+    from carbonguard.ledger.record import paused_gc
+
+    # The ledger derives the judged records' digest again on the decision's append (a read of every
+    # judged record's hash), while this process still holds the run's rows: none of it in a cycle.
+    with paused_gc():
+        return _record_attempts(ledger, loaded, assessment, with_decision)
+
+
+def _record_attempts(ledger: Any, loaded: LoadedPolicy, assessment: Assessment, with_decision: bool) -> Assessment:
     from carbonguard.ledger import ClaimConflict
 
     for attempt in range(MAX_CLAIM_ATTEMPTS):
