@@ -191,8 +191,8 @@ def compute_footprint(
     flags: list[str] = []
     if len(active) < len(rows):
         flags.append("cached-records-skipped")
-    estimated = sum(1 for r in active for c in r.readings if c.method == _ESTIMATED)
-    unavailable = sum(1 for r in active for c in r.readings if c.method == _UNAVAILABLE)
+    methods = [c.method for r in active for c in r.readings]  # one pass; `count` compares with ==
+    estimated, unavailable = methods.count(_ESTIMATED), methods.count(_UNAVAILABLE)
     if estimated:
         flags.append("estimated-energy")
     if unavailable:
