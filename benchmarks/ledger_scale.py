@@ -23,7 +23,10 @@ models, attribution copying models, accounting on datetimes: the reference imple
 tests/accounting/reference.py, which the equivalence tests hold the new code to, bit for bit,
 and the collector running while judging). A second "before" there is the load before
 `StageRowParser` (each record validated as a `StageRecord` model, then copied into its row),
-everything else as now: the rows "same, before = load through models". Besides wall time and
+everything else as now: the rows "same, before = load through models". A third is the load
+before one read served both verification and loading: the span verified, then the run's rows read
+again and validated by pydantic (the rows "same, before = two reads, pydantic rows"; the
+attribution and accounting are the current ones there too). Besides wall time and
 peak RSS it prints the child's CPU seconds (user + system), which the load of a shared machine
 inflates least.
 """
@@ -97,6 +100,8 @@ def child_main(argv: list[str]) -> int:
         _select_before_big()
     elif mode == "before-load":
         _select_before_load()
+    elif mode == "before-read":
+        _select_before_read()
     from carbonguard.ledger import open_ledger
 
     if kind == "gate":
@@ -210,7 +215,7 @@ def _select_before_big() -> None:
 
     record_mod.paused_gc = contextlib.nullcontext  # type: ignore[assignment]  (only _judge imports it late)
     assess.load_stage_rows = lambda ledger, run_id, *, verify=False: assess._load_stage(  # type: ignore[assignment]
-        ledger, run_id, verify, StageRecord.model_validate_json)
+        ledger, run_id, verify, StageRecord.model_validate_json, None)
     pipeline.stage_rows = list  # type: ignore[assignment]
     pipeline.attribute_rows = reference.attribute_shared_devices  # type: ignore[assignment]
 
@@ -238,7 +243,25 @@ def _select_before_load() -> None:
     def load_stage_rows(ledger, run_id, *, verify=False):
         strings: dict[str, str] = {}
         return assess._load_stage(ledger, run_id, verify,
-                                  lambda payload: stage_row(StageRecord.model_validate_json(payload), strings))
+                                  lambda payload: stage_row(StageRecord.model_validate_json(payload), strings), None)
+
+    assess.load_stage_rows = load_stage_rows  # type: ignore[assignment]
+
+
+def _select_before_read() -> None:
+    """The gate's load before one read served both (everything else as now): the span verified
+    (`verify_span`), then the run's stage rows read again through the run index, each payload
+    validated by pydantic into dicts (`StageRowParser` without the ledger-form reader)."""
+    import carbonguard.assess as assess
+    from carbonguard.models import JudgedRecords, StageRowParser
+
+    def load_stage_rows(ledger, run_id, *, verify=False):
+        seqs = ledger.run_seqs(ledger.run_tree(run_id), ("stage", "subflow"))
+        head = assess.verified_span(ledger, seqs[0] if seqs else None)
+        parse = StageRowParser()
+        entries = [e for other in ledger.run_tree(run_id, head) for e in ledger.payloads(other, "stage", parse)]
+        entries = sorted((e for e in entries if e[0] <= head), key=lambda e: e[0])
+        return [e[2] for e in entries], JudgedRecords.of([e[1] for e in entries], head)
 
     assess.load_stage_rows = load_stage_rows  # type: ignore[assignment]
 
@@ -373,7 +396,7 @@ def run_scale(sizes: list[int], repeats: int, appends: int, pg_url: str | None, 
                 Path(url + suffix).unlink(missing_ok=True)
             generate(url, 100_000, signer, run_size=10**9)  # every stage in run-0
             marker.touch()
-        modes = ("before-big", "before-load", "now")
+        modes = ("before-big", "before-load", "before-read", "now")
         big: dict[str, tuple[list[float], list[float], list[float]]] = {m: ([], [], []) for m in modes}
         for _ in range(repeats):
             for mode in modes:
@@ -397,6 +420,10 @@ def run_scale(sizes: list[int], repeats: int, appends: int, pg_url: str | None, 
         for i, unit in ((0, "wall s"), (2, "CPU s"), (1, "peak RSS MB")):
             rows.append((f"  same, before = load through models: {unit}", "100,000", med(load[i]), med(big["now"][i]),
                          "-"))
+        read = big["before-read"]  # before: the span read twice, rows through pydantic (see _select_before_read)
+        for i, unit in ((0, "wall s"), (2, "CPU s"), (1, "peak RSS MB")):
+            rows.append((f"  same, before = two reads, pydantic rows: {unit}", "100,000", med(read[i]),
+                         med(big["now"][i]), "-"))
     print(f"medians of {repeats} runs, interleaved; {os.cpu_count()} CPUs; load average "
           + " ".join(f"{x:.1f}" for x in os.getloadavg()) + f"; {appends:,} appends per run")
     width = max(46, *(len(r[0]) for r in rows))

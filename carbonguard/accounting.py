@@ -46,9 +46,11 @@ _ESTIMATED = EnergyMethod.ESTIMATED
 _UNAVAILABLE = EnergyMethod.UNAVAILABLE
 
 
-@dataclass
+@dataclass(slots=True)
 class _Sum:
-    """Running totals for one hour or one stage."""
+    """Running totals for one hour or one stage: each piece adds its IT energy, its facility energy
+    (x PUE) and upper bound, and, where its intensity is known, their CO2e, intensity x seconds and
+    its seconds; an unknown intensity makes the CO2e unknown."""
 
     it_energy_kwh: float = 0.0
     energy_kwh: float = 0.0
@@ -58,22 +60,6 @@ class _Sum:
     co2_known: bool = True
     weighted_intensity: float = 0.0  # intensity x seconds, for hours without energy
     seconds: float = 0.0
-
-    def add(
-        self, it_kwh: float, upper_it_kwh: float, pue: float, intensity: float | None, seconds: float
-    ) -> None:
-        facility = it_kwh * pue
-        facility_upper = upper_it_kwh * pue
-        self.it_energy_kwh += it_kwh
-        self.energy_kwh += facility
-        self.energy_upper_kwh += facility_upper
-        if intensity is None:
-            self.co2_known = False
-        else:
-            self.co2e_g += facility * intensity
-            self.co2e_upper_g += facility_upper * intensity
-            self.weighted_intensity += intensity * seconds
-            self.seconds += seconds
 
     @property
     def co2e_kg(self) -> float | None:
@@ -205,8 +191,8 @@ def compute_footprint(
     flags: list[str] = []
     if len(active) < len(rows):
         flags.append("cached-records-skipped")
-    estimated = sum(1 for r in active for c in r.readings if c.method == _ESTIMATED)
-    unavailable = sum(1 for r in active for c in r.readings if c.method == _UNAVAILABLE)
+    methods = [c.method for r in active for c in r.readings]  # one pass; `count` compares with ==
+    estimated, unavailable = methods.count(_ESTIMATED), methods.count(_UNAVAILABLE)
     if estimated:
         flags.append("estimated-energy")
     if unavailable:
@@ -229,8 +215,11 @@ def compute_footprint(
             flags=tuple(flags),
         )
 
-    pieces = [_pieces(r) for r in active]  # every record checked before any is priced
+    for r in active:  # every record checked before any is priced (and before the points are)
+        if r.end_us < r.start_us:
+            _pieces(r)  # raises: the record ends before it starts
     prices = _Prices(points)  # built once: every record-hour piece is priced against it
+    price = prices.price
 
     hours: dict[int, _Sum] = {}
     stages: dict[str, _Sum] = {}
@@ -242,30 +231,59 @@ def compute_footprint(
     point_seconds: dict[int, dict[int, float]] = {}
     gap = False
 
-    for record, record_pieces in zip(active, pieces, strict=True):
+    # The loop is the per-record cost of a large run's gate: the sums are updated in it directly (no
+    # call per piece), and a record inside one clock hour is its own single piece. Every sum keeps
+    # the order and operations of the reference (tests/accounting/reference.py), bit for bit.
+    for record in active:
         readings = record.readings
         # the same sums, in the same order, as StageRecord.energy_kwh and the readings' upper_kwh
-        it_kwh = sum(c.energy_kwh for c in readings if c.energy_kwh is not None)
-        upper_kwh = sum(c.energy_kwh + c.uncertainty_kwh for c in readings if c.energy_kwh is not None)
+        it_kwh = sum([c.energy_kwh for c in readings if c.energy_kwh is not None])
+        upper_kwh = sum([c.energy_kwh + c.uncertainty_kwh for c in readings if c.energy_kwh is not None])
         name = record.stage
         stage = stages.get(name)
         if stage is None:
             stage = stages[name] = _Sum()
             stage_records[name] = stage_estimated[name] = stage_unavailable[name] = 0
         stage_records[name] += 1
-        stage_estimated[name] += sum(1 for c in readings if c.method == _ESTIMATED)
-        stage_unavailable[name] += sum(1 for c in readings if c.method == _UNAVAILABLE)
+        for c in readings:
+            if c.method == _ESTIMATED:
+                stage_estimated[name] += 1
+            elif c.method == _UNAVAILABLE:
+                stage_unavailable[name] += 1
+        start, end = record.start_us, record.end_us
+        if start < end and end - (start - start % _HOUR_US) <= _HOUR_US:
+            # `_pieces`' single piece: its share, d / d for d = (end - start) / 10**6 > 0, is exactly 1.0
+            record_pieces: Sequence[tuple[int, int, float]] = ((start, end, 1.0),)
+        else:
+            record_pieces = _pieces(record)
         for lo, hi, share in record_pieces:
-            intensity, clipped = prices.price(lo, hi)
+            intensity, clipped = price(lo, hi)
             seconds = (hi - lo) / _US
-            gap = gap or intensity is None
             hour = lo - lo % _HOUR_US
             bucket = hours.get(hour)
             if bucket is None:
                 bucket = hours[hour] = _Sum()
             piece_kwh, piece_upper_kwh = it_kwh * share, upper_kwh * share
-            bucket.add(piece_kwh, piece_upper_kwh, pue, intensity, seconds)
-            stage.add(piece_kwh, piece_upper_kwh, pue, intensity, seconds)
+            facility, facility_upper = piece_kwh * pue, piece_upper_kwh * pue
+            bucket.it_energy_kwh += piece_kwh
+            bucket.energy_kwh += facility
+            bucket.energy_upper_kwh += facility_upper
+            stage.it_energy_kwh += piece_kwh
+            stage.energy_kwh += facility
+            stage.energy_upper_kwh += facility_upper
+            if intensity is None:
+                gap = True
+                bucket.co2_known = stage.co2_known = False
+            else:
+                co2e, co2e_upper, weighted = facility * intensity, facility_upper * intensity, intensity * seconds
+                bucket.co2e_g += co2e
+                bucket.co2e_upper_g += co2e_upper
+                bucket.weighted_intensity += weighted
+                bucket.seconds += seconds
+                stage.co2e_g += co2e
+                stage.co2e_upper_g += co2e_upper
+                stage.weighted_intensity += weighted
+                stage.seconds += seconds
             per_hour = point_seconds.get(hour)
             if per_hour is None:
                 per_hour = point_seconds[hour] = {}

@@ -42,6 +42,7 @@ from carbonguard.policy.loader import LoadedPolicy
 
 if TYPE_CHECKING:
     from carbonguard.ledger.protocol import LedgerProtocol
+    from carbonguard.ledger.verify import VerifyResult
     from carbonguard.matching import CertificateFile, ClaimedRange, MatchResult
 
 CertificatePaths = str | os.PathLike[str] | Sequence["str | os.PathLike[str] | CertificateFile"]
@@ -110,12 +111,7 @@ def verified(ledger: LedgerProtocol) -> LedgerProtocol:
 
     Costs one pass over the ledger (about 200,000 records/s on SQLite; see benchmarks/ledger.py).
     """
-    result = ledger.verify()
-    if not result.ok:
-        raise LedgerIntegrityError(
-            f"ledger {ledger.url} fails verification, so no decision is made from it: {result.message}",
-            result.exit_code,
-        )
+    _refuse_unless_intact(ledger, ledger.verify())
     return ledger
 
 
@@ -124,12 +120,16 @@ def verified_span(ledger: LedgerProtocol, first_seq: int | None) -> int:
     (`Ledger.verify_span`); returns the head verified. The gate's cost then grows with the run,
     not with the ledger; `audit verify` still judges everything (docs/ledger.md)."""
     result = ledger.verify_span(first_seq)
+    _refuse_unless_intact(ledger, result)
+    return result.head_seq
+
+
+def _refuse_unless_intact(ledger: LedgerProtocol, result: VerifyResult) -> None:
     if not result.ok:
         raise LedgerIntegrityError(
             f"ledger {ledger.url} fails verification, so no decision is made from it: {result.message}",
             result.exit_code,
         )
-    return result.head_seq
 
 
 def load_stage_records(
@@ -138,14 +138,16 @@ def load_stage_records(
     """The run's stage records with those of its subflow runs, in ledger order, and their digest.
 
     The subflow runs come from the ledger's `subflow` records, so every surface judges the same set.
-    `verify`: first verify the chain from the run's first stage or subflow record to the head
-    (`verified_span`). Either way only records (and subflow links) up to one head are read, and that
+    `verify`: verify the chain from the run's first stage or subflow record to the head
+    (`Ledger.verified_run_payloads`, as `verified_span` does) and parse the records from the very
+    rows verified: the bytes parsed are the bytes verified, read once. Either way only records (and
+    subflow links) up to one head are read, and that
     head is the digest's `through_seq`, so the ledger can derive the same set again from the run id
     alone (`Ledger.judged_hashes`). A record that is not a valid stage record (its writer was
     faulty: its bytes are signed all the same) is an `InputError` naming the ledger, the record's
     seq and the field.
     """
-    return _load_stage(ledger, run_id, verify, StageRecord.model_validate_json)
+    return _load_stage(ledger, run_id, verify, StageRecord.model_validate_json, None)
 
 
 def load_stage_rows(
@@ -158,7 +160,8 @@ def load_stage_rows(
     a run of 99,000 stages then holds about 40 MB rather than 376 MB of models, and repeated names
     are one string each. A refused record's error is `StageRecord`'s own.
     """
-    return _load_stage(ledger, run_id, verify, StageRowParser())
+    parser = StageRowParser()
+    return _load_stage(ledger, run_id, verify, parser, parser.canonical_rows)
 
 
 class _Malformed:
@@ -171,14 +174,11 @@ class _Malformed:
 
 
 def _load_stage(
-    ledger: LedgerProtocol, run_id: str, verify: bool, parse: Callable[[bytes], _T]
+    ledger: LedgerProtocol, run_id: str, verify: bool, parse: Callable[[bytes], _T],
+    parse_canonical: Callable[[list[bytes]], list[_T | None]] | None,
 ) -> tuple[list[_T], JudgedRecords]:
-    if verify:
-        seqs = ledger.run_seqs(ledger.run_tree(run_id), ("stage", "subflow"))
-        head = verified_span(ledger, seqs[0] if seqs else None)
-    else:
-        head = ledger.head_seq()
-    runs = ledger.run_tree(run_id, head)  # links appended after the head verified: not judged
+    """`parse_canonical` (a batch of payloads -> each one's value, or None where `parse` must
+    judge it) is tried first on the verified load."""
 
     def checked(payload: bytes) -> _T | _Malformed:
         try:
@@ -186,10 +186,24 @@ def _load_stage(
         except ValueError as exc:  # pydantic's ValidationError, or JSON that is no object
             return _Malformed(exc)
 
+    def checked_all(payloads: list[bytes]) -> list[_T | _Malformed]:
+        if parse_canonical is None:
+            return [checked(p) for p in payloads]
+        return [checked(p) if value is None else value
+                for p, value in zip(payloads, parse_canonical(payloads), strict=True)]
+
     # Each payload parsed once, from its hashed bytes.
-    entries = [e for other in runs for e in ledger.payloads(other, "stage", checked)]
-    entries = [e for e in entries if e[0] <= head]  # appended after the head: not judged
-    entries.sort(key=lambda e: e[0])
+    if verify:
+        # One read of the span for both: the records judged are the rows the verification checked.
+        result, entries = ledger.verified_run_payloads(run_id, "stage", checked_all)
+        _refuse_unless_intact(ledger, result)
+        head = result.head_seq
+    else:
+        head = ledger.head_seq()
+        runs = ledger.run_tree(run_id, head)  # links appended after the head: not judged
+        entries = [e for other in runs for e in ledger.payloads(other, "stage", checked)]
+        entries = [e for e in entries if e[0] <= head]  # appended after the head: not judged
+        entries.sort(key=lambda e: e[0])
     if not entries:
         raise InputError(Problem(f"no stage records for run {run_id!r} in ledger {ledger.url}", "--run"))
     for seq, _, value in entries:
@@ -371,6 +385,15 @@ def record_match(ledger: Any, loaded: LoadedPolicy, assessment: Assessment) -> A
 
 
 def _record(ledger: Any, loaded: LoadedPolicy, assessment: Assessment, *, with_decision: bool) -> Assessment:
+    from carbonguard.ledger.record import paused_gc
+
+    # The ledger derives the judged records' digest again on the decision's append (a read of every
+    # judged record's hash), while this process still holds the run's rows: none of it in a cycle.
+    with paused_gc():
+        return _record_attempts(ledger, loaded, assessment, with_decision)
+
+
+def _record_attempts(ledger: Any, loaded: LoadedPolicy, assessment: Assessment, with_decision: bool) -> Assessment:
     from carbonguard.ledger import ClaimConflict
 
     for attempt in range(MAX_CLAIM_ATTEMPTS):

@@ -239,13 +239,26 @@ class StageRowParser:
     again by `StageRecord` itself: its error (field path and message) is the one raised, and were
     it to pass there, its row is used, so this can only be stricter, never more lenient.
     Repeated names become one string object each (`strings`, kept across calls).
+
+    `canonical_rows` reads many payloads in exactly the form the ledger writes without pydantic
+    (`stage_bytes`: one regular expression per record, the rest column by column); it accepts a
+    subset of what the model accepts, with the same rows, and leaves anything else to `self(...)`.
     """
 
     def __init__(self) -> None:
         from pydantic import TypeAdapter
 
+        from carbonguard.stage_bytes import StageBytes
+
         self._validate = TypeAdapter(_StageFields).validate_json
         self.strings: dict[str, str] = {}
+        self._canonical = StageBytes(StageRow, Reading, {m.value: m for m in EnergyMethod},
+                                     EnergyMethod.UNAVAILABLE, LABEL_PATTERN, self.strings)
+
+    def canonical_rows(self, payloads: list[bytes]) -> list[StageRow | None]:
+        """The rows of payloads in the ledger's form, many at a time (`stage_bytes`); None for each
+        payload that needs `self(payload)`, the validation in full."""
+        return self._canonical.many(payloads)
 
     def __call__(self, payload: bytes) -> StageRow:
         try:

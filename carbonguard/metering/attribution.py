@@ -19,13 +19,14 @@ interact. The function is pure: records in, new records out.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import pairwise
+from operator import itemgetter
 
 from carbonguard.models import ComponentEnergy, EnergyMethod, Reading, StageRecord, StageRow, stage_rows
 
 APPORTIONED = "apportioned"
+_START = itemgetter(2)  # a member's start_s
 _UNAVAILABLE = EnergyMethod.UNAVAILABLE
 
 # (record index, reading index, start_s, end_s, energy_kwh) of one reading of a shared device
@@ -50,31 +51,37 @@ def apportioned_energy(rows: Sequence[StageRow]) -> dict[tuple[int, int], float]
     Readings alone on their device everywhere are left out: they keep their own figure. Works on
     plain numbers (no model is copied), so a run of 99,000 stages on one GPU costs one sweep.
     """
+    new_energy: dict[tuple[int, int], float] = {}
+    for members in _groups(rows):
+        if len(members) > 1:
+            new_energy.update(_split(members))
+    return new_energy
+
+
+def _groups(rows: Sequence[StageRow]) -> Iterable[list[_Member]]:
+    """The readings of each shared device (`_sharing_key`), in row order then reading order."""
     groups: dict[tuple[str, str, str], list[_Member]] = {}
-    keys: dict[tuple[str, int, str, str], tuple[str, str, str]] = {}  # the few distinct devices of a run
+    # (host, pid) -> (component, device) -> the members of its device: the few devices of a run,
+    # found without building a key per reading
+    where: dict[tuple[str, int], dict[tuple[str, str], list[_Member]]] = {}
     for ri, row in enumerate(rows):
         # the same floats as datetime.timestamp(): whole microseconds / 10**6, correctly rounded
         start_s, end_s = row.start_us / 1_000_000, row.end_us / 1_000_000
         if end_s <= start_s:
             continue  # a zero-length window overlaps nothing and keeps its reading
-        host, pid = row.host, row.pid
+        devices = where.get((row.host, row.pid))
+        if devices is None:
+            devices = where[(row.host, row.pid)] = {}
         for ci, reading in enumerate(row.readings):
             kwh = reading.energy_kwh
             if kwh is None or reading.method is _UNAVAILABLE:
                 continue
-            where = (host, pid, reading.component, reading.device)
-            key = keys.get(where)
-            if key is None:
-                key = keys[where] = _sharing_key(*where)
-            members = groups.get(key)
+            members = devices.get((reading.component, reading.device))
             if members is None:
-                members = groups[key] = []
+                key = _sharing_key(row.host, row.pid, reading.component, reading.device)
+                members = devices[(reading.component, reading.device)] = groups.setdefault(key, [])
             members.append((ri, ci, start_s, end_s, kwh))
-    new_energy: dict[tuple[int, int], float] = {}
-    for members in groups.values():
-        if len(members) > 1:
-            new_energy.update(_split(members))
-    return new_energy
+    return groups.values()
 
 
 def attribute_rows(rows: Sequence[StageRow]) -> list[StageRow]:
@@ -87,16 +94,22 @@ def attribute_rows(rows: Sequence[StageRow]) -> list[StageRow]:
         readings = list(row.readings)
         for ci, kwh in updates:
             c = readings[ci]
-            energy, uncertainty = _apportioned(c.energy_kwh, c.uncertainty_kwh, kwh)
-            readings[ci] = make(Reading, (c.component, c.device, c.method, energy, uncertainty))
+            energy = c.energy_kwh
+            # `_apportioned`, written out: max(kwh, 0.0), and the band scaled as the figure was
+            readings[ci] = make(Reading, (c.component, c.device, c.method, 0.0 if kwh < 0.0 else kwh,
+                                          c.uncertainty_kwh * (kwh / energy if energy else 0.0)))
         out[ri] = make(StageRow, (*row[:7], tuple(readings)))
     return out
 
 
 def _by_record(new_energy: dict[tuple[int, int], float]) -> dict[int, list[tuple[int, float]]]:
-    changed: dict[int, list[tuple[int, float]]] = defaultdict(list)
+    changed: dict[int, list[tuple[int, float]]] = {}
     for (ri, ci), kwh in new_energy.items():
-        changed[ri].append((ci, kwh))
+        updates = changed.get(ri)
+        if updates is None:
+            changed[ri] = [(ci, kwh)]
+        else:
+            updates.append((ci, kwh))
     return changed
 
 
@@ -119,36 +132,77 @@ def _split(members: list[_Member]) -> dict[tuple[int, int], float]:
     """Energy of each overlapping member under the rule; members alone everywhere are left out.
 
     The arithmetic (order of every sum included) is that of the first implementation, kept as the
-    reference in tests/accounting/reference.py, so the figures stay the same bit for bit.
+    reference in tests/accounting/reference.py, so the figures stay the same bit for bit: on each
+    segment, the mean power of the covering members summed in the order of their start, and each
+    member's share the sum, segment after segment, of what it was given on each.
+
+    Why cohorts: members that start at the same cut are given the same amounts on the same segments
+    until they end, so their running share is one number, read off when each of them ends. A run
+    whose stages all started together (the same window on one GPU) is then one addition per segment
+    rather than one per member and segment; staggered windows cost what they did.
     """
+    ordered = sorted(members, key=_START)  # stable: equal starts keep their order, as the reference's
     cuts = sorted({t for m in members for t in (m[2], m[3])})
-    # Sweep: members sorted by start; the active set changes only at cuts. Every member's end is a
-    # cut, so a member still open after cut `a` covers the whole segment up to the next cut: the
-    # active members are exactly the covering ones, in the order of their start.
-    order = sorted(range(len(members)), key=lambda i: members[i][2])
-    starts = [members[i][2] for i in order]
-    ends = [members[i][3] for i in order]
-    power = [members[i][4] / (members[i][3] - members[i][2]) for i in order]
-    share = [0.0] * len(order)
-    overlapped = [False] * len(order)
-    nxt, n = 0, len(order)
-    active: list[int] = []  # positions in `order`
+    ending: dict[float, list[int]] = {}  # end cut -> positions in `ordered`
+    for j, m in enumerate(ordered):
+        bucket = ending.get(m[3])
+        if bucket is None:
+            ending[m[3]] = [j]
+        else:
+            bucket.append(j)
+    power = [m[4] / (m[3] - m[2]) for m in ordered]
+    cohort_of = [0] * len(ordered)  # position -> its cohort (members with the same start)
+    running: list[float] = []  # each cohort's share so far
+    shared: list[bool] = []  # whether any of its segments so far had more than one member
+    alive: list[int] = []  # members of each cohort still open
+    out: dict[tuple[int, int], float] = {}
+    active: list[int] = []  # open positions, in the order of their start (so of `ordered`)
+    active_power: list[float] = []
+    cohorts: list[int] = []  # cohorts with open members
+    nxt, n = 0, len(ordered)
     for a, b in pairwise(cuts):
-        while nxt < n and starts[nxt] <= a:
-            active.append(nxt)
-            nxt += 1
-        active = [j for j in active if ends[j] > a]
+        changed = False
+        closing = ending.get(a)
+        if closing is not None:  # members ending at `a`: their share is their cohort's so far
+            for j in closing:
+                c = cohort_of[j]
+                if shared[c]:
+                    m = ordered[j]
+                    out[(m[0], m[1])] = running[c]
+                alive[c] -= 1
+            active = [j for j in active if ordered[j][3] > a]
+            cohorts = [c for c in cohorts if alive[c]]
+            changed = True
+        if nxt < n and ordered[nxt][2] == a:  # every start is a cut: members open exactly at theirs
+            c = len(running)
+            running.append(0.0)
+            shared.append(False)
+            first = nxt
+            while nxt < n and ordered[nxt][2] == a:
+                cohort_of[nxt] = c
+                nxt += 1
+            alive.append(nxt - first)
+            active.extend(range(first, nxt))
+            cohorts.append(c)
+            changed = True
         if not active:
             continue
+        if changed:
+            active_power = [power[j] for j in active]
         count = len(active)
-        mean_w = sum([power[j] for j in active]) / count
+        mean_w = sum(active_power) / count
         each = mean_w * (b - a) / count
-        for j in active:
-            share[j] += each
+        for c in cohorts:
+            running[c] += each
         if count > 1:
-            for j in active:
-                overlapped[j] = True
-    return {(members[i][0], members[i][1]): share[j] for j, i in enumerate(order) if overlapped[j]}
+            for c in cohorts:
+                shared[c] = True
+    for j in ending.get(cuts[-1], ()):  # the last cut ends members and starts none
+        c = cohort_of[j]
+        if shared[c]:
+            m = ordered[j]
+            out[(m[0], m[1])] = running[c]
+    return out
 
 
 def _apportioned(energy_kwh: float | None, uncertainty_kwh: float, kwh: float) -> tuple[float, float]:

@@ -118,6 +118,30 @@ def test_the_gates_path_gives_the_references_footprint(records: list[StageRecord
     assert got == expected and got.model_dump_json() == expected.model_dump_json()
 
 
+@st.composite
+def grid_records(draw: st.DrawFn) -> StageRecord:
+    """Windows on a coarse grid, one host and process: many start together, end together, or both
+    (the attribution's cohorts of equal starts), some alone."""
+    start = T0 + timedelta(seconds=30 * draw(st.integers(0, 6)))
+    end = start + timedelta(seconds=30 * draw(st.integers(0, 4)))
+    kwh = st.floats(1e-6, 10.0, allow_nan=False, allow_infinity=False)
+    components = [ComponentEnergy(component="gpu", device="GPU-0", method="counter", energy_kwh=draw(kwh),
+                                  source="t")]
+    if draw(st.booleans()):
+        components.append(ComponentEnergy(component="cpu", device="package-0", method="estimated",
+                                          energy_kwh=draw(kwh), uncertainty_kwh=draw(kwh), source="t"))
+    return StageRecord(run_id="r", flow_name="f", stage="s", start=start, end=end, host="h1", pid=1,
+                       components=tuple(components))
+
+
+@SLOW
+@given(st.lists(grid_records(), max_size=60))
+def test_attribution_of_windows_that_start_and_end_together_is_the_references(records: list[StageRecord]) -> None:
+    expected = reference.attribute_shared_devices(records)
+    assert attribute_shared_devices(records) == expected
+    assert attribute_rows(stage_rows(records)) == stage_rows(expected)
+
+
 def test_many_windows_on_one_gpu_are_the_references() -> None:
     """The big-run shape: hundreds of stages overlapping on one GPU and one RAPL domain."""
     records = [StageRecord(run_id="r", flow_name="f", stage=f"s{i % 7}", host="h", pid=1,

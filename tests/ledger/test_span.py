@@ -48,6 +48,10 @@ def _span(url: str, first: int | None) -> tuple[int, int]:
     with open_ledger(url, create=False) as led:
         result = led.verify_span(first)
         full = led.verify(workers=1)
+        if first is not None:  # the gate's one read of run-j's span: the same verdict, records only if intact
+            gate, kept = led.verified_run_payloads("run-j", "stage", list)
+            assert (gate.exit_code, gate.message, gate.records) == (result.exit_code, result.message, result.records)
+            assert len(kept) == (3 if result.ok else 0)
     return result.exit_code, full.exit_code
 
 
@@ -159,15 +163,23 @@ def test_a_range_that_comes_back_short_is_refused(built: dict) -> None:
     assert result.exit_code == 11, result.message
 
 
-def test_records_appended_after_the_verified_head_are_not_judged(tmp_path, monkeypatch) -> None:
-    """A stage of the run written between the verification and the read waits for the next gate."""
+def test_records_appended_after_the_verified_head_are_not_judged(tmp_path) -> None:
+    """A stage of the run committed by another writer while a gate reads waits for the next gate:
+    the head, the run's rows and their verification come from one snapshot."""
     from carbonguard.assess import load_stage_records
 
-    with open_ledger(str(tmp_path / "ledger.db"), signing_key=Signer.generate()) as led:
+    url, signer = str(tmp_path / "ledger.db"), Signer.generate()
+    with open_ledger(url, signing_key=signer) as led, open_ledger(url, signing_key=signer) as other:
         first = led.append("stage", _stage("run-j", 1))
-        verified = led.verify_span(first.seq)
-        led.append("stage", _stage("run-j", 2))  # as if by another writer, just after the check
-        monkeypatch.setattr(led, "verify_span", lambda first_seq, **kw: verified)
+        head = led.head_seq()
+        scan = led.store.scan_ranges
+
+        def scan_after_a_commit(ranges):
+            other.append("stage", _stage("run-j", 2))  # just after this gate's snapshot began
+            yield from scan(ranges)
+
+        led.store.scan_ranges = scan_after_a_commit
         records, judged = load_stage_records(led, "run-j", verify=True)
-        assert judged == JudgedRecords.of([first.record_hash], verified.head_seq) and len(records) == 1
+        assert led.head_seq() > head  # the other writer's record (and its seal) did land
+        assert judged == JudgedRecords.of([first.record_hash], head) and len(records) == 1
         assert len(load_stage_records(led, "run-j")[0]) == 2  # unverified read: both
