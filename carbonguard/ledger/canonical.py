@@ -61,15 +61,28 @@ def normalise(value: Any, path: str = "payload") -> tuple[Any, bool]:
     def walk(v: Any, trail: tuple) -> Any:
         nonlocal simple
         kind = type(v)
+        # Exact built-in types first (what `model_dump(mode="json")` gives), each by an identity
+        # test: an isinstance(v, Mapping) per number cost more than the number itself.
         if kind is str:
             if not v.isascii():
                 _check_string(v, trail, where)
             return v
+        if kind is int or (kind is not bool and isinstance(v, int)):
+            if abs(v) > MAX_SAFE_INT:
+                raise InputError(Problem(f"integer {v} is outside the exactly representable range "
+                                         f"(|n| <= 2**53-1); pass it as a decimal string",
+                                         field_path=where(trail)))
+            return v if kind is int else int(v)
         if kind is float:
             if v - v != 0.0:  # NaN or infinity
                 raise InputError(Problem(f"{v!r} is not a number the ledger can record (NaN and "
                                          "infinity are refused)", field_path=where(trail)))
             return decimal_string(v)
+        if kind is list or kind is tuple:
+            return [item if type(item) is str and item.isascii() else walk(item, (*trail, i))
+                    for i, item in enumerate(v)]
+        if v is None or kind is bool:
+            return v
         if kind is dict or isinstance(v, Mapping):
             out = {}
             for k, item in v.items():
@@ -79,20 +92,12 @@ def normalise(value: Any, path: str = "payload") -> tuple[Any, bool]:
                     _check_string(k, trail, where)
                     if simple and any(ord(c) >= 0xD800 for c in k):
                         simple = False
-                # ASCII strings and None (most of a payload) need no work and no trail
-                out[k] = item if (item is None or (type(item) is str and item.isascii())) else walk(item, (*trail, k))
+                # ASCII strings, null, booleans and safe integers (most of a payload) pass as they are
+                leaf = type(item)
+                out[k] = item if (item is None or (leaf is str and item.isascii()) or leaf is bool
+                                  or (leaf is int and -MAX_SAFE_INT <= item <= MAX_SAFE_INT)
+                                  ) else walk(item, (*trail, k))
             return out
-        if kind is list or kind is tuple:
-            return [item if type(item) is str and item.isascii() else walk(item, (*trail, i))
-                    for i, item in enumerate(v)]
-        if v is None or kind is bool:
-            return v
-        if isinstance(v, int) and not isinstance(v, bool):
-            if abs(v) > MAX_SAFE_INT:
-                raise InputError(Problem(f"integer {v} is outside the exactly representable range "
-                                         f"(|n| <= 2**53-1); pass it as a decimal string",
-                                         field_path=where(trail)))
-            return int(v)
         if isinstance(v, str):
             return walk(str(v), trail)
         if isinstance(v, float):
