@@ -35,9 +35,12 @@ def decimal_string(value: float) -> str:
     `1e-07` becomes `"0.0000001"`, `3.0` stays `"3.0"`, `1e+22` becomes `"10000000000000000000000"`.
     `float(decimal_string(x)) == x` for every finite float.
     """
+    text = repr(value)
+    if "e" not in text and "n" not in text:  # no exponent, not inf or nan: `repr` is the answer
+        return text
     if value - value != 0.0:  # NaN or infinity
         raise ValueError(f"{value!r} is not a finite number")
-    text = format(Decimal(repr(value)), "f")
+    text = format(Decimal(text), "f")
     if "." not in text:
         text += ".0"  # keep it recognisably a decimal quantity, as repr does
     return text
@@ -131,9 +134,12 @@ def _check_string(s: str, trail: tuple, where: Any) -> None:
 
 def canonical_bytes(value: Any, simple_keys: bool = True) -> bytes:
     """RFC 8785 bytes of a value already in the ledger's JSON subset (see `normalise`)."""
-    if simple_keys:
-        return _dumps(value).encode("utf-8")
-    return _slow(value).encode("utf-8")
+    return canonical_text(value, simple_keys).encode("utf-8")
+
+
+def canonical_text(value: Any, simple_keys: bool = True) -> str:
+    """`canonical_bytes` before its UTF-8 encoding (to be embedded in a larger canonical text)."""
+    return _dumps(value) if simple_keys else _slow(value)
 
 
 def _slow(v: Any) -> str:
