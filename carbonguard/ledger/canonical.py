@@ -95,11 +95,18 @@ def normalise(value: Any, path: str = "payload") -> tuple[Any, bool]:
                     _check_string(k, trail, where)
                     if simple and any(ord(c) >= 0xD800 for c in k):
                         simple = False
-                # ASCII strings, null, booleans and safe integers (most of a payload) pass as they are
+                # ASCII strings, null, booleans and safe integers (most of a payload) pass as they
+                # are, finite floats and empty lists need no trail; everything else is walked
                 leaf = type(item)
-                out[k] = item if (item is None or (leaf is str and item.isascii()) or leaf is bool
-                                  or (leaf is int and -MAX_SAFE_INT <= item <= MAX_SAFE_INT)
-                                  ) else walk(item, (*trail, k))
+                if (item is None or (leaf is str and item.isascii()) or leaf is bool
+                        or (leaf is int and -MAX_SAFE_INT <= item <= MAX_SAFE_INT)):
+                    out[k] = item
+                elif leaf is float and item - item == 0.0:
+                    out[k] = decimal_string(item)
+                elif leaf is list and not item:
+                    out[k] = []
+                else:
+                    out[k] = walk(item, (*trail, k))
             return out
         if isinstance(v, str):
             return walk(str(v), trail)
