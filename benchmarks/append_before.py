@@ -3,8 +3,9 @@ side-by-side "before" only: `before_appends()` swaps these in for the duration o
 
 What differed: the payload walk ran an `isinstance(v, Mapping)` check for every number and wrote
 every float through `Decimal`; the envelope was the canonical JSON of a dict of it (sorted each
-time); record ids came from `uuid.uuid4()`; and (`fsync_floor` aside) nothing else. The outputs
-are identical (tests hold the new code to RFC 8785 and the old float rule); only the CPU differs.
+time); record ids came from `uuid.uuid4()`; SQLite read the head (three index probes) in every
+append's transaction. The records written are the same (tests hold the new code to RFC 8785 and
+the old float rule); only the work per append differs.
 """
 
 from __future__ import annotations
@@ -26,14 +27,16 @@ from carbonguard.ledger.record import SCHEMA_VERSION, Header
 def before_appends() -> Iterator[None]:
     """`Ledger.append` runs the previous walk, float rule, envelope and record ids inside."""
     import carbonguard.ledger.ledger as ledger_mod
+    from carbonguard.ledger.sqlite_store import SQLiteStore
 
-    saved = ledger_mod.normalise, ledger_mod.envelope_bytes, ledger_mod._uuid4
+    saved = ledger_mod.normalise, ledger_mod.envelope_bytes, ledger_mod._uuid4, SQLiteStore.head
     ledger_mod.normalise, ledger_mod.envelope_bytes = normalise, envelope_bytes
     ledger_mod._uuid4 = lambda: str(uuid.uuid4())
+    SQLiteStore.head = SQLiteStore._read_head  # type: ignore[method-assign]  (every append read the head)
     try:
         yield
     finally:
-        ledger_mod.normalise, ledger_mod.envelope_bytes, ledger_mod._uuid4 = saved
+        ledger_mod.normalise, ledger_mod.envelope_bytes, ledger_mod._uuid4, SQLiteStore.head = saved
 
 
 def envelope_bytes(header: Header, payload: Any, simple_keys: bool = True) -> bytes:
