@@ -13,6 +13,7 @@ then verified end to end. Medians of --repeats runs are printed, with the ratio 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -52,11 +53,14 @@ def stage_payload(i: int) -> dict:
 
 
 def bench_appends(url: str, count: int, signer: Signer, optimistic: bool = True, sealed: bool = True,
-                  synchronous: str = "FULL", legacy_guard: bool = False) -> float:
+                  synchronous: str = "FULL", legacy_guard: bool = False, before: bool = False) -> float:
     """Durable appends/s; each append is its own transaction, sealed by a signed checkpoint unless
-    `sealed=False` (the way before every transaction was sealed, for a side-by-side ratio only)."""
+    `sealed=False` (the way before every transaction was sealed, for a side-by-side ratio only).
+    `before=True`: the append path before the append-CPU work (benchmarks/append_before.py)."""
+    from append_before import before_appends
+
     payloads = [stage_payload(i) for i in range(count)]
-    with open_ledger(url, signing_key=signer) as led:
+    with open_ledger(url, signing_key=signer) as led, before_appends() if before else contextlib.nullcontext():
         led._seal_transactions = sealed
         if synchronous != "FULL":  # SQLite only: CPU cost without the disk (not durable; for ratios)
             led.store._db.execute(f"PRAGMA synchronous = {synchronous}")
@@ -70,6 +74,47 @@ def bench_appends(url: str, count: int, signer: Signer, optimistic: bool = True,
             led.append("stage", p)
         elapsed = time.perf_counter() - began
     return count / elapsed
+
+
+def commit_floor(url: str, count: int) -> float:
+    """Durable commits/s of one 1,200-byte row each (about a stage record), nothing else: the
+    ceiling the disk and the store's commit put on any append that commits on its own, measured
+    beside the appends. SQLite: a fresh file beside `url` (WAL, synchronous=FULL, the WAL growing
+    from empty as it does after each open of a ledger); PostgreSQL: a scratch schema."""
+    blob = os.urandom(1200)
+    if not url.startswith("postgres"):
+        import sqlite3
+
+        path = Path(url).with_name("commit-floor.db")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        db = sqlite3.connect(str(path), isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")
+            db.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, b BLOB NOT NULL)")
+            began = time.perf_counter()
+            for i in range(count):
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("INSERT INTO t VALUES (?, ?)", (i, blob))
+                db.execute("COMMIT")
+            return count / (time.perf_counter() - began)
+        finally:
+            db.close()
+    import psycopg
+
+    base = url.split("?")[0]
+    schema = f"cg_bench_floor_{os.getpid()}"
+    drop_schema(base, schema)
+    try:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.t (seq bigint PRIMARY KEY, b bytea NOT NULL)")
+            began = time.perf_counter()
+            for i in range(count):
+                conn.execute(f"INSERT INTO {schema}.t VALUES (%s, %s)", (i, blob), prepare=True)
+            return count / (time.perf_counter() - began)
+    finally:
+        drop_schema(base, schema)
 
 
 def generate(url: str, count: int, signer: Signer, every: int = 100, run_size: int = 1000) -> None:
@@ -167,7 +212,7 @@ def main() -> int:
 
         pg = args.postgres if args.postgres and pg_reachable(args.postgres) is None else None
         code = run_scale([int(x) for x in args.sizes.split(",")], args.repeats, args.appends, pg, args.fresh,
-                         generate, bench_appends, args.big_run, not args.no_before_appends)
+                         generate, bench_appends, args.big_run, not args.no_before_appends, commit_floor)
         if not args.no_other_targets:
             import scale_targets
 
@@ -181,14 +226,23 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         # Sealed (every append signed, as written now) and unsealed (before), interleaved so that
         # both meet the same machine load.
-        sqlite_rates: dict[bool, list[float]] = {True: [], False: []}
+        # Also the signed path before the append-CPU work, and bare durable commits (the ceiling).
+        sqlite_rates: dict[bool | str, list[float]] = {True: [], False: [], "before": [], "floor": []}
         for r in range(args.repeats):
-            for sealed in (True, False):
-                sqlite_rates[sealed].append(bench_appends(os.path.join(tmp, f"append-{sealed}-{r}.db"),
-                                                          args.appends, signer, sealed=sealed,
-                                                          synchronous=args.sqlite_synchronous))
+            for sealed in sqlite_rates:
+                path = os.path.join(tmp, f"append-{sealed}-{r}.db")
+                if sealed == "floor":
+                    sqlite_rates[sealed].append(commit_floor(path, args.appends))
+                    continue
+                sqlite_rates[sealed].append(bench_appends(path, args.appends, signer, sealed=sealed is not False,
+                                                          synchronous=args.sqlite_synchronous,
+                                                          before=sealed == "before"))
         sync = f"synchronous={args.sqlite_synchronous}"
         results.append((f"appends/s, SQLite ({sync}), each append signed", statistics.median(sqlite_rates[True]),
+                        APPEND_TARGET))
+        results.append((f"appends/s, SQLite ({sync}), signed, before CPU work",
+                        statistics.median(sqlite_rates["before"]), APPEND_TARGET))
+        results.append(("durable 1-row commits/s, SQLite (disk ceiling)", statistics.median(sqlite_rates["floor"]),
                         APPEND_TARGET))
         results.append((f"appends/s, SQLite ({sync}), unsigned (before)", statistics.median(sqlite_rates[False]),
                         APPEND_TARGET))
@@ -197,14 +251,20 @@ def main() -> int:
         if pg_problem is None:
             # Both strategies, interleaved so that they meet the same machine load.
             strategies = {False: "appends/s, PostgreSQL, lock + head read, 2 trips",
-                          True: "appends/s, PostgreSQL, on own head, 1 trip"}
-            pg_rates: dict[bool, list[float]] = {False: [], True: []}
+                          True: "appends/s, PostgreSQL, on own head, 1 trip",
+                          "before": "appends/s, PostgreSQL, 1 trip, before CPU work",
+                          "floor": "durable 1-row commits/s, PostgreSQL (ceiling)"}
+            pg_rates: dict[bool | str, list[float]] = {k: [] for k in strategies}
             for _ in range(args.repeats):
                 for optimistic in strategies:
+                    if optimistic == "floor":
+                        pg_rates[optimistic].append(commit_floor(args.postgres, args.appends))
+                        continue
                     schema = f"cg_bench_{uuid.uuid4().hex[:8]}"
                     try:
                         pg_rates[optimistic].append(bench_appends(f"{args.postgres}?schema={schema}",
-                                                                  args.appends, signer, optimistic))
+                                                                  args.appends, signer, optimistic is not False,
+                                                                  before=optimistic == "before"))
                     finally:
                         drop_schema(args.postgres, schema)
             for optimistic, label in strategies.items():
@@ -242,12 +302,14 @@ def main() -> int:
                                     statistics.median(rates), VERIFY_TARGET))
                 finally:
                     drop_schema(args.postgres, schema)
-    print(f"median of {args.repeats} runs; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}; "
+    print(f"median of {args.repeats} runs; {os.cpu_count()} CPUs; load average "
+          + " ".join(f"{x:.1f}" for x in os.getloadavg()) + f"; Python {sys.version.split()[0]}; "
           f"{args.appends:,} appends per run"
           + ("" if args.appends_only else f"; verified ledger of {args.records:,} records"))
-    print(f"{'measure':<50} {'median':>12} {'target':>10} {'ratio':>7}")
+    width = max(50, *(len(r[0]) for r in results))
+    print(f"{'measure':<{width}} {'median':>12} {'target':>10} {'ratio':>7}")
     for name, value, target in results:
-        print(f"{name:<50} {value:>12,.0f} {target:>10,.0f} {value / target:>6.2f}x")
+        print(f"{name:<{width}} {value:>12,.0f} {target:>10,.0f} {value / target:>6.2f}x")
     for note in notes:
         print(note)
     if pg_problem is not None:

@@ -12,10 +12,13 @@ includes the interpreter start and imports, as for `carbonguard gate`, and RSS i
 "before" is the previous code path, selected in the child: the gate verifies the whole chain and
 loads records as dicts (strptime, gc running) then validates them; verification maps up to 2 GiB,
 checks each record with the loop before it was trimmed (tests/ledger/verify_reference.py) and reads
-PostgreSQL by binary COPY; PostgreSQL appends use the previous guard (`NOT EXISTS (... seq >= $1)`).
-The indexes are the new ones on both sides (their effect is shown by
-tests/ledger/test_query_plans.py and the append rate). Each gate judges a run whose 10 records were
-just appended at the head, as a gate at the end of a run meets it.
+PostgreSQL by binary COPY; appends run the append path before the append-CPU work
+(benchmarks/append_before.py), and, unless `--no-before-appends`, a second "before" row gives
+PostgreSQL's previous guard (`NOT EXISTS (... seq >= $1)`). Beside the appends, bare durable
+commits of one row each (`commit_floor`) give the ceiling that the disk and the store's commit put
+on any append committed on its own. The indexes are the new ones on both sides (their effect is
+shown by tests/ledger/test_query_plans.py and the append rate). Each gate judges a run whose 10
+records were just appended at the head, as a gate at the end of a run meets it.
 
 `--big-run` judges one run of 99,000 stage records (each gate on a fresh copy of the cached
 ledger); there "before" is the pipeline before compact rows (records loaded as StageRecord
@@ -324,7 +327,7 @@ def _drop(pg_url: str, schema: str) -> None:
 
 def run_scale(sizes: list[int], repeats: int, appends: int, pg_url: str | None, fresh: bool,
               generate: Callable, bench_appends: Callable, big_run: bool = False,
-              before_appends: bool = True) -> int:
+              before_appends: bool = True, commit_floor: Callable | None = None) -> int:
     from carbonguard.ledger import Signer, open_ledger
     from carbonguard.ledger.keys import load_signer, write_key_pair
 
@@ -379,15 +382,27 @@ def run_scale(sizes: list[int], repeats: int, appends: int, pg_url: str | None, 
                     rows.append((f"  now, CPU us per record: {part}", f"{size:,}", float("nan"), value, "-"))
                 rows.append(("  records/s on a core of its own (1 / CPU per record)", f"{size:,}", float("nan"),
                              1e6 / (read + check + judge), f">= {TARGETS['verify']:,.0f}"))
-            rates: dict[str, list[float]] = {"before": [], "now": []}
-            for _ in range(repeats):
-                for mode in ("before", "now"):
-                    if mode == "before" and (store == "SQLite" or not before_appends):
-                        continue  # SQLite: no change to compare; PostgreSQL's old guard takes minutes at 1M
-                    rates[mode].append(bench_appends(url, appends, signer, legacy_guard=mode == "before"))
-            rows.append((f"durable appends/s, {store}", f"{size:,}",
-                         med(rates["before"]) if rates["before"] else float("nan"), med(rates["now"]),
+            # before: the append path before the append-CPU work (benchmarks/append_before.py);
+            # guard: PostgreSQL's previous append guard; floor: bare durable commits (the ceiling)
+            rates: dict[str, list[float]] = {"before": [], "now": [], "guard": [], "floor": []}
+            for _ in range(repeats):  # interleaved: all meet the same load
+                for mode in rates:
+                    if mode == "guard" and (store == "SQLite" or not before_appends):
+                        continue  # PostgreSQL's old guard takes minutes at 1M
+                    if mode == "floor":
+                        if commit_floor is not None:
+                            rates[mode].append(commit_floor(url, appends))
+                        continue
+                    rates[mode].append(bench_appends(url, appends, signer, legacy_guard=mode == "guard",
+                                                     before=mode == "before"))
+            rows.append((f"durable appends/s, {store}", f"{size:,}", med(rates["before"]), med(rates["now"]),
                          f">= {TARGETS['appends']:,.0f}"))
+            if rates["guard"]:
+                rows.append(("  same, before = the previous append guard", f"{size:,}", med(rates["guard"]),
+                             med(rates["now"]), f">= {TARGETS['appends']:,.0f}"))
+            if rates["floor"]:
+                rows.append((f"  durable 1-row commits/s, {store} (disk ceiling)", f"{size:,}", float("nan"),
+                             med(rates["floor"]), "-"))
     if big_run:  # one run of 100,000 stage records (SQLite): what the gate of a large run costs
         url = str(CACHE / "one-run-100000.db")
         marker = CACHE / "ready-one-run-100000"

@@ -35,9 +35,12 @@ def decimal_string(value: float) -> str:
     `1e-07` becomes `"0.0000001"`, `3.0` stays `"3.0"`, `1e+22` becomes `"10000000000000000000000"`.
     `float(decimal_string(x)) == x` for every finite float.
     """
+    text = repr(value)
+    if "e" not in text and "n" not in text:  # no exponent, not inf or nan: `repr` is the answer
+        return text
     if value - value != 0.0:  # NaN or infinity
         raise ValueError(f"{value!r} is not a finite number")
-    text = format(Decimal(repr(value)), "f")
+    text = format(Decimal(text), "f")
     if "." not in text:
         text += ".0"  # keep it recognisably a decimal quantity, as repr does
     return text
@@ -61,15 +64,28 @@ def normalise(value: Any, path: str = "payload") -> tuple[Any, bool]:
     def walk(v: Any, trail: tuple) -> Any:
         nonlocal simple
         kind = type(v)
+        # Exact built-in types first (what `model_dump(mode="json")` gives), each by an identity
+        # test: an isinstance(v, Mapping) per number cost more than the number itself.
         if kind is str:
             if not v.isascii():
                 _check_string(v, trail, where)
             return v
+        if kind is int or (kind is not bool and isinstance(v, int)):
+            if abs(v) > MAX_SAFE_INT:
+                raise InputError(Problem(f"integer {v} is outside the exactly representable range "
+                                         f"(|n| <= 2**53-1); pass it as a decimal string",
+                                         field_path=where(trail)))
+            return v if kind is int else int(v)
         if kind is float:
             if v - v != 0.0:  # NaN or infinity
                 raise InputError(Problem(f"{v!r} is not a number the ledger can record (NaN and "
                                          "infinity are refused)", field_path=where(trail)))
             return decimal_string(v)
+        if kind is list or kind is tuple:
+            return [item if type(item) is str and item.isascii() else walk(item, (*trail, i))
+                    for i, item in enumerate(v)]
+        if v is None or kind is bool:
+            return v
         if kind is dict or isinstance(v, Mapping):
             out = {}
             for k, item in v.items():
@@ -79,20 +95,19 @@ def normalise(value: Any, path: str = "payload") -> tuple[Any, bool]:
                     _check_string(k, trail, where)
                     if simple and any(ord(c) >= 0xD800 for c in k):
                         simple = False
-                # ASCII strings and None (most of a payload) need no work and no trail
-                out[k] = item if (item is None or (type(item) is str and item.isascii())) else walk(item, (*trail, k))
+                # ASCII strings, null, booleans and safe integers (most of a payload) pass as they
+                # are, finite floats and empty lists need no trail; everything else is walked
+                leaf = type(item)
+                if (item is None or (leaf is str and item.isascii()) or leaf is bool
+                        or (leaf is int and -MAX_SAFE_INT <= item <= MAX_SAFE_INT)):
+                    out[k] = item
+                elif leaf is float and item - item == 0.0:
+                    out[k] = decimal_string(item)
+                elif leaf is list and not item:
+                    out[k] = []
+                else:
+                    out[k] = walk(item, (*trail, k))
             return out
-        if kind is list or kind is tuple:
-            return [item if type(item) is str and item.isascii() else walk(item, (*trail, i))
-                    for i, item in enumerate(v)]
-        if v is None or kind is bool:
-            return v
-        if isinstance(v, int) and not isinstance(v, bool):
-            if abs(v) > MAX_SAFE_INT:
-                raise InputError(Problem(f"integer {v} is outside the exactly representable range "
-                                         f"(|n| <= 2**53-1); pass it as a decimal string",
-                                         field_path=where(trail)))
-            return int(v)
         if isinstance(v, str):
             return walk(str(v), trail)
         if isinstance(v, float):
@@ -126,9 +141,12 @@ def _check_string(s: str, trail: tuple, where: Any) -> None:
 
 def canonical_bytes(value: Any, simple_keys: bool = True) -> bytes:
     """RFC 8785 bytes of a value already in the ledger's JSON subset (see `normalise`)."""
-    if simple_keys:
-        return _dumps(value).encode("utf-8")
-    return _slow(value).encode("utf-8")
+    return canonical_text(value, simple_keys).encode("utf-8")
+
+
+def canonical_text(value: Any, simple_keys: bool = True) -> str:
+    """`canonical_bytes` before its UTF-8 encoding (to be embedded in a larger canonical text)."""
+    return _dumps(value) if simple_keys else _slow(value)
 
 
 def _slow(v: Any) -> str:

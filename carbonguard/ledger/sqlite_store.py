@@ -86,6 +86,10 @@ class SQLiteStore:
         self.description = f"sqlite:///{path}"
         self._synchronous = synchronous
         self.readonly = not create
+        # The head after this connection's last commit and `PRAGMA data_version` then (see `head`).
+        self._known: tuple[tuple[int, str, int, str | None], int] | None = None
+        self._base: tuple[tuple[int, str, int, str | None] | None, int] | None = None  # this write's head
+        self._written: list[tuple[int, str, str]] | None = None  # (seq, type, hash) this write inserts
         if not create and not path.is_file():
             raise InputError(Problem("no ledger here", source=str(path)))
         if create:
@@ -152,20 +156,52 @@ class SQLiteStore:
 
     @contextmanager
     def writing(self, fresh_head: bool = False) -> Iterator[None]:
-        """One write transaction; `head()` inside it always reads the database (`fresh_head` is moot)."""
+        """One write transaction under SQLite's write lock (`BEGIN IMMEDIATE`), so `head()` inside
+        it is never stale (`fresh_head` is moot)."""
         if self.readonly:  # opened for reading: the first write reopens read-write
             self._db.close()
             self._db = self._connect_writable()
             self.readonly = False
+            self._known = None
         self._db.execute("BEGIN IMMEDIATE")
+        self._base, self._written = None, []
         try:
             yield
+            # Known only when this transaction read the head before writing (as every Ledger write
+            # does) and wrote every record through `insert`; anything else is read next time.
+            known = None if self._base is None else (_written_head(self._base[0], self._written), self._base[1])
+            self._known = None  # until the commit has succeeded
+            self._db.execute("COMMIT")
+            self._known = known
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._known = None
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
+        finally:
+            self._base = self._written = None
 
     def head(self) -> tuple[int, str, int, str | None] | None:
+        """The head, read from the database; inside `writing()`, before anything is written, from
+        this connection's last commit when no other connection has committed since.
+
+        Why that is exact: the write lock is held from `BEGIN IMMEDIATE`, and `PRAGMA
+        data_version` changes whenever another connection (in any process) has committed to the
+        file since this connection's last look, and only then; so an unchanged value means the
+        head is the one this connection wrote. It saves reading the head (three index probes)
+        on every append.
+        """
+        if self._written is None or self._written:  # not writing, or reading our own rows too
+            return self._read_head()
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if self._known is not None and self._known[1] == version:
+            head: tuple[int, str, int, str | None] | None = self._known[0]
+        else:
+            head = self._read_head()
+        self._base = (head, version)
+        return head
+
+    def _read_head(self) -> tuple[int, str, int, str | None] | None:
         row = self._db.execute(_HEAD).fetchone()
         return None if row is None else (row[0], row[1], row[2], row[3])
 
@@ -174,6 +210,8 @@ class SQLiteStore:
             "INSERT INTO records VALUES (?, ?, ?, ?, ?)",
             (header.seq, header.record_type, header.run_id, record_hash, envelope),
         )
+        if self._written is not None:
+            self._written.append((header.seq, header.record_type, record_hash))
 
     def rows_of_type(self, record_type: str, after_seq: int) -> list[Row]:
         return self._db.execute(_SELECT + " WHERE record_type = ? AND seq > ? ORDER BY seq",
@@ -237,6 +275,19 @@ class SQLiteStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _written_head(base: tuple[int, str, int, str | None] | None, rows: list[tuple[int, str, str]]
+                  ) -> tuple[int, str, int, str | None] | None:
+    """The head after `rows` (seq, type, hash) were written on `base` (see `Store.head`)."""
+    if base is None and not rows:
+        return None
+    seq, record_hash, key_seq, key_hash = base or (0, "", 0, None)
+    for row_seq, record_type, row_hash in rows:
+        seq, record_hash = row_seq, row_hash
+        if record_type == "key":
+            key_seq, key_hash = row_seq, row_hash
+    return seq, record_hash, key_seq, key_hash
 
 
 def _connect_readonly(path: Path, *, check_same_thread: bool = False) -> sqlite3.Connection:

@@ -3,6 +3,7 @@ float rule round-trips every finite float."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -86,3 +87,31 @@ def test_stage_record_survives_the_ledger_encoding(energy: float, uncertainty: f
     stored = json.loads(canonical_bytes(value, simple))
     assert isinstance(stored["components"][0]["energy_kwh"], str)
     assert StageRecord.model_validate(stored) == record
+
+
+header_text = st.text() | st.sampled_from(["stage", "0" * 64, "carbonguard 1.0"])
+
+
+@settings(max_examples=300)
+@given(st.integers(1, 2**53 - 1), header_text, header_text, header_text, header_text,
+       st.none() | header_text, header_text, json_value)
+def test_envelope_bytes_is_the_canonical_envelope(seq: int, record_id: str, record_type: str, time: str,
+                                                  key_id: str, run_id: str | None, prev_hash: str,
+                                                  payload: object) -> None:
+    # envelope_bytes writes the envelope as text around the canonical payload instead of sorting a
+    # dict of it: it must give exactly the RFC 8785 bytes of that dict, whatever the strings hold.
+    from carbonguard.ledger.record import SCHEMA_VERSION, Header, envelope_bytes
+
+    header = Header(seq, record_id, record_type, time, "carbonguard 1.0", key_id, run_id, prev_hash)
+    envelope = {"key_id": key_id, "payload": payload, "prev_hash": prev_hash, "producer": "carbonguard 1.0",
+                "record_id": record_id, "record_type": record_type, "run_id": run_id,
+                "schema": SCHEMA_VERSION, "seq": seq, "time": time}
+    try:
+        reference = rfc8785.dumps(envelope)
+    except Exception:  # lone surrogates: refused by both
+        with pytest.raises(UnicodeEncodeError):
+            envelope_bytes(header, payload, False)
+        return
+    assert envelope_bytes(header, payload, False) == reference
+    if all(ord(c) < 0xD800 for c in json.dumps(payload, ensure_ascii=False)):
+        assert envelope_bytes(header, payload, True) == reference
