@@ -27,11 +27,11 @@ from itertools import repeat
 from operator import add
 from typing import Any
 
-_TEXT = rb'"([^"\\\x00-\x1f]*+)"'  # a JSON string without escapes (ASCII is checked apart)
-_ANY_TEXT = rb'"[^"\\\x00-\x1f]*+"'
-_QUANTITY = rb'"((?:0|[1-9][0-9]*+)\.[0-9]++)"'  # `canonical.decimal_string` of a float >= 0
+_TEXT = rb'"([^"\\\x00-\x1f]*)"'  # a JSON string without escapes (ASCII is checked apart)
+_ANY_TEXT = rb'"[^"\\\x00-\x1f]*"'
+_QUANTITY = rb'"((?:0|[1-9][0-9]*)\.[0-9]+)"'  # `canonical.decimal_string` of a float >= 0
 _TIME = rb'"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}):([0-9]{2}:[0-9]{2})(?:\.([0-9]{1,6}))?Z"'
-_FLAGS = rb"\[(?:" + _ANY_TEXT + rb"(?:," + _ANY_TEXT + rb")*+)?\]"
+_FLAGS = rb"\[(?:" + _ANY_TEXT + rb"(?:," + _ANY_TEXT + rb")*)?\]"
 _COMPONENT = (rb'\{"component":"(gpu|cpu|dram)","device":' + _TEXT + rb',"energy_kwh":(?:null|' + _QUANTITY
               + rb'),"flags":' + _FLAGS + rb',"method":"(counter|sampled|estimated|unavailable)",'
               rb'"shared":(?:true|false),"source":' + _ANY_TEXT + rb',"uncertainty_kwh":' + _QUANTITY + rb"\}")

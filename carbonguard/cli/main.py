@@ -158,7 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 @contextmanager
 def _pydantic_plugins_skipped(skip: bool) -> Iterator[None]:
     """Skip pydantic's plugin lookup while a command runs, unless the user set the switch; restored
-    after, so a caller of `main` in the same process keeps its environment."""
+    after, so a caller of `main` in the same process keeps its environment. Such a caller should
+    know two things: models first built during the command stay built without plugins, and its
+    other threads see the variable while the command runs."""
     if not skip or PYDANTIC_PLUGINS_ENV in os.environ:
         yield
         return

@@ -58,6 +58,7 @@ from carbonguard.ledger.verify import (
 
 LEDGER_ENV = "CARBONGUARD_LEDGER"
 _PARSE_BATCH = 4096  # payloads copied out of their envelopes at a time (`verified_run_payloads`)
+_JUDGED_KEPT = 8  # digests of verified runs a ledger keeps for its decisions' check (`_check_judged`)
 DEFAULT_LEDGER = Path(".carbonguard") / "ledger.db"
 DEFAULT_CHECKPOINT_EVERY = 100
 PRODUCER = f"carbonguard {__version__}"
@@ -95,6 +96,10 @@ class Ledger:
         self._ring_hash: str | None = None  # record_hash of the key record at _ring_seq
         self._lock = threading.RLock()  # one store connection: one thread at a time uses it
         self._open_tx: Transaction | None = None
+        # (run_id, head seq) -> (count, sha256, head hash) of the stage records this object read and
+        # verified for a run (`verified_run_payloads`): the decision that follows is checked against
+        # it instead of deriving the set again (`Transaction._check_judged`).
+        self._verified_judged: dict[tuple[str, int], tuple[int, str, str]] = {}
         # Only benchmarks/ledger.py turns this off, to measure what sealing costs side by side;
         # a ledger written so fails verification (exit 16) until its next sealed write.
         self._seal_transactions = True
@@ -377,6 +382,8 @@ class Ledger:
         result, kept = self._span(None, pubkeys, (run_id, record_type))
         if not result.ok:
             return result, []
+        if record_type == "stage":
+            self._remember_judged(run_id, result, [h for _, h, _ in kept])
         out: list[tuple[int, str, _T]] = []
         with paused_gc():
             for at in range(0, len(kept), _PARSE_BATCH):
@@ -384,6 +391,26 @@ class Ledger:
                 parsed = parse([_payload_of(env) for _, _, env in batch])
                 out += [(seq, record_hash, value) for (seq, record_hash, _), value in zip(batch, parsed, strict=True)]
         return result, out
+
+    def _remember_judged(self, run_id: str, result: VerifyResult, hashes: list[str]) -> None:
+        """Keep the digest of a run's verified stage records through `result.head_seq`: exactly
+        what `judged_hashes(run_id, head)` derives, read in the snapshot that verified them."""
+        with self._lock:
+            if len(self._verified_judged) >= _JUDGED_KEPT:
+                del self._verified_judged[next(iter(self._verified_judged))]
+            self._verified_judged[(run_id, result.head_seq)] = (len(hashes), judged_sha256(hashes), result.head_hash)
+
+    def _judged_digest(self, run_id: str, through_seq: int) -> tuple[int, str]:
+        """`(count, sha256)` of the stage records a decision on `run_id` through `through_seq`
+        judged. Derived again from the store (`judged_hashes`), unless this object verified that
+        run through that seq itself and the record at `through_seq` is still the one it verified:
+        its hash commits to every record before it, so a ledger cut back and rewritten since is
+        derived again (and refused), and a run of 99,000 records is not read a third time."""
+        kept = self._verified_judged.get((run_id, through_seq))
+        if kept is not None and self.store.hash_at(through_seq) == kept[2]:
+            return kept[0], kept[1]
+        derived = self.judged_hashes(run_id, through_seq)
+        return len(derived), judged_sha256(h for _, _, h in derived)
 
     def _span(
         self, first_seq: int | None, pubkeys: Iterable[str], run: tuple[str, str] | None
@@ -655,8 +682,9 @@ class Transaction:
         return record
 
     def _check_judged(self, value: dict[str, Any]) -> None:
-        """A decision's judged records must be the ledger's: the digest is derived again from the
-        run's stage records (its run tree up to `through_seq`), a legacy list must name held records."""
+        """A decision's judged records must be the ledger's: the digest must be that of the run's
+        stage records (its run tree up to `through_seq`), as this ledger verified them or derives
+        them again (`Ledger._judged_digest`); a legacy list must name held records."""
         led = self._ledger
         judged = value.get("judged_records")
         if judged is None:  # the form written before judged_records: every hash listed
@@ -666,16 +694,15 @@ class Transaction:
                 raise InputError(Problem(f"names records this ledger does not hold: {', '.join(missing)}",
                                          field_path="payload.evaluated_record_hashes"))
             return
-        derived = led.judged_hashes(value["run_id"], judged["through_seq"])  # reads under the store's lock
         if judged["through_seq"] > self._start_seq:
             raise InputError(Problem(
                 f"judged records through seq {judged['through_seq']}, but the ledger ended at seq "
                 f"{self._start_seq} when this transaction began", field_path="payload.judged_records.through_seq"))
-        digest = judged_sha256(h for _, _, h in derived)
-        if len(derived) != judged["count"] or digest != judged["sha256"]:
+        count, digest = led._judged_digest(value["run_id"], judged["through_seq"])  # under the store's lock
+        if count != judged["count"] or digest != judged["sha256"]:
             raise InputError(Problem(
                 f"the judged-records digest does not match the ledger: run {value['run_id']!r} has "
-                f"{len(derived)} stage records through seq {judged['through_seq']} (sha256 {digest}), "
+                f"{count} stage records through seq {judged['through_seq']} (sha256 {digest}), "
                 f"the decision says {judged['count']} (sha256 {judged['sha256']})",
                 field_path="payload.judged_records"))
 

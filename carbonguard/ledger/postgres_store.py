@@ -375,6 +375,11 @@ class PostgresStore:
         return self._db.execute(self._select() + " WHERE record_type = %s AND seq > %s ORDER BY seq",
                                 (record_type, after_seq)).fetchall()
 
+    def hash_at(self, seq: int) -> str | None:
+        self._begin_if_writing()
+        row = self._db.execute(f"SELECT record_hash FROM {self._t('records')} WHERE seq = %s", (seq,)).fetchone()
+        return None if row is None else row[0]
+
     def missing_hashes(self, hashes: Sequence[str]) -> list[str]:
         if not hashes:
             return []

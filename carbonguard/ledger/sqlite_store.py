@@ -217,6 +217,10 @@ class SQLiteStore:
         return self._db.execute(_SELECT + " WHERE record_type = ? AND seq > ? ORDER BY seq",
                                 (record_type, after_seq)).fetchall()
 
+    def hash_at(self, seq: int) -> str | None:
+        row = self._db.execute("SELECT record_hash FROM records WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None else row[0]
+
     def missing_hashes(self, hashes: Sequence[str]) -> list[str]:
         missing = []
         for h in hashes:

@@ -124,6 +124,9 @@ class Store(Protocol):
         """`(seq, run_id, record_hash)` of these runs' records of one type with `seq <= through_seq`,
         in sequence order, from the run index and hash column (no envelope is read)."""
 
+    def hash_at(self, seq: int) -> str | None:
+        """The record_hash column of record `seq` (None when there is none), one primary-key probe."""
+
     def scan_ranges(self, ranges: Sequence[tuple[int, int]]) -> Iterator[list[Row]]:
         """Rows of each sorted, disjoint, inclusive range, one list per range, from one snapshot
         (inside `snapshot()`, that one)."""

@@ -17,6 +17,7 @@ from carbonguard.reporting.judged import judged_listing
 from carbonguard.runtree import subflow_payload
 
 from .conftest import stage_record
+from .tamper import raw
 
 H1, H2, H3 = "1" * 64, "a" * 64, "0f" * 32
 
@@ -118,3 +119,49 @@ def test_an_old_decision_naming_records_outside_its_run_is_reported(ledger_url: 
         record = led.append("decision", _decision(hashes=(hashes[0], stranger)))  # both exist: accepted then
         listing = judged_listing(led, record)
         assert not listing.matches and listing.exit_code == 17 and listing.missing == (stranger,)
+
+
+def _read_run(led, run_id: str = "run-1") -> int:
+    """What a gate does first: verify the run's span and read its stage records; returns the head."""
+    result, _ = led.verified_run_payloads(run_id, "stage", lambda payloads: payloads)
+    assert result.ok
+    return result.head_seq
+
+
+def test_a_run_just_verified_is_not_derived_again_for_its_decision(
+        ledger_url: str, key_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The digest of the records the ledger itself verified for the run is what the decision is
+    checked against: a run of 99,000 records is not read a third time."""
+    with open_ledger(ledger_url, signing_key=key_file) as led:
+        hashes, _ = _run_with_subflow(led)
+        head = _read_run(led)
+
+        def derive_again(*_args: object) -> None:
+            raise AssertionError("the judged records were derived again")
+
+        monkeypatch.setattr(led, "judged_hashes", derive_again)
+        with pytest.raises(InputError, match="does not match the ledger"):  # still checked, against the read
+            led.append("decision", _decision(judged=JudgedRecords.of(hashes[:2], head)))
+        with pytest.raises(InputError, match="does not match the ledger"):
+            led.append("decision", _decision(judged=JudgedRecords(count=2, sha256=judged_sha256(hashes),
+                                                                  through_seq=head)))
+        led.append("decision", _decision(judged=JudgedRecords.of(hashes, head)))
+        with pytest.raises(AssertionError, match="derived again"):  # another run: derived, as before
+            led.append("decision", _decision(run_id="run-9", judged=JudgedRecords.of([], head)))
+
+
+def test_a_ledger_rewritten_after_the_read_is_derived_again(ledger_url: str, key_file: Path) -> None:
+    """Cut back and rewritten by another writer between the gate's read and its decision: the record
+    at the head read is another one now, so the kept digest is not used, and the decision, which
+    names records this ledger no longer holds, is refused."""
+    with open_ledger(ledger_url, signing_key=key_file) as led:
+        hashes, _ = _run_with_subflow(led)
+        head = _read_run(led)
+        cut = led.records(run_id="run-2")[-1].seq  # run-2's last stage and all after it go
+        with raw(ledger_url) as run:
+            run("DELETE FROM records WHERE seq >= ?", (cut,))
+        with open_ledger(ledger_url, signing_key=key_file) as other:
+            while other.head_seq() < head:
+                other.append("stage", stage_record("run-9", stage=f"s{other.head_seq()}").model_dump(mode="json"))
+        with pytest.raises(InputError, match="has 2 stage records"):
+            led.append("decision", _decision(judged=JudgedRecords.of(hashes, head)))

@@ -226,3 +226,28 @@ def test_a_decimal_too_large_for_a_float_is_refused_as_the_model_refuses_it(fiel
     with pytest.raises(ValidationError):
         StageRecord.model_validate_json(_canonical(record))
     assert _held_to_the_model([_canonical(record)]) == [None]
+
+
+def test_the_ledger_form_reader_compiles_on_the_oldest_supported_python() -> None:
+    """`pyproject.toml` says Python >= 3.10, whose `re` has no possessive quantifiers (`*+`): the
+    reader's expressions are compiled there too (they compile lazily, at a gate's first read)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    oldest = shutil.which("python3.10")
+    env = {**os.environ, "PYENV_VERSION": "3.10"}  # where python3.10 is a pyenv shim: pick that version
+    if oldest is None or subprocess.run([oldest, "-c", "pass"], env=env, capture_output=True).returncode:
+        pytest.skip("no working python3.10 on PATH to compile the expressions with")
+    repo = Path(__file__).resolve().parents[2]
+    code = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+            "from carbonguard.stage_bytes import StageBytes\n"
+            "reader = StageBytes(tuple, tuple, {}, None, r'.+', {})\n"
+            "for count in range(4):\n"
+            "    reader._matcher(count)\n"
+            "print(sys.version_info[:2])\n")
+    out = subprocess.run([oldest, "-c", code, str(repo)], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "(3, 10)", sys.version
