@@ -11,8 +11,7 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 from carbonguard import __version__
@@ -20,15 +19,6 @@ from carbonguard.errors import EXIT_INPUT_ERROR, CarbonguardError, InputError
 
 EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE in sysexits.h
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
-
-# pydantic looks for plugins on its first model build by reading the entry points of every installed
-# distribution: with Prefect's dependencies installed that is about a fifth of `policy validate`
-# (benchmarks/cli_start.py). No command uses a pydantic plugin, so while one runs the lookup is
-# skipped, through pydantic's own switch; a user who wants plugins loaded sets the variable
-# themselves (even to an empty value) and it is left alone. A command that runs the user's own
-# command (`meter`), which inherits our environment, says so with `runs_user_command` in its
-# parser's defaults, and the environment is then left as the user set it.
-PYDANTIC_PLUGINS_ENV = "PYDANTIC_DISABLE_PLUGINS"
 
 # Each module defines `register(subparsers) -> None`, which adds its parser and sets `handler`,
 # a callable `(args) -> int` returning the exit code. The one-line help shown by `carbonguard --help`
@@ -128,8 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_INPUT_ERROR
     try:
-        with _pydantic_plugins_skipped(not getattr(args, "runs_user_command", False)):
-            return int(handler(args))
+        return int(handler(args))
     except InputError as error:
         print(f"carbonguard: {error}", file=sys.stderr)
         return EXIT_INPUT_ERROR
@@ -153,22 +142,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"carbonguard: internal error ({type(error).__name__}: {error}); this is a bug, please report it",
               file=sys.stderr)
         return EXIT_INTERNAL_ERROR
-
-
-@contextmanager
-def _pydantic_plugins_skipped(skip: bool) -> Iterator[None]:
-    """Skip pydantic's plugin lookup while a command runs, unless the user set the switch; restored
-    after, so a caller of `main` in the same process keeps its environment. Such a caller should
-    know two things: models first built during the command stay built without plugins, and its
-    other threads see the variable while the command runs."""
-    if not skip or PYDANTIC_PLUGINS_ENV in os.environ:
-        yield
-        return
-    os.environ[PYDANTIC_PLUGINS_ENV] = "__all__"
-    try:
-        yield
-    finally:
-        os.environ.pop(PYDANTIC_PLUGINS_ENV, None)
 
 
 if __name__ == "__main__":

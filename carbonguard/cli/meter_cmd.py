@@ -53,7 +53,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-record", action="store_true", help="meter and print only; write nothing")
     add_output_arguments(parser, "meter", default=None)
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS]")
-    parser.set_defaults(handler=run, runs_user_command=True)  # its child keeps our environment as is (cli.main)
+    parser.set_defaults(handler=run)
 
 
 def _resolve(command: list[str]) -> tuple[int, str] | None:

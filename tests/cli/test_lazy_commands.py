@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -147,53 +146,3 @@ def test_a_gate_without_spec_matching_loads_no_certificate_matching(tmp_path: Pa
     assert rc in (0, 1)
     assert "carbonguard.assess" in loaded
     assert not {m for m in loaded if m.startswith("carbonguard.matching")}
-
-
-# Counts calls to importlib.metadata.entry_points: pydantic's plugin lookup reads every installed
-# distribution's entry points through it on the first model build.
-_COUNT_ENTRY_POINTS = (
-    "import importlib.metadata as md\n"
-    "_real = md.entry_points\n"
-    "CALLS = []\n"
-    "def _counted(*a, **k):\n"
-    "    CALLS.append(k.get('group'))\n"
-    "    return _real(*a, **k)\n"
-    "md.entry_points = _counted\n"
-)
-
-
-def _plugin_lookups(*argv: str, env: dict[str, str] | None = None) -> tuple[int, list[str | None], str | None]:
-    """(exit code, entry-point groups read, the switch's value after) for `carbonguard ARGV` in-process."""
-    code = (
-        _COUNT_ENTRY_POINTS
-        + "import contextlib, io, json, os\n"
-        "from carbonguard.cli.main import main\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n"
-        f"    rc = main({list(argv)!r})\n"
-        "print(json.dumps([rc, CALLS, os.environ.get('PYDANTIC_DISABLE_PLUGINS')]))\n"
-    )
-    base = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
-                         env={**base, **(env or {})})
-    rc, calls, after = json.loads(out.stdout.strip().splitlines()[-1])
-    return rc, calls, after
-
-
-def test_policy_validate_skips_pydantic_plugin_lookup_and_restores_the_environment() -> None:
-    rc, calls, after = _plugin_lookups("policy", "validate", "policies/example-train.yaml")
-    assert rc == 0
-    assert "pydantic" not in calls, "pydantic scanned every distribution's entry points for plugins"
-    assert after is None  # the process's environment is as it was before the command
-
-
-def test_a_user_who_sets_the_pydantic_plugin_switch_keeps_it() -> None:
-    """Even empty (load every plugin): the user's choice, so the lookup runs and the value stays."""
-    rc, calls, after = _plugin_lookups("policy", "validate", "policies/example-train.yaml",
-                                       env={"PYDANTIC_DISABLE_PLUGINS": ""})
-    assert rc == 0 and "pydantic" in calls and after == ""
-
-
-def test_the_metered_command_inherits_the_environment_as_the_user_set_it() -> None:
-    """`meter` runs the user's training command: our plugin switch must not reach it."""
-    child = "import os, sys; sys.exit(3 if 'PYDANTIC_DISABLE_PLUGINS' in os.environ else 0)"
-    assert cli_main.main(["meter", "--no-record", "--", sys.executable, "-c", child]) == 0
