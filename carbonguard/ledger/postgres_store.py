@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 import select
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
@@ -443,16 +443,9 @@ class PostgresStore:
         conn = self._connect(autocommit=False)
         try:
             self._begin_scan(conn)
-            batch: list[Row] = []
-            for row in conn.cursor().stream(self._select() + " WHERE seq >= %s AND seq <= %s ORDER BY seq",
-                                            (from_seq, 2**63 - 1 if to_seq is None else to_seq), binary=True,
-                                            size=_SCAN_CHUNK):
-                batch.append(row)
-                if len(batch) == _SCAN_BATCH:
-                    yield batch
-                    batch = []
-            if batch:
-                yield batch
+            yield from _batches(conn.cursor().stream(
+                self._select() + " WHERE seq >= %s AND seq <= %s ORDER BY seq",
+                (from_seq, 2**63 - 1 if to_seq is None else to_seq), binary=True, size=_SCAN_CHUNK))
             conn.rollback()
         finally:
             conn.close()
@@ -478,14 +471,7 @@ class PostgresStore:
                 sql.SQL(self._select()), from_seq, 2**63 - 1 if to_seq is None else to_seq)
             with conn.cursor().copy(query) as copy:
                 copy.set_types(["int8", "text", "text", "text", "bytea"])  # the order of COLUMNS
-                batch: list[Row] = []
-                for row in copy.rows():
-                    batch.append(row)
-                    if len(batch) == _SCAN_BATCH:
-                        yield batch
-                        batch = []
-                if batch:
-                    yield batch
+                yield from _batches(copy.rows())
             conn.rollback()
         finally:
             conn.close()
@@ -582,6 +568,18 @@ def _has_chunked_rows(psycopg: Any) -> bool:
     """Whether `Cursor.stream(size=N)` works here: psycopg 3.2 or later, with libpq 17 or later."""
     capabilities = getattr(psycopg, "capabilities", None)
     return capabilities is not None and capabilities.has_stream_chunked()
+
+
+def _batches(rows: Iterable[Row]) -> Iterator[list[Row]]:
+    """Rows in lists of `_SCAN_BATCH`, what the verifier checks at a time."""
+    batch: list[Row] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == _SCAN_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _statements(script: str) -> list[str]:
