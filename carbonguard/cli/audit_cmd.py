@@ -234,8 +234,9 @@ def _judged(args: argparse.Namespace) -> int:
     with _open(args) as led:
         record = find_record(led, args.decision, ("decision", "footprint"))
         run_id = str(record.payload.get("run_id") or record.run_id or "")
-        seqs = led.run_seqs(led.run_tree(run_id), ("stage", "subflow"))
-        verified_span(led, min([*seqs[:1], record.seq]))  # the judged records and the decision, as a gate
+        first = led.first_seq(led.run_tree(run_id), ("stage", "subflow"))
+        # the judged records and the decision, as a gate verifies them
+        verified_span(led, record.seq if first is None else min(first, record.seq))
         listing = judged_listing(led, record)
     emit(targets, listing)
     return listing.exit_code

@@ -254,6 +254,11 @@ class Ledger:
         with self._lock:
             return self.store.seqs(list(run_ids), list(record_types))
 
+    def first_seq(self, run_ids: Iterable[str], record_types: Iterable[str]) -> int | None:
+        """The first of `run_seqs` (None if none), from one index probe per run and type."""
+        with self._lock:
+            return self.store.first_seq(list(run_ids), list(record_types))
+
     def head_seq(self) -> int:
         """The seq of the last record (0 for an empty ledger)."""
         with self._lock:
@@ -442,8 +447,7 @@ class Ledger:
                 last, tail, keys = outline
                 if run is not None:
                     tree = self.run_tree(run[0], last)
-                    seqs = self.store.seqs(tree, [run[1], "subflow"])
-                    first_seq = seqs[0] if seqs else None
+                    first_seq = self.store.first_seq(tree, [run[1], "subflow"])
                     wanted = (run[1], frozenset(tree))
                 tail = tail or 1
                 start = tail if first_seq is None else max(1, min(first_seq, tail))

@@ -70,6 +70,10 @@ _EXCLUSION = "CONSTRAINT claims_no_overlap EXCLUDE USING gist (registry WITH =, 
 _NO_EXCLUSION = "CHECK (NOT isempty(certificates))"
 _Head = tuple[int, str, int, "str | None"]  # see Store.head
 _APPEND_FORMATS = [0, 0, 0, 0, 1, 0]  # parameters as text, but the envelope in binary (raw bytes)
+# `first_seq`: one probe of the (run_id, record_type, seq) index per run and type
+FIRST_SEQ_SQL = ("SELECT min(f) FROM unnest(%s::text[]) AS r(run_id), unnest(%s::text[]) AS t(record_type), "
+                 "LATERAL (SELECT min(x.seq) AS f FROM {records} x WHERE x.run_id = r.run_id "
+                 "AND x.record_type = t.record_type) AS m")
 _SCAN_BATCH = 8192  # rows per batch of a full scan: about 8 MB
 # Rows per chunk from the server: libpq hands a chunk over only when it holds all of it, so 8,192
 # rows (8 MB) left this process idle while the server filled it; 512 keeps both busy (measured:
@@ -524,6 +528,10 @@ class PostgresStore:
         return sorted(r[0] for r in self._db.execute(
             f"SELECT seq FROM {self._t('records')} WHERE run_id = ANY(%s) AND record_type = ANY(%s)",
             (list(run_ids), list(record_types))))
+
+    def first_seq(self, run_ids: Sequence[str], record_types: Sequence[str]) -> int | None:
+        return self._db.execute(FIRST_SEQ_SQL.format(records=self._t("records")),
+                                (list(run_ids), list(record_types))).fetchone()[0]
 
     def run_hashes(self, run_ids: Sequence[str], record_type: str, through_seq: int) -> list[tuple[int, str, str]]:
         """`(seq, run_id, record_hash)` of these runs' records of one type up to `through_seq`."""

@@ -139,6 +139,12 @@ class SQLiteStore:
                     "SELECT seq FROM records WHERE run_id = ? AND record_type = ?", (run_id, record_type))]
         return sorted(out)
 
+    def first_seq(self, run_ids: Sequence[str], record_types: Sequence[str]) -> int | None:
+        firsts = [self._db.execute("SELECT min(seq) FROM records WHERE run_id = ? AND record_type = ?",
+                                   (run_id, record_type)).fetchone()[0]
+                  for run_id in run_ids for record_type in record_types]
+        return min((s for s in firsts if s is not None), default=None)
+
     def run_hashes(self, run_ids: Sequence[str], record_type: str, through_seq: int) -> list[tuple[int, str, str]]:
         """`(seq, run_id, record_hash)` of these runs' records of one type up to `through_seq`."""
         out: list[tuple[int, str, str]] = []

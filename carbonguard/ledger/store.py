@@ -120,6 +120,10 @@ class Store(Protocol):
 
     def seqs(self, run_ids: Sequence[str], record_types: Sequence[str]) -> list[int]: ...
 
+    def first_seq(self, run_ids: Sequence[str], record_types: Sequence[str]) -> int | None:
+        """The smallest of `seqs(...)` (None if there is none): one index probe per run and type,
+        where `seqs` reads every entry (99,000 for a large run)."""
+
     def run_hashes(self, run_ids: Sequence[str], record_type: str, through_seq: int) -> list[tuple[int, str, str]]:
         """`(seq, run_id, record_hash)` of these runs' records of one type with `seq <= through_seq`,
         in sequence order, from the run index and hash column (no envelope is read)."""

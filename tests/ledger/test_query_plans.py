@@ -147,3 +147,23 @@ def test_postgres_span_outline_probes_indexes_only(pg_filled) -> None:
     _, schema, conn = pg_filled
     plan = _pg_plan(conn, OUTLINE_SQL.format(records=f"{schema}.records"))
     assert "Seq Scan" not in plan and "records_pkey" in plan and "records_type_seq" in plan, plan
+
+
+def test_first_seq_is_the_first_of_the_runs_seqs(ledger_url: str) -> None:
+    """The span's start comes from `first_seq` (an index probe per run and type), not from every seq."""
+    _fill(ledger_url)
+    with open_ledger(ledger_url, create=False) as led:
+        for runs, types in [(["run-3"], ["stage"]), (["run-7", "run-2"], ["stage", "subflow"]),
+                            (["run-29", "nobody"], ["subflow", "stage"])]:
+            assert led.first_seq(runs, types) == led.run_seqs(runs, types)[0]
+        assert led.first_seq(["nobody"], ["stage"]) is None
+        assert led.first_seq(["run-3"], ["subflow"]) is None
+
+
+@pytest.mark.postgres
+def test_postgres_first_seq_probes_the_run_index(pg_filled) -> None:
+    from carbonguard.ledger.postgres_store import FIRST_SEQ_SQL
+
+    _, schema, conn = pg_filled
+    plan = _pg_plan(conn, FIRST_SEQ_SQL.format(records=f"{schema}.records"), (["run-3", "run-4"], ["stage"]))
+    assert "records_run_type_seq" in plan and "Seq Scan on records" not in plan, plan
