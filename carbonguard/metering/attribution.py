@@ -20,8 +20,9 @@ interact. The function is pure: records in, new records out.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import reduce
 from itertools import pairwise
-from operator import itemgetter
+from operator import add, itemgetter
 
 from carbonguard.models import ComponentEnergy, EnergyMethod, Reading, StageRecord, StageRow, stage_rows
 
@@ -51,11 +52,17 @@ def apportioned_energy(rows: Sequence[StageRow]) -> dict[tuple[int, int], float]
     Readings alone on their device everywhere are left out: they keep their own figure. Works on
     plain numbers (no model is copied), so a run of 99,000 stages on one GPU costs one sweep.
     """
-    new_energy: dict[tuple[int, int], float] = {}
+    return {(ri, ci): kwh for ri, updates in _apportioned_by_row(rows).items() for ci, kwh in updates}
+
+
+def _apportioned_by_row(rows: Sequence[StageRow]) -> dict[int, list[tuple[int, float]]]:
+    """`apportioned_energy` grouped by row: `row index -> [(reading index, kWh)]`, built as the
+    sweeps find them (a run's rebuild reads it a row at a time)."""
+    changed: dict[int, list[tuple[int, float]]] = {}
     for members in _groups(rows):
         if len(members) > 1:
-            new_energy.update(_split(members))
-    return new_energy
+            _split(members, changed)
+    return changed
 
 
 def _groups(rows: Sequence[StageRow]) -> Iterable[list[_Member]]:
@@ -89,7 +96,7 @@ def attribute_rows(rows: Sequence[StageRow]) -> list[StageRow]:
     readings, only for a record that shares a device; the others are returned as they are."""
     out = list(rows)
     make = tuple.__new__  # a row or reading from its fields without a Python-level __new__ per object
-    for ri, updates in _by_record(apportioned_energy(rows)).items():
+    for ri, updates in _apportioned_by_row(rows).items():
         row = out[ri]
         readings = list(row.readings)
         for ci, kwh in updates:
@@ -102,17 +109,6 @@ def attribute_rows(rows: Sequence[StageRow]) -> list[StageRow]:
     return out
 
 
-def _by_record(new_energy: dict[tuple[int, int], float]) -> dict[int, list[tuple[int, float]]]:
-    changed: dict[int, list[tuple[int, float]]] = {}
-    for (ri, ci), kwh in new_energy.items():
-        updates = changed.get(ri)
-        if updates is None:
-            changed[ri] = [(ci, kwh)]
-        else:
-            updates.append((ci, kwh))
-    return changed
-
-
 def attribute_shared_devices(records: Sequence[StageRecord]) -> list[StageRecord]:
     """Apportion overlapping readings of each shared device; returns records in the input order.
 
@@ -120,7 +116,7 @@ def attribute_shared_devices(records: Sequence[StageRecord]) -> list[StageRecord
     apportioned readings say so (`shared`, flag `apportioned`).
     """
     out = list(records)
-    for ri, updates in _by_record(apportioned_energy(stage_rows(records))).items():
+    for ri, updates in _apportioned_by_row(stage_rows(records)).items():
         comps = list(out[ri].components)
         for ci, kwh in updates:
             comps[ci] = _apportion(comps[ci], kwh)
@@ -128,18 +124,22 @@ def attribute_shared_devices(records: Sequence[StageRecord]) -> list[StageRecord
     return out
 
 
-def _split(members: list[_Member]) -> dict[tuple[int, int], float]:
-    """Energy of each overlapping member under the rule; members alone everywhere are left out.
+def _split(members: list[_Member], changed: dict[int, list[tuple[int, float]]]) -> None:
+    """Add to `changed` the energy of each overlapping member under the rule; members alone
+    everywhere are left out.
 
     The arithmetic (order of every sum included) is that of the first implementation, kept as the
     reference in tests/accounting/reference.py, so the figures stay the same bit for bit: on each
     segment, the mean power of the covering members summed in the order of their start, and each
     member's share the sum, segment after segment, of what it was given on each.
 
-    Why cohorts: members that start at the same cut are given the same amounts on the same segments
-    until they end, so their running share is one number, read off when each of them ends. A run
-    whose stages all started together (the same window on one GPU) is then one addition per segment
-    rather than one per member and segment; staggered windows cost what they did.
+    Why it is shaped like this: every member open on a segment is given the same amount (`each`),
+    so the amounts are kept once per segment (`given`) and a member's share is their sum from its
+    start to its end, added up (`reduce`, in C, left to right, as the reference adds them) only
+    when the member ends. Members that start at the same cut (a cohort) share that sum, carried on
+    from where the last of them ended. Whether a member ever shared its device is whether a segment
+    with more than one member lies between its start and its end. Per segment the Python work is
+    then constant; what grows with the members open is done in C (`sum`, `list.index`, `del`).
     """
     ordered = sorted(members, key=_START)  # stable: equal starts keep their order, as the reference's
     cuts = sorted({t for m in members for t in (m[2], m[3])})
@@ -152,57 +152,61 @@ def _split(members: list[_Member]) -> dict[tuple[int, int], float]:
             bucket.append(j)
     power = [m[4] / (m[3] - m[2]) for m in ordered]
     cohort_of = [0] * len(ordered)  # position -> its cohort (members with the same start)
-    running: list[float] = []  # each cohort's share so far
-    shared: list[bool] = []  # whether any of its segments so far had more than one member
-    alive: list[int] = []  # members of each cohort still open
-    out: dict[tuple[int, int], float] = {}
+    running: list[float] = []  # each cohort's share, summed through `upto`
+    upto: list[int] = []  # each cohort's next segment (index in `given`) not yet in `running`
+    began: list[int] = []  # each cohort's first segment
+    given: list[float] = []  # what each member open on a segment was given, segment after segment
+    last_shared = -1  # the last segment with more than one member open
     active: list[int] = []  # open positions, in the order of their start (so of `ordered`)
-    active_power: list[float] = []
-    cohorts: list[int] = []  # cohorts with open members
+    active_power: list[float] = []  # their powers, in the same order
+    mean_w = 0.0
     nxt, n = 0, len(ordered)
+
+    def close(j: int) -> None:
+        c = cohort_of[j]
+        if last_shared >= began[c]:  # a segment of its life had another member
+            k = len(given)
+            if upto[c] < k:
+                running[c] = reduce(add, given[upto[c]:k], running[c])
+                upto[c] = k
+            m = ordered[j]
+            updates = changed.get(m[0])
+            if updates is None:
+                changed[m[0]] = [(m[1], running[c])]
+            else:
+                updates.append((m[1], running[c]))
+
     for a, b in pairwise(cuts):
-        changed = False
+        changed_here = False
         closing = ending.get(a)
         if closing is not None:  # members ending at `a`: their share is their cohort's so far
             for j in closing:
-                c = cohort_of[j]
-                if shared[c]:
-                    m = ordered[j]
-                    out[(m[0], m[1])] = running[c]
-                alive[c] -= 1
-            active = [j for j in active if ordered[j][3] > a]
-            cohorts = [c for c in cohorts if alive[c]]
-            changed = True
+                close(j)
+                i = active.index(j)
+                del active[i], active_power[i]
+            changed_here = True
         if nxt < n and ordered[nxt][2] == a:  # every start is a cut: members open exactly at theirs
             c = len(running)
             running.append(0.0)
-            shared.append(False)
+            upto.append(len(given))
+            began.append(len(given))
             first = nxt
             while nxt < n and ordered[nxt][2] == a:
                 cohort_of[nxt] = c
                 nxt += 1
-            alive.append(nxt - first)
             active.extend(range(first, nxt))
-            cohorts.append(c)
-            changed = True
+            active_power.extend(power[first:nxt])
+            changed_here = True
         if not active:
             continue
-        if changed:
-            active_power = [power[j] for j in active]
         count = len(active)
-        mean_w = sum(active_power) / count
-        each = mean_w * (b - a) / count
-        for c in cohorts:
-            running[c] += each
+        if changed_here:
+            mean_w = sum(active_power) / count
         if count > 1:
-            for c in cohorts:
-                shared[c] = True
+            last_shared = len(given)
+        given.append(mean_w * (b - a) / count)
     for j in ending.get(cuts[-1], ()):  # the last cut ends members and starts none
-        c = cohort_of[j]
-        if shared[c]:
-            m = ordered[j]
-            out[(m[0], m[1])] = running[c]
-    return out
+        close(j)
 
 
 def _apportioned(energy_kwh: float | None, uncertainty_kwh: float, kwh: float) -> tuple[float, float]:
