@@ -195,21 +195,25 @@ def _load_stage(
     # Each payload parsed once, from its hashed bytes.
     if verify:
         # One read of the span for both: the records judged are the rows the verification checked.
-        result, entries = ledger.verified_run_payloads(run_id, "stage", checked_all)
+        result, entries, judged = ledger.verified_run_payloads(run_id, "stage", checked_all)
         _refuse_unless_intact(ledger, result)
         head = result.head_seq
     else:
-        head = ledger.head_seq()
+        head, judged = ledger.head_seq(), None
         runs = ledger.run_tree(run_id, head)  # links appended after the head: not judged
         entries = [e for other in runs for e in ledger.payloads(other, "stage", checked)]
         entries = [e for e in entries if e[0] <= head]  # appended after the head: not judged
         entries.sort(key=lambda e: e[0])
     if not entries:
         raise InputError(Problem(f"no stage records for run {run_id!r} in ledger {ledger.url}", "--run"))
-    for seq, _, value in entries:
-        if isinstance(value, _Malformed):
-            raise InputError(_record_problems(ledger.url, seq, value.error))
-    return [e[2] for e in entries], JudgedRecords.of([e[1] for e in entries], head)  # type: ignore[misc]
+    values = [e[2] for e in entries]
+    if _Malformed in set(map(type, values)):  # the first refused record, named by its seq
+        seq, _, value = next(e for e in entries if type(e[2]) is _Malformed)
+        raise InputError(_record_problems(ledger.url, seq, value.error))
+    if judged is None:  # not verified here: the digest of the hashes just read
+        return values, JudgedRecords.of([e[1] for e in entries], head)  # type: ignore[return-value]
+    count, digest = judged  # the verified read's own digest of exactly these records
+    return values, JudgedRecords(count=count, sha256=digest, through_seq=head)  # type: ignore[return-value]
 
 
 def _record_problems(url: str, seq: int, error: ValueError) -> list[Problem]:

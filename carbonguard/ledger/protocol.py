@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from carbonguard.ledger.record import LedgerRecord
-from carbonguard.ledger.verify import VerifyResult
+from carbonguard.ledger.verify import VerifiedRun, VerifyResult
 
 
 @runtime_checkable
@@ -46,7 +46,7 @@ class LedgerProtocol(LedgerWriter, Protocol):
     def payloads(self, run_id: str, record_type: str, parse: Callable[[bytes], Any]) -> list[tuple[int, str, Any]]: ...
 
     def verified_run_payloads(self, run_id: str, record_type: str, parse: Callable[[list[bytes]], list[Any]], *,
-                              pubkeys: Iterable[str] = ()) -> tuple[VerifyResult, list[tuple[int, str, Any]]]: ...
+                              pubkeys: Iterable[str] = ()) -> VerifiedRun: ...
 
     def run_seqs(self, run_ids: Iterable[str], record_types: Iterable[str]) -> list[int]: ...
 

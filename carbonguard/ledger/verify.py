@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.ledger.canonical import canonical_bytes, encode_string
@@ -77,6 +77,16 @@ class VerifyResult:
 
     def __bool__(self) -> bool:
         return self.ok
+
+
+class VerifiedRun(NamedTuple):
+    """A gate's one read of its run (`Ledger.verified_run_payloads`): the span's verdict, the run's
+    records parsed from the rows it checked, and their judged digest `(count, sha256)` (stage
+    records; None otherwise, or when the span did not verify)."""
+
+    result: VerifyResult
+    entries: list[tuple[int, str, Any]]  # (seq, record_hash, parsed), in sequence order
+    judged: tuple[int, str] | None
 
 
 def load_checkpoint_file(path: Path) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from carbonguard.models import ComponentEnergy, EnergyMethod, Reading, StageReco
 APPORTIONED = "apportioned"
 _START = itemgetter(2)  # a member's start_s
 _UNAVAILABLE = EnergyMethod.UNAVAILABLE
+_FEW = 8  # members ending at one cut that `_split` removes from the open list one by one
 
 # (record index, reading index, start_s, end_s, energy_kwh) of one reading of a shared device
 _Member = tuple[int, int, float, float, float]
@@ -162,28 +163,33 @@ def _split(members: list[_Member], changed: dict[int, list[tuple[int, float]]]) 
     mean_w = 0.0
     nxt, n = 0, len(ordered)
 
-    def close(j: int) -> None:
-        c = cohort_of[j]
-        if last_shared >= began[c]:  # a segment of its life had another member
-            k = len(given)
-            if upto[c] < k:
-                running[c] = reduce(add, given[upto[c]:k], running[c])
-                upto[c] = k
-            m = ordered[j]
-            updates = changed.get(m[0])
-            if updates is None:
-                changed[m[0]] = [(m[1], running[c])]
-            else:
-                updates.append((m[1], running[c]))
-
-    for a, b in pairwise(cuts):
+    for a, b in pairwise([*cuts, None]):  # the last cut ends members and starts none
         changed_here = False
         closing = ending.get(a)
         if closing is not None:  # members ending at `a`: their share is their cohort's so far
+            k = len(given)
             for j in closing:
-                close(j)
-                i = active.index(j)
-                del active[i], active_power[i]
+                c = cohort_of[j]
+                if last_shared >= began[c]:  # a segment of its life had another member
+                    if upto[c] < k:
+                        running[c] = reduce(add, given[upto[c]:k], running[c])
+                        upto[c] = k
+                    m = ordered[j]
+                    updates = changed.get(m[0])
+                    if updates is None:
+                        changed[m[0]] = [(m[1], running[c])]
+                    else:
+                        updates.append((m[1], running[c]))
+            if b is None:
+                break
+            if len(closing) <= _FEW:
+                for j in closing:  # found and removed in C
+                    i = active.index(j)
+                    del active[i], active_power[i]
+            else:  # many at once: one pass, rather than a search and a move each
+                gone = set(closing)
+                active_power = [p for j, p in zip(active, active_power, strict=True) if j not in gone]
+                active = [j for j in active if j not in gone]
             changed_here = True
         if nxt < n and ordered[nxt][2] == a:  # every start is a cut: members open exactly at theirs
             c = len(running)
@@ -205,8 +211,6 @@ def _split(members: list[_Member], changed: dict[int, list[tuple[int, float]]]) 
         if count > 1:
             last_shared = len(given)
         given.append(mean_w * (b - a) / count)
-    for j in ending.get(cuts[-1], ()):  # the last cut ends members and starts none
-        close(j)
 
 
 def _apportioned(energy_kwh: float | None, uncertainty_kwh: float, kwh: float) -> tuple[float, float]:

@@ -123,7 +123,7 @@ def test_an_old_decision_naming_records_outside_its_run_is_reported(ledger_url: 
 
 def _read_run(led, run_id: str = "run-1") -> int:
     """What a gate does first: verify the run's span and read its stage records; returns the head."""
-    result, _ = led.verified_run_payloads(run_id, "stage", lambda payloads: payloads)
+    result, _, _ = led.verified_run_payloads(run_id, "stage", lambda payloads: payloads)
     assert result.ok
     return result.head_seq
 

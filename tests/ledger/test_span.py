@@ -49,7 +49,7 @@ def _span(url: str, first: int | None) -> tuple[int, int]:
         result = led.verify_span(first)
         full = led.verify(workers=1)
         if first is not None:  # the gate's one read of run-j's span: the same verdict, records only if intact
-            gate, kept = led.verified_run_payloads("run-j", "stage", list)
+            gate, kept, _ = led.verified_run_payloads("run-j", "stage", list)
             assert (gate.exit_code, gate.message, gate.records) == (result.exit_code, result.message, result.records)
             assert len(kept) == (3 if result.ok else 0)
     return result.exit_code, full.exit_code
