@@ -80,7 +80,7 @@ _PAYLOAD_END = b',"prev_hash":"'
 def payload_bytes(envelope: bytes) -> bytes | None:
     """The canonical payload inside an envelope's bytes, without parsing it; None when the bytes
     are not in the form carbonguard writes (the caller then parses the whole envelope)."""
-    if envelope[:11] != b'{"key_id":"' or envelope[_PAYLOAD_AT - 12:_PAYLOAD_AT] != b'","payload":':
+    if not envelope.startswith(b'{"key_id":"') or not envelope.startswith(b'","payload":', _PAYLOAD_AT - 12):
         return None
     # The envelope's own `prev_hash` follows its payload; a nested one inside the payload comes
     # earlier, so the last occurrence is the envelope's.
