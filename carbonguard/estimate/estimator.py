@@ -69,11 +69,18 @@ class JobEstimate:
 
 
 def location_code(location: Location) -> str:
-    """A zone code, or `PROVIDER:REGION` for a cloud region (the form the intensity sources resolve)."""
+    """The zone a stage is priced in: the zone given, or a cloud region's grid zone.
+
+    A cloud region resolves as the gate resolves a policy's (`resolve_zone`: `gcp` `europe-west4`
+    is `NL`), so an estimate and the gate of the run price the same region alike; the zone
+    `gcp:europe-west4` asks for the provider's own published figure instead, in both.
+    """
     if location.zone is not None:
         return location.zone.strip().upper()
     assert location.cloud is not None  # Location validates exactly one
-    return f"{location.cloud.provider.upper()}:{location.cloud.region.strip().upper()}"
+    from carbonguard.intensity.zones import resolve_zone
+
+    return resolve_zone(None, location.cloud.provider, location.cloud.region)
 
 
 def stage_duration_s(stage: Stage) -> float:

@@ -30,7 +30,7 @@ def test_text_output_names_every_stage_and_the_sources() -> None:
         assert f"  {stage}: " in out.stdout
     assert "every figure is an estimate" in out.stdout
     assert "total: energy_kwh" in out.stdout and "co2e_kg" in out.stdout
-    assert "intensity: 236 gCO2e/kWh for GCP:EUROPE-WEST4" in out.stdout
+    assert "intensity: 268 gCO2e/kWh for NL" in out.stdout  # gcp europe-west4: its grid zone, as the gate
     assert "power: accelerators.csv:nvidia-a100-sxm4-40gb" in out.stdout
 
 
@@ -145,3 +145,22 @@ def test_hostile_names_cannot_drive_the_terminal() -> None:
     text = render("text", report)
     assert not any(ch in text for ch in "\x1b\x07\u202e")
     assert "job [2J" in text and "power: row ]0;pwned " in text
+
+
+def test_a_cloud_region_is_priced_as_the_check_and_gate_price_it(tmp_path: Path) -> None:
+    """`estimate` and `check` under a policy for the same cloud region give the same CO2e: the region
+    is its grid zone in both (it was Google's own figure in one and the grid average in the other);
+    the zone `gcp:<region>` still asks for Google's figure."""
+    alone = json.loads(run(EXAMPLE, "--json").stdout)
+    checked = subprocess.run([sys.executable, "-m", "carbonguard", "check", "--policy", "policies/ci-budget.yaml",
+                              "--jobspec", EXAMPLE, "--json"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert checked.returncode in (0, 1), checked.stderr
+    assert json.loads(checked.stdout)["co2e_kg"] == alone["totals"]["co2e_kg"]
+    spec = (REPO / EXAMPLE).read_text()
+    cloud = "    cloud:\n      provider: gcp\n      region: europe-west4\n"
+    assert cloud in spec
+    google = tmp_path / "google.yaml"
+    google.write_text(spec.replace(cloud, "    zone: gcp:europe-west4\n"))
+    out = run(str(google))
+    assert out.returncode == 0, out.stderr
+    assert "for GCP:EUROPE-WEST4" in out.stdout and "cloud-provider-figure" in out.stdout
