@@ -51,6 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="pin the ledger's first signing key (public key file); repeatable")
     verify.add_argument("--deep", action="store_true",
                         help="also parse every record and check it is canonical JSON (slower)")
+    verify.add_argument("--every-signature", action="store_true",
+                        help="verify every checkpoint's signature, not only the last of each stretch of "
+                        "the chain (which covers the others through the hash links); catches a bad "
+                        "signature a trusted writer itself wrote mid-ledger")
     verify.add_argument("--workers", type=int, metavar="N",
                         help="processes that verify ranges side by side (default: one per CPU, up to 4, "
                         "for ledgers of 200,000 records or more)")
@@ -125,7 +129,7 @@ def _verify(args: argparse.Namespace) -> int:
     pubkeys = [load_public_key(p) for p in args.pubkey]
     with _open(args) as led, progress_bar("verifying", force=args.progress) as progress:
         result = led.verify(checkpoint=checkpoint, pubkeys=pubkeys, progress=progress, deep=args.deep,
-                            workers=args.workers)
+                            workers=args.workers, every_signature=args.every_signature)
         where = led.url
     report = VerifyReport.from_result(where, result)
     # A failure's text line goes to standard error, as it always has; its JSON to wherever it was asked.

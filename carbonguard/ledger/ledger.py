@@ -50,6 +50,7 @@ from carbonguard.ledger.record import (
 from carbonguard.ledger.store import ENVELOPE, RECORD_HASH, SEQ, ClaimConflict, LedgerError, StaleHead, Store
 from carbonguard.ledger.verify import (
     EXIT_DELETED,
+    SignatureRecheck,
     VerifiedRun,
     VerifyResult,
     check_segment,
@@ -333,6 +334,7 @@ class Ledger:
         progress: Callable[[int, int | None], None] | None = None,
         deep: bool = False,
         workers: int | None = None,
+        every_signature: bool = False,
     ) -> VerifyResult:
         """Verify the whole ledger (see `carbonguard.ledger.verify` for what is checked).
 
@@ -340,7 +342,17 @@ class Ledger:
         `pubkeys` are base64 raw Ed25519 public keys pinned out of band (the first key must be one).
         `workers`: processes that check ranges of records side by side (hashing is the cost);
         None means one per CPU, up to 4, for ledgers of `PARALLEL_MIN_RECORDS` or more.
+        `every_signature`: verify every checkpoint's signature, not only the one that covers each
+        stretch of the chain (see `verify.combine`; a failure is always judged with every one).
         """
+        try:
+            return self._verify(checkpoint, pubkeys, progress, deep, workers, every_signature)
+        except SignatureRecheck:
+            return self._verify(checkpoint, pubkeys, progress, deep, workers, True)
+
+    def _verify(self, checkpoint: dict[str, Any] | None, pubkeys: Iterable[str],
+                progress: Callable[[int, int | None], None] | None, deep: bool, workers: int | None,
+                every_signature: bool) -> VerifyResult:
         with self._lock:
             head = self.store.head()
             total = self.store.count() if progress is not None else None
@@ -350,11 +362,12 @@ class Ledger:
         workers = max(1, min(workers, last))
         if workers == 1 or self.source is None:
             return verify_rows(self.store.scan_batches(), total=total, checkpoint=checkpoint,
-                               pubkeys=pubkeys, progress=progress, deep=deep, locate_seq=self._locate_seq)
+                               pubkeys=pubkeys, progress=progress, deep=deep, locate_seq=self._locate_seq,
+                               every_signature=every_signature)
         from carbonguard.ledger.worker import verify_parallel
 
         return verify_parallel(self.source, last, workers, checkpoint=checkpoint, pubkeys=pubkeys,
-                               progress=progress, deep=deep)
+                               progress=progress, deep=deep, every_signature=every_signature)
 
     def verify_span(self, first_seq: int | None, *, pubkeys: Iterable[str] = ()) -> VerifyResult:
         """Verify the chain from `first_seq` to the head, and every key record to its seal.
@@ -462,14 +475,25 @@ class Ledger:
                 start = tail if first_seq is None else max(1, min(first_seq, tail))
                 ranges = _merge([(k, min(seal or last, last)) for k, seal in keys if k < start] + [(start, last)])
                 parts = list(self.store.scan_ranges(ranges))
-            segments = [check_segment(passing(rows), a) for (a, _), rows in zip(ranges, parts, strict=True)]
+
+            def judged(parts: list[list[Any]], every_signature: bool) -> VerifyResult:
+                kept.clear()
+                segments = [check_segment(passing(rows), a, every_signature=every_signature)
+                            for (a, _), rows in zip(ranges, parts, strict=True)]
+                # A range that came back short (rows deleted at its end) would otherwise only leave
+                # a gap before the next range, which a span verification does not link across.
+                for (_, b), seg in zip(ranges, segments, strict=True):
+                    if seg.failure is None and seg.last_seq != b:
+                        seg.failure = (EXIT_DELETED, "missing (the index lists it, its row is gone)",
+                                       seg.last_seq + 1, None)
+                return combine(segments, pubkeys=pubkeys, gaps=True, every_signature=every_signature)
+
+            try:
+                result = judged(parts, False)  # each stretch's last signature (see `combine`)
+            except SignatureRecheck:  # one failed: every signature, in order, names the first
+                result = judged(parts, True)
             del parts
-        # A range that came back short (rows deleted at its end) would otherwise only leave a gap
-        # before the next range, which a span verification does not link across.
-        for (_, b), seg in zip(ranges, segments, strict=True):
-            if seg.failure is None and seg.last_seq != b:
-                seg.failure = (EXIT_DELETED, "missing (the index lists it, its row is gone)", seg.last_seq + 1, None)
-        return combine(segments, pubkeys=pubkeys, gaps=True), kept
+        return result, kept
 
     def _locate_seq(self, seq: int) -> bool:
         for row in self.store.scan():

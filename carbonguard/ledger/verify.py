@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,15 @@ _KEY_OPEN = b'{"key_id":"'
 _PAYLOAD_OPEN = b'","payload":{'
 _SEQ_TAIL = tuple(f'{i:02d},"time":"'.encode() for i in range(100))  # a seq's last two digits (seq >= 100) onwards
 _UNSET = object()  # a column value no row holds
+_STATES_KEPT = 64  # (record type, run) pairs whose envelope bytes `check_segment` keeps built
+_TEXT = rb'[\x20\x21\x23-\x5b\x5d-\x7e]*'  # a JSON string's inside without escapes: printable ASCII
+# A checkpoint exactly as `Ledger._write_seal` writes it, whole; anything else is parsed with json.
+_SEAL = re.compile(
+    rb'\{"key_id":"([0-9a-f]{32})","payload":\{"head_hash":"([0-9a-f]{64})","key_id":"([0-9a-f]{32})",'
+    rb'"signature":"([A-Za-z0-9+/=]*)","size":(0|[1-9][0-9]{0,17}),"time":"(' + _TEXT + rb')"\},'
+    rb'"prev_hash":"([0-9a-f]{64})","producer":"' + _TEXT + rb'","record_id":"(' + _TEXT + rb')",'
+    rb'"record_type":"checkpoint","run_id":null,"schema":' + str(SCHEMA_VERSION).encode()
+    + rb',"seq":(?:0|[1-9][0-9]{0,17}),"time":"' + _TEXT + rb'"\}').fullmatch
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,7 @@ class VerifyResult:
     head_hash: str = GENESIS_PREV_HASH
     unsigned_tail: int = 0  # records after the last signed checkpoint
     key_ids: tuple[str, ...] = field(default=())
+    signatures: int = 0  # checkpoint signatures verified (see `combine`: the others are covered by the chain)
 
     def __bool__(self) -> bool:
         return self.ok
@@ -132,6 +143,14 @@ class Segment:
     events: list[tuple] = field(default_factory=list)  # (seq, kind, key_id, payload, prev_hash, record_id)
     failure: tuple[int, str, int, bytes | None] | None = None  # (code, message, seq, env)
     hash_at: dict[int, str] = field(default_factory=dict)  # record hashes at requested seqs
+    # Deferred signatures (`every_signature=False`): only some checkpoints are events (see
+    # `check_segment`); each one's count of the segment's checkpoints up to it, for `combine`.
+    checkpoint_counts: dict[int, int] = field(default_factory=dict)
+
+
+class SignatureRecheck(Exception):
+    """A checkpoint signature checked late (`every_signature=False`) does not verify: verify again
+    checking every signature, which finds the first checkpoint that fails and judges as before."""
 
 
 def check_segment(
@@ -143,9 +162,18 @@ def check_segment(
     want_hash_at: int | None = None,
     progress: Callable[[int, int | None], None] | None = None,
     total: int | None = None,
+    every_signature: bool = True,
 ) -> Segment:
-    """Check rows `(seq, record_type, run_id, record_hash, envelope)` from `first_seq` on."""
+    """Check rows `(seq, record_type, run_id, record_hash, envelope)` from `first_seq` on.
+
+    `every_signature=False` (what `combine` then expects too): each checkpoint's form is checked
+    here, and only the checkpoints `combine` needs are events: the first record under a key (whose
+    key it checks), the last checkpoint before any other event, and the segment's last checkpoint
+    (whose signature covers, through the links checked here, every record before it). A ledger
+    written by `append` is half checkpoints, so this keeps the events (and what they hold) few.
+    """
     seg = Segment(first_seq, first_seq - 1)
+    counts, held, held_count = seg.checkpoint_counts, None, 0  # the last checkpoint not yet an event
     expected, last_hash = first_seq, None
     sha256, seq_tail, time_tail = hashlib.sha256, _SEQ_TAIL, _TIME_TAIL  # locals: cheaper than globals in the loop
     special = frozenset(("key", "checkpoint"))
@@ -158,8 +186,19 @@ def check_segment(
     col_type: object = _UNSET
     col_run: object = _UNSET
     prefix, head, head_base, head_next, parse = b"", b"", 0, 0, deep
+    states: dict[tuple[Any, Any], list[Any]] = {}  # (type, run) -> [prefix, head, head_base, head_next, parse]
+    state: list[Any] = []
+
+    def release() -> None:
+        """Make the held checkpoint an event: one comes next, or the segment ends."""
+        nonlocal held
+        if held is not None:
+            seg.events.append(held)
+            counts[held[0]] = held_count
+            held = None
 
     def stop(code: int, message: str, seq: int, env: bytes | None) -> Segment:
+        release()
         seg.failure = (code, message, seq, env)
         seg.last_seq, seg.last_hash = expected - 1, last_hash
         return seg
@@ -181,14 +220,20 @@ def check_segment(
             # quote, so a match at these fixed offsets is a match of the fields themselves.
             if rtype != col_type or run_id != col_run:
                 col_type, col_run = rtype, run_id
-                prefix = (f',"record_type":{_quoted(rtype)},"run_id":{_quoted(run_id)},"schema":{SCHEMA_VERSION},'
-                          '"seq":').encode()
-                parse = deep or rtype in special
-                head_next = 0
+                # kept per (type, run): a ledger written by `append` alternates stage and checkpoint
+                state = states.get((rtype, run_id))
+                if state is None:
+                    if len(states) >= _STATES_KEPT:
+                        states.clear()
+                    state = states[(rtype, run_id)] = [
+                        (f',"record_type":{_quoted(rtype)},"run_id":{_quoted(run_id)},"schema":{SCHEMA_VERSION},'
+                         '"seq":').encode(), b"", 0, 0, deep or rtype in special]
+                prefix, head, head_base, head_next, parse = state
             if type(seq) is int and seq >= 100:  # N's digits: `head` (all but the last two) + table
                 if seq >= head_next:
                     head_base = seq - seq % 100
                     head, head_next = prefix + str(head_base // 100).encode(), head_base + 100
+                    state[1:4] = head, head_base, head_next
                 mid = head + seq_tail[seq - head_base]
             else:
                 mid = prefix + f'{seq},"time":"'.encode()
@@ -210,24 +255,44 @@ def check_segment(
                 return stop(EXIT_DELETED, "does not link to the record before it (prev_hash differs): "
                             "a record was removed, or the one before was rewritten", seq, env)
             if parse:
-                try:
-                    parsed = json.loads(env)
-                except ValueError:
-                    return stop(EXIT_EDITED, "its content is not JSON", seq, env)
-                payload = parsed.get("payload")
-                if not isinstance(payload, dict):
-                    return stop(EXIT_EDITED, "its payload is not an object", seq, env)
-                if deep:
-                    if canonical_bytes(parsed, simple_keys=False) != env:
-                        return stop(EXIT_EDITED, "its bytes are not canonical JSON (RFC 8785)", seq, env)
-                    if "run_id" in payload and payload["run_id"] != run_id:
-                        return stop(EXIT_EDITED, "its run_id differs from its payload's run_id", seq, env)
+                seal = None if deep or rtype != "checkpoint" else _SEAL(env)
+                if seal is not None:  # the form `append` seals with: its fields, as json.loads reads them
+                    key_id, head_hash, cp_key, signature, size, at, prev, record_id = seal.groups()
+                    payload = {"head_hash": head_hash.decode(), "key_id": cp_key.decode(),
+                               "signature": signature.decode(), "size": int(size), "time": at.decode()}
+                    event = (seq, rtype, key_id.decode(), payload, prev.decode(), record_id.decode())
+                else:
+                    try:
+                        parsed = json.loads(env)
+                    except ValueError:
+                        return stop(EXIT_EDITED, "its content is not JSON", seq, env)
+                    payload = parsed.get("payload")
+                    if not isinstance(payload, dict):
+                        return stop(EXIT_EDITED, "its payload is not an object", seq, env)
+                    if deep:
+                        if canonical_bytes(parsed, simple_keys=False) != env:
+                            return stop(EXIT_EDITED, "its bytes are not canonical JSON (RFC 8785)", seq, env)
+                        if "run_id" in payload and payload["run_id"] != run_id:
+                            return stop(EXIT_EDITED, "its run_id differs from its payload's run_id", seq, env)
+                    event = (seq, rtype, parsed.get("key_id"), payload, parsed.get("prev_hash"),
+                             parsed.get("record_id"))
                 if rtype in special:
-                    seg.events.append((seq, rtype, parsed["key_id"], payload, parsed.get("prev_hash"),
-                                       parsed.get("record_id")))
+                    if every_signature:
+                        seg.events.append(event)
+                    elif rtype == "checkpoint":
+                        problem = _checkpoint_form(payload, seq, event[4], event[2])
+                        if problem is not None:
+                            return stop(EXIT_BAD_SIGNATURE, problem, seq, env)
+                        held, held_count = event, held_count + 1
+                        if after_key:  # the first record under its key: `combine` checks the key on it
+                            release()
+                    else:
+                        release()
+                        seg.events.append(event)
                     if rtype == "key":  # the ring may change here: check the next key use again
                         after_key = True
             if after_key and rtype != "key":
+                release()
                 seg.events.append((seq, "uses", current_key.decode("ascii", "replace"), None, None,
                                    _record_id(env)))
                 after_key = False
@@ -237,6 +302,7 @@ def check_segment(
             expected += 1
             if progress is not None and not seq & (PROGRESS_EVERY - 1):
                 progress(seq, total)
+    release()
     seg.last_seq, seg.last_hash = expected - 1, last_hash
     return seg
 
@@ -254,20 +320,43 @@ def combine(
     checkpoint: dict[str, Any] | None = None,
     pubkeys: Iterable[str] = (),
     gaps: bool = False,
+    every_signature: bool = True,
 ) -> VerifyResult:
     """Judge segments in sequence order: links between them, key trust, signatures, checkpoint.
 
     `gaps=True` (a span verification, `Ledger.verify_span`): the segments need not be contiguous;
     links are checked where one segment follows straight on from another, and the key ring is
     built from the key records inside the segments (which must then include every key record).
+
+    `every_signature=False` (segments checked so too): of the checkpoints of each stretch of linked
+    records, the signature of the last one is verified, before anything is reported. Through the
+    links checked, it covers every record and checkpoint before it, so an edit anywhere before it
+    (re-hashed and re-linked or not) fails there, without a key the ledger trusts; and since every
+    later checkpoint then fails too, a failure means: raise `SignatureRecheck`, so that the caller
+    verifies again checking every signature and names the first that fails, as it always did. What
+    this does not catch is a bad signature that a trusted writer itself wrote in the middle of a
+    stretch, followed by good ones (a writer's bug, not an edit); `every_signature=True` does.
     """
     pins = {key_id_of(unb64(p)): p for p in pubkeys}
     ring = KeyRing()
     active: set[str] = set()
     head, last_hash, checkpoints, last_cp_seq = 0, GENESIS_PREV_HASH, 0, 0
     hash_at: dict[int, str] = {}
+    pending: tuple[int, dict, str] | None = None  # the last checkpoint whose signature is not yet verified
+    signatures = 0
+
+    def settle() -> None:
+        """Verify the pending signature (it covers every checkpoint before it in its stretch)."""
+        nonlocal pending, signatures
+        if pending is not None:
+            seq, payload, public = pending
+            pending = None
+            signatures += 1
+            if not _signature_verifies(payload, public):
+                raise SignatureRecheck(seq)
 
     def fail(code: int, message: str, seq: int | None, rid: str | None, upto: int) -> VerifyResult:
+        settle()  # a bad signature before this failure is the one to report
         where = "" if seq is None else f"record seq {seq} (id {rid}): " if rid else f"record seq {seq}: "
         return VerifyResult(False, code, where + message, FAILURE_KINDS[code], seq, rid, upto, checkpoints,
                             upto, last_hash, upto - last_cp_seq, tuple(ring.public))
@@ -275,6 +364,9 @@ def combine(
     checked = 0
     for seg in segments:
         contiguous = not gaps or seg.first_seq == head + 1
+        if not contiguous:
+            settle()  # a stretch ends: its last checkpoint vouches for it
+        base = checkpoints  # deferred: the segment's checkpoints so far are `base + count`
         if contiguous and seg.last_seq >= seg.first_seq and seg.first_link != last_hash:
             return fail(EXIT_DELETED, "does not link to the record before it (prev_hash differs): a record "
                         "was removed, or the one before was rewritten", seg.first_seq, None, head)
@@ -294,10 +386,15 @@ def combine(
                                 "pinned public key (--pubkey)", seq, rid, seq - 1)
                 active = {k for k in ring.public if k not in ring.retired}
             else:
-                problem = _check_checkpoint(payload, seq, prev, key_id, ring)
+                problem = _check_checkpoint(payload, seq, prev, key_id, ring, signed=every_signature)
                 if problem is not None:
                     return fail(EXIT_BAD_SIGNATURE, problem, seq, rid, seq - 1)
-                checkpoints += 1
+                if every_signature:
+                    checkpoints += 1
+                    signatures += 1
+                else:
+                    checkpoints = base + seg.checkpoint_counts[seq]
+                    pending = (seq, payload, ring.public[payload["key_id"]])
                 last_cp_seq = seq
         hash_at.update(seg.hash_at)
         if seg.last_seq >= seg.first_seq:
@@ -306,6 +403,7 @@ def combine(
         if seg.failure is not None:
             code, message, seq, env = seg.failure
             return fail(code, message, seq, _record_id(env), head)
+    settle()
     if pins and not ring.public:
         # A pinned key says "this ledger was written by us": a ledger with no key record at all
         # (emptied, or swapped for a blank one) cannot show that, so it does not pass.
@@ -322,10 +420,13 @@ def combine(
                     f"(seq {last_cp_seq}); every write ends with a checkpoint, so these were added or "
                     "re-linked without the signing key", last_cp_seq + 1, None, head)
     what = f"{checked} of {head} records" if gaps else f"{head} records"
+    signed = ("every checkpoint signature verified" if every_signature else
+              f"{signatures} checkpoint signature{'' if signatures == 1 else 's'} verified, the last of each "
+              "stretch, covering the others through the hash chain")
     return VerifyResult(True, EXIT_INTACT, f"intact: {what}, {checkpoints} signed checkpoints, "
-                        f"{head - last_cp_seq} records after the last checkpoint", None, None, None,
+                        f"{head - last_cp_seq} records after the last checkpoint; {signed}", None, None, None,
                         checked if gaps else head, checkpoints, head, last_hash, head - last_cp_seq,
-                        tuple(ring.public))
+                        tuple(ring.public), signatures)
 
 
 def verify_rows(
@@ -337,31 +438,48 @@ def verify_rows(
     progress: Callable[[int, int | None], None] | None = None,
     deep: bool = False,
     locate_seq: Callable[[int], bool] | None = None,
+    every_signature: bool = True,
 ) -> VerifyResult:
-    """Verify a whole ledger given as batches of rows, in one process."""
+    """Verify a whole ledger given as batches of rows, in one process (`SignatureRecheck`: see
+    `combine`)."""
     seg = check_segment(batches, 1, deep=deep, locate_seq=locate_seq, progress=progress, total=total,
-                        want_hash_at=checkpoint["size"] if checkpoint else None)
+                        want_hash_at=checkpoint["size"] if checkpoint else None, every_signature=every_signature)
     if progress is not None:
         progress(seg.last_seq, total)
-    return combine([seg], checkpoint=checkpoint, pubkeys=pubkeys)
+    return combine([seg], checkpoint=checkpoint, pubkeys=pubkeys, every_signature=every_signature)
 
 
-def _check_checkpoint(payload: dict, seq: int, prev_hash: str, key_id: str, ring: KeyRing) -> str | None:
+def _checkpoint_form(payload: dict, seq: int, prev_hash: str | None, key_id: str | None) -> str | None:
+    """What a checkpoint must say about its place, before its signature means anything."""
     try:
-        size, head_hash, time = payload["size"], payload["head_hash"], payload["time"]
-        cp_key, signature = payload["key_id"], payload["signature"]
+        size, head_hash, cp_key = payload["size"], payload["head_hash"], payload["key_id"]
+        payload["time"], payload["signature"]
     except KeyError as exc:
         return f"checkpoint lacks {exc.args[0]}"
     if size != seq - 1 or head_hash != prev_hash:
         return "checkpoint does not describe the records before it"
     if cp_key != key_id:
         return "checkpoint's key differs from its envelope key id"
+    return None
+
+
+def _check_checkpoint(payload: dict, seq: int, prev_hash: str, key_id: str, ring: KeyRing, *,
+                      signed: bool = True) -> str | None:
+    """A checkpoint's form, its key, and (`signed`) its signature."""
+    problem = _checkpoint_form(payload, seq, prev_hash, key_id)
+    if problem is not None:
+        return problem
+    cp_key = payload["key_id"]
     if not ring.active(cp_key):
         return f"checkpoint signed by key {cp_key}, which is not active here"
-    message = checkpoint_message(size, head_hash, time, cp_key)
-    if not verify_signature(ring.public[cp_key], signature, message):
+    if signed and not _signature_verifies(payload, ring.public[cp_key]):
         return "checkpoint signature does not verify"
     return None
+
+
+def _signature_verifies(payload: dict, public_key: str) -> bool:
+    message = checkpoint_message(payload["size"], payload["head_hash"], payload["time"], payload["key_id"])
+    return verify_signature(public_key, payload["signature"], message)
 
 
 def _against_checkpoint(cp: dict, pins: dict[str, str], ring: KeyRing, head: int,

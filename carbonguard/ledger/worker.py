@@ -22,7 +22,7 @@ from carbonguard.ledger.verify import VerifyResult, combine
 
 def verify_parallel(source: str, last: int, workers: int, *, checkpoint: dict[str, Any] | None,
                     pubkeys: Iterable[str], progress: Callable[[int, int | None], None] | None,
-                    deep: bool) -> VerifyResult:
+                    deep: bool, every_signature: bool = True) -> VerifyResult:
     """Split 1..last into contiguous ranges (the last one open-ended, for records appended
     meanwhile), check each in its own process, then judge them in order with `combine`, which
     also checks that each range links to the one before it."""
@@ -40,7 +40,7 @@ def verify_parallel(source: str, last: int, workers: int, *, checkpoint: dict[st
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             procs.append(proc)
             assert proc.stdin is not None
-            proc.stdin.write(pickle.dumps((source, a, b, deep, want)))
+            proc.stdin.write(pickle.dumps((source, a, b, deep, want, every_signature)))
             proc.stdin.close()
         segments = []
         for proc in procs:
@@ -60,17 +60,17 @@ def verify_parallel(source: str, last: int, workers: int, *, checkpoint: dict[st
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    return combine(segments, checkpoint=checkpoint, pubkeys=pubkeys)
+    return combine(segments, checkpoint=checkpoint, pubkeys=pubkeys, every_signature=every_signature)
 
 
 def main() -> int:
-    source, first, last, deep, want = pickle.load(sys.stdin.buffer)
+    source, first, last, deep, want, every_signature = pickle.load(sys.stdin.buffer)
     from carbonguard.ledger import open_ledger
     from carbonguard.ledger.verify import check_segment
 
     with open_ledger(source, create=False) as led:
         segment = check_segment(led.store.scan_batches(first, last), first, deep=deep,
-                                locate_seq=led._locate_seq, want_hash_at=want)
+                                locate_seq=led._locate_seq, want_hash_at=want, every_signature=every_signature)
     pickle.dump(segment, sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
     return 0
 

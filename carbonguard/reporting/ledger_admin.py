@@ -38,19 +38,22 @@ class VerifyReport:
     head_hash: str = ""
     unsigned_tail: int = 0
     key_ids: tuple[str, ...] = ()
+    signatures_verified: int = 0  # checkpoint signatures verified; the chain covers the others
 
     @classmethod
     def from_result(cls, ledger_url: str, result: VerifyResult) -> VerifyReport:
         return cls(ledger_url=ledger_url, ok=result.ok, exit_code=result.exit_code, message=result.message,
                    failure=result.failure, seq=result.seq, record_id=result.record_id, records=result.records,
                    checkpoints=result.checkpoints, head_seq=result.head_seq, head_hash=result.head_hash,
-                   unsigned_tail=result.unsigned_tail, key_ids=tuple(result.key_ids))
+                   unsigned_tail=result.unsigned_tail, key_ids=tuple(result.key_ids),
+                   signatures_verified=result.signatures)
 
     def json_document(self) -> dict[str, Any]:
         return {"schema": VERIFY_SCHEMA, "ledger": self.ledger_url, "ok": self.ok, "exit_code": self.exit_code,
                 "failure": self.failure, "message": self.message, "seq": self.seq, "record_id": self.record_id,
                 "records": self.records, "checkpoints": self.checkpoints, "head_seq": self.head_seq,
-                "head_hash": self.head_hash, "unsigned_tail": self.unsigned_tail, "key_ids": list(self.key_ids)}
+                "head_hash": self.head_hash, "unsigned_tail": self.unsigned_tail, "key_ids": list(self.key_ids),
+                "signatures_verified": self.signatures_verified}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,198 @@
+"""Verification checks the signature that covers each stretch of the chain, and judges any failure
+exactly as checking every signature does (docs/ledger.md, "Verifying").
+
+A ledger written by `append` is half checkpoints (every write is sealed), and an Ed25519
+verification costs more than every other check of a record together: checking each one made a
+million-record ledger verify at about 25,000 records/s. The last checkpoint of a stretch of linked
+records covers, through the links, every record and checkpoint before it, so an edit anywhere
+before it fails there; when it does, verification runs again checking every signature, which
+names the first checkpoint that fails, as before.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from carbonguard.ledger import Signer, open_ledger
+from carbonguard.ledger import verify as verify_module
+from carbonguard.ledger.keys import checkpoint_message
+from carbonguard.ledger.record import hash_bytes
+from carbonguard.ledger.verify import SignatureRecheck, VerifyResult, check_segment, combine
+
+from . import verify_reference
+from .conftest import stage_record
+from .tamper import raw, rewrite_from, rows
+from .test_verify_equivalence import _batches, _locate, _tamper
+
+Row = tuple[Any, ...]
+
+
+def _stage(run_id: str = "run-1", hour: int = 0) -> dict:
+    return stage_record(run_id=run_id, hour=hour).model_dump(mode="json")
+
+
+@pytest.fixture(scope="module")
+def sealed_rows(tmp_path_factory: pytest.TempPathFactory) -> list[Row]:
+    """A ledger as `append` writes it: every stage sealed by its own checkpoint, a key rotation."""
+    url = str(tmp_path_factory.mktemp("deferred") / "ledger.db")
+    with open_ledger(url, signing_key=Signer.generate()) as led:
+        for i in range(60):
+            led.append("stage", _stage(f"run-{i // 7}"))
+            if i == 30:
+                led.rotate_key(Signer.generate())
+        out = [tuple(r) for r in led.store.scan()]
+    assert len(out) > 120
+    return out
+
+
+def _judged(result: VerifyResult) -> tuple:
+    return (result.ok, result.exit_code, result.message.split("; ")[0], result.failure, result.seq,
+            result.record_id, result.records, result.checkpoints)
+
+
+def _deferred(rows: list[Row], cuts: list[int], seed: int) -> VerifyResult:
+    """What `Ledger.verify` does: the stretches' last signatures, and every one if that fails."""
+    bounds = [0, *cuts, len(rows)]
+
+    def run(every: bool) -> VerifyResult:
+        rng = random.Random(seed)
+        segments = [check_segment(_batches(rows[a:b], rng), a + 1, locate_seq=_locate(rows), every_signature=every)
+                    for a, b in itertools.pairwise(bounds)]
+        return combine(segments, every_signature=every)
+
+    try:
+        return run(False)
+    except SignatureRecheck:
+        return run(True)
+
+
+def _every(rows: list[Row], cuts: list[int], seed: int) -> VerifyResult:
+    """The previous loop (tests/ledger/verify_reference.py), every signature checked."""
+    rng = random.Random(seed)
+    bounds = [0, *cuts, len(rows)]
+    return combine([verify_reference.check_segment(_batches(rows[a:b], rng), a + 1, locate_seq=_locate(rows))
+                    for a, b in itertools.pairwise(bounds)])
+
+
+def _rechain(rows: list[Row], at: int, attacker: Signer | None) -> list[Row]:
+    """Edit record `at`'s payload and re-hash and re-link everything after it, as someone with
+    write access does; checkpoints keep their signatures, or are signed again by `attacker`."""
+    out, prev = list(rows[:at - 1]), rows[at - 2][3]
+    for seq, rtype, run_id, _, env in rows[at - 1:]:
+        doc = json.loads(env)
+        if seq == at:
+            doc["payload"]["stage"] = "edited"
+        doc["prev_hash"] = prev
+        if rtype == "checkpoint":
+            doc["payload"]["head_hash"] = prev
+            if attacker is not None:
+                p = doc["payload"]
+                p["signature"] = attacker.sign(checkpoint_message(p["size"], prev, p["time"], p["key_id"]))
+        data = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+        prev = hash_bytes(data)
+        out.append((seq, rtype, run_id, prev, data))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_any_tampering_is_judged_as_checking_every_signature_judges_it(sealed_rows: list[Row], seed: int) -> None:
+    rng = random.Random(seed)
+    for case in range(40):
+        rows = _tamper(sealed_rows, rng)
+        cuts = sorted(rng.sample(range(1, len(rows)), rng.choice([0, 1, 2]))) if len(rows) > 3 else []
+        assert _judged(_deferred(rows, cuts, case)) == _judged(_every(rows, cuts, case)), (seed, case)
+
+
+@pytest.mark.parametrize("at", [3, 40, 64, 65, 100])
+def test_an_edit_re_linked_to_the_end_fails_at_the_next_checkpoint(sealed_rows: list[Row], at: int) -> None:
+    """Without the key, the re-linked chain breaks every later signature: the first is named."""
+    for attacker in (None, Signer.generate()):
+        rows = _rechain(sealed_rows, at, attacker)
+        for cuts in ([], [len(rows) // 2]):
+            deferred, every = _deferred(rows, cuts, 0), _every(rows, cuts, 0)
+            assert _judged(deferred) == _judged(every)
+            assert deferred.exit_code in (13, 15) and deferred.seq is not None and deferred.seq >= at
+
+
+def test_an_intact_ledger_checks_one_signature_per_stretch(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = str(tmp_path / "ledger.db")
+    with open_ledger(url, signing_key=Signer.generate()) as led:
+        for i in range(40):
+            led.append("stage", _stage(hour=i % 5))
+    calls = []
+    real = verify_module.verify_signature
+    monkeypatch.setattr(verify_module, "verify_signature", lambda *a: calls.append(a) or real(*a))
+    with open_ledger(url, create=False) as led:
+        fast = led.verify(workers=1)
+        assert fast.ok and fast.checkpoints == 40 and fast.signatures == 1 and len(calls) == 1
+        assert "1 checkpoint signature verified, the last of each stretch" in fast.message
+        calls.clear()
+        every = led.verify(workers=1, every_signature=True)
+        assert every.ok and every.signatures == 40 and len(calls) == 40
+        assert led.verify(workers=2).signatures == 1  # two contiguous ranges in two processes: one stretch
+        assert "every checkpoint signature verified" in every.message
+        span = led.verify_span(led.run_seqs(["run-1"], ["stage"])[-1])
+        assert span.ok and span.signatures <= 2  # the key record's seal, and the head's checkpoint
+
+
+def _bad_signature_at(url: str, seq: int, signer: Signer) -> None:
+    """Record `seq` (a checkpoint) gets a signature over other bytes, and every record after it is
+    re-linked and every later checkpoint signed again with the writer's own key: what a writer
+    with a bug could leave, not what an attacker without the key can."""
+    env = next(json.loads(bytes(r[4])) for r in rows(url) if r[0] == seq)
+    assert env["record_type"] == "checkpoint"
+    env["payload"]["signature"] = signer.sign(b"not this checkpoint")
+    data = json.dumps(env, sort_keys=True, separators=(",", ":")).encode()
+    with raw(url) as run:
+        run("UPDATE records SET envelope = ?, record_hash = ? WHERE seq = ?", (data, hash_bytes(data), seq))
+    rewrite_from(url, seq + 1, lambda payload: None, signer)
+
+
+def test_a_bad_signature_a_trusted_writer_wrote_mid_ledger_needs_every_signature(tmp_path) -> None:
+    """The one thing checking the covering signature does not catch, as documented: a bad
+    signature followed by good ones from the same trusted key. `--every-signature` does."""
+    url, signer = str(tmp_path / "ledger.db"), Signer.generate()
+    with open_ledger(url, signing_key=signer) as led:
+        for i in range(6):
+            led.append("stage", _stage(hour=i))
+    _bad_signature_at(url, 7, signer)  # key, stage, checkpoint, stage, checkpoint, stage, checkpoint 7
+    with open_ledger(url, create=False) as led:
+        assert led.verify(workers=1).ok
+        every = led.verify(workers=1, every_signature=True)
+        assert (every.exit_code, every.seq) == (13, 7) and "signature does not verify" in every.message
+    cli = [sys.executable, "-m", "carbonguard", "audit", "verify", "--ledger", url]
+    assert subprocess.run(cli, capture_output=True, timeout=60).returncode == 0
+    out = subprocess.run([*cli, "--every-signature", "--json"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 13 and json.loads(out.stdout)["seq"] == 7
+
+
+def test_a_gate_checks_the_seal_of_each_stretch_it_reads(tmp_path) -> None:
+    """A span (what a gate verifies) is made of stretches that are not linked to each other (a key
+    record and its seal, then the run to the head): each stretch's last signature is checked, so a
+    seal edited and re-hashed, its next link left broken in the part a gate does not read, fails."""
+    url = str(tmp_path / "ledger.db")
+    with open_ledger(url, signing_key=Signer.generate()) as led:
+        for i in range(60):  # 120 records: more than a span reads through to join two ranges
+            led.append("stage", _stage("before", hour=i % 5))
+        judged = led.append("stage", _stage("run-j"))
+    seal = 3  # the genesis key (1), the first stage (2), its seal (3)
+    env = next(json.loads(bytes(r[4])) for r in rows(url) if r[0] == seal)
+    assert env["record_type"] == "checkpoint"
+    env["payload"]["signature"] = env["payload"]["signature"][::-1]
+    data = json.dumps(env, sort_keys=True, separators=(",", ":")).encode()
+    with raw(url) as run:
+        run("UPDATE records SET envelope = ?, record_hash = ? WHERE seq = ?", (data, hash_bytes(data), seal))
+    with open_ledger(url, create=False) as led:
+        span = led.verify_span(judged.seq)
+        assert (span.exit_code, span.seq) == (13, seal)
+        assert span.records < 10  # two stretches, not the chain between them
+        assert (led.verify(workers=2).exit_code, led.verify(workers=2).seq) == (13, seal)  # in worker processes
+        full = led.verify(workers=1)  # the whole chain: its signature comes before the broken link after it
+        assert (full.exit_code, full.seq) == (13, seal) == (led.verify(workers=1, every_signature=True).exit_code, seal)
