@@ -13,7 +13,7 @@ def _validate(args: argparse.Namespace) -> int:
     from carbonguard.formats.admin_text import policy_ok_line, policy_problem_lines
     from carbonguard.formats.registry import RenderOptions
     from carbonguard.policy import load_policy
-    from carbonguard.reporting.ledger_admin import PolicyCheck, PolicyValidation
+    from carbonguard.reporting.policy_validation import PolicyCheck, PolicyValidation
 
     targets = output_targets(args)
     # Text on standard output keeps its two streams: ok lines on stdout, problems on stderr, as each

@@ -12,7 +12,8 @@ from carbonguard.formats.registry import RenderOptions
 
 if TYPE_CHECKING:
     from carbonguard.reporting.judged import JudgedListing
-    from carbonguard.reporting.ledger_admin import KeyEntry, KeyList, PolicyCheck, PolicyValidation, VerifyReport
+    from carbonguard.reporting.ledger_admin import KeyEntry, KeyList, VerifyReport
+    from carbonguard.reporting.policy_validation import PolicyCheck, PolicyValidation
 
 
 def render_verify(result: VerifyReport, options: RenderOptions) -> str:

@@ -1,5 +1,6 @@
-"""Typed results of the ledger and policy housekeeping commands: `audit verify`, `keys list`,
-`policy validate`. Figures only; `formats/` renders them (text keeps the old wording, JSON is new).
+"""Typed results of the ledger housekeeping commands: `audit verify`, `keys list`. Figures only;
+`formats/` renders them (text keeps the old wording, JSON is new). `policy validate`'s result lives
+apart in `policy_validation.py`, so that command does not build these classes.
 
 Why typed results here rather than prints in the commands: a CI job reads `--json` instead of
 parsing the text, and every command prints through the same `-o FORMAT[=PATH]` convention.
@@ -7,17 +8,15 @@ parsing the text, and every command prints through the same `-o FORMAT[=PATH]` c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from carbonguard.errors import Problem
     from carbonguard.ledger.keyring import KeyRing
     from carbonguard.ledger.verify import VerifyResult
 
 VERIFY_SCHEMA = "carbonguard.verify-result/v1"
 KEYS_SCHEMA = "carbonguard.key-list/v1"
-POLICY_VALIDATION_SCHEMA = "carbonguard.policy-validation/v1"
 
 
 @dataclass(frozen=True)
@@ -83,35 +82,3 @@ class KeyList:
         return {"schema": KEYS_SCHEMA, "ledger": self.ledger_url,
                 "keys": [{"key_id": k.key_id, "public_key": k.public_key, "state": k.state,
                           "first_key": k.first_key} for k in self.keys]}
-
-
-@dataclass(frozen=True)
-class PolicyCheck:
-    """One file given to `policy validate`: its identity when valid, its located problems when not."""
-
-    path: str
-    name: str | None = None
-    version: str | None = None
-    content_hash: str | None = None
-    problems: tuple[Problem, ...] = field(default=())
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-@dataclass(frozen=True)
-class PolicyValidation:
-    kind: ClassVar[str] = "policy-validation"
-    files: tuple[PolicyCheck, ...]
-
-    @property
-    def ok(self) -> bool:
-        return all(f.ok for f in self.files)
-
-    def json_document(self) -> dict[str, Any]:
-        return {"schema": POLICY_VALIDATION_SCHEMA, "ok": self.ok, "files": [
-            {"path": f.path, "ok": f.ok, "name": f.name, "version": f.version, "sha256": f.content_hash,
-             "problems": [{"source": p.source, "line": p.line, "column": p.column, "field": p.field_path,
-                           "message": p.message} for p in f.problems]}
-            for f in self.files]}

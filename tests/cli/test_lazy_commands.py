@@ -100,6 +100,25 @@ def test_the_check_sees_an_eager_import() -> None:
     assert {"pydantic", "carbonguard.models"} <= _loaded(loaded, NOT_FOR_INTENSITY)
 
 
+# What `policy validate` needs none of: the ledger commands' result classes (`ledger_admin`: three
+# dataclasses built for nothing), the gate's value types, the ledger, matching and scheduling, the
+# JSON Schema export, and the renderers of other kinds. Its own modules are in the second list, so a
+# rename that bypasses the check fails here rather than passing unseen.
+NOT_FOR_POLICY_VALIDATE = ("carbonguard.reporting.ledger_admin", "carbonguard.models", "carbonguard.point_model",
+                           "carbonguard.ledger", "carbonguard.matching", "carbonguard.scheduling",
+                           "carbonguard.policy.schema", "carbonguard.formats.text", "carbonguard.formats.common",
+                           "carbonguard.formats.json_format")
+FOR_POLICY_VALIDATE = ("carbonguard.policy.loader", "carbonguard.reporting.policy_validation",
+                       "carbonguard.formats.admin_text")
+
+
+@pytest.mark.parametrize("policy", ["policies/ci-budget.yaml", "policies/example-train.yaml"])
+def test_policy_validate_loads_only_its_own_result_and_renderer(policy: str) -> None:
+    rc, loaded = modules_after_command("policy", "validate", policy)
+    assert rc == 0 and set(FOR_POLICY_VALIDATE) <= loaded
+    assert not _loaded(loaded, NOT_FOR_POLICY_VALIDATE), sorted(_loaded(loaded, NOT_FOR_POLICY_VALIDATE))
+
+
 def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
     return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
