@@ -204,9 +204,19 @@ def main() -> int:
                     "stage records (SQLite)")
     ap.add_argument("--no-other-targets", action="store_true", help="--scale: skip the scale issue's targets "
                     "outside the ledger (accounting, warm window, CLI start-up: benchmarks/scale_targets.py)")
+    ap.add_argument("--sealed", action="store_true", help="ledgers as append writes them (a checkpoint after "
+                    "every record): verification and, with --big-run, the large run's gate, every signature "
+                    "checked against the covering ones (benchmarks/ledger_sealed.py)")
     ap.add_argument("--no-before-appends", action="store_true", help="--scale: skip PostgreSQL's previous "
                     "append guard (a sequential scan per append: about 3.5 minutes per run at 1,000,000 records)")
     args = ap.parse_args()
+    if args.sealed:
+        from ledger_sealed import print_rows, run_sealed
+
+        pg = args.postgres if args.postgres and pg_reachable(args.postgres) is None else None
+        print_rows(run_sealed([int(x) for x in args.sizes.split(",")], args.repeats, pg, args.fresh, generate,
+                              args.big_run), args.repeats)
+        return 0
     if args.scale:
         from ledger_scale import run_scale
 

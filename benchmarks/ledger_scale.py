@@ -105,6 +105,8 @@ def child_main(argv: list[str]) -> int:
         _select_before_load()
     elif mode == "before-read":
         _select_before_read()
+    elif mode == "every":
+        _select_every_signature()
     from carbonguard.ledger import open_ledger
 
     if kind == "gate":
@@ -164,6 +166,18 @@ def _verify_split(led) -> tuple[float, float, float]:
     assert result.ok, result.message
     per = 1e6 / result.records
     return spent["read"] * per, (total - spent["read"] - spent["judge"]) * per, spent["judge"] * per
+
+
+def _select_every_signature() -> None:
+    """Verification as before the covering signature: every checkpoint's signature checked
+    (`every_signature=True`, the per-record loop and everything else as now), in this child only."""
+    import carbonguard.ledger.ledger as ledger_mod
+
+    check_segment, combine = ledger_mod.check_segment, ledger_mod.combine
+    ledger_mod.check_segment = lambda *a, **k: check_segment(*a, **{**k, "every_signature": True})
+    ledger_mod.combine = lambda *a, **k: combine(*a, **{**k, "every_signature": True})
+    verify = ledger_mod.Ledger.verify
+    ledger_mod.Ledger.verify = lambda self, **k: verify(self, **{**k, "every_signature": True})
 
 
 def _select_before() -> None:
