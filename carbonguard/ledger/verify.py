@@ -193,7 +193,7 @@ def check_segment(
         """Make the held checkpoint an event: one comes next, or the segment ends."""
         nonlocal held
         if held is not None:
-            seg.events.append(held)
+            seg.events.append(_seal_event(*held) if len(held) == 2 else held)
             counts[held[0]] = held_count
             held = None
 
@@ -256,11 +256,23 @@ def check_segment(
                             "a record was removed, or the one before was rewritten", seq, env)
             if parse:
                 seal = None if deep or rtype != "checkpoint" else _SEAL(env)
-                if seal is not None:  # the form `append` seals with: its fields, as json.loads reads them
-                    key_id, head_hash, cp_key, signature, size, at, prev, record_id = seal.groups()
-                    payload = {"head_hash": head_hash.decode(), "key_id": cp_key.decode(),
-                               "signature": signature.decode(), "size": int(size), "time": at.decode()}
-                    event = (seq, rtype, key_id.decode(), payload, prev.decode(), record_id.decode())
+                if seal is not None and not every_signature:
+                    # the form `append` seals with, checked on its bytes; its event is built only if
+                    # it becomes one (`release`): most checkpoints of a stretch never do
+                    key_id, head_hash, cp_key, _, size, _, prev, _ = seal.groups()
+                    if int(size) != seq - 1 or head_hash != prev:
+                        return stop(EXIT_BAD_SIGNATURE, "checkpoint does not describe the records before it",
+                                    seq, env)
+                    if cp_key != key_id:
+                        return stop(EXIT_BAD_SIGNATURE, "checkpoint's key differs from its envelope key id",
+                                    seq, env)
+                    held, held_count = (seq, seal), held_count + 1
+                    if after_key:  # the first record under its key: `combine` checks the key on it
+                        release()
+                    payload = event = None
+                elif seal is not None:  # the same form, as json.loads reads it
+                    event = _seal_event(seq, seal)
+                    payload = event[3]
                 else:
                     try:
                         parsed = json.loads(env)
@@ -276,7 +288,9 @@ def check_segment(
                             return stop(EXIT_EDITED, "its run_id differs from its payload's run_id", seq, env)
                     event = (seq, rtype, parsed.get("key_id"), payload, parsed.get("prev_hash"),
                              parsed.get("record_id"))
-                if rtype in special:
+                if event is None:
+                    pass  # a sealed checkpoint, held above
+                elif rtype in special:
                     if every_signature:
                         seg.events.append(event)
                     elif rtype == "checkpoint":
@@ -305,6 +319,14 @@ def check_segment(
     release()
     seg.last_seq, seg.last_hash = expected - 1, last_hash
     return seg
+
+
+def _seal_event(seq: int, seal: re.Match) -> tuple:
+    """A sealed checkpoint's event, its fields as json.loads reads them from that form."""
+    key_id, head_hash, cp_key, signature, size, at, prev, record_id = seal.groups()
+    payload = {"head_hash": head_hash.decode(), "key_id": cp_key.decode(), "signature": signature.decode(),
+               "size": int(size), "time": at.decode()}
+    return (seq, "checkpoint", key_id.decode(), payload, prev.decode(), record_id.decode())
 
 
 def _quoted(value: object) -> str:
