@@ -60,8 +60,7 @@ from carbonguard.ledger.verify import (
 )
 
 LEDGER_ENV = "CARBONGUARD_LEDGER"
-_PARSE_BATCH = 4096  # payloads copied out of their envelopes at a time (`verified_run_payloads`)
-_SEQ_OF, _ENVELOPE_OF = itemgetter(SEQ), itemgetter(ENVELOPE)  # a stored row's columns
+_SEQ_OF, _HASH_OF, _ENVELOPE_OF = itemgetter(SEQ), itemgetter(RECORD_HASH), itemgetter(ENVELOPE)  # columns
 _JUDGED_KEPT = 8  # digests of verified runs a ledger keeps for its decisions' check (`_check_judged`)
 DEFAULT_LEDGER = Path(".carbonguard") / "ledger.db"
 DEFAULT_CHECKPOINT_EVERY = 100
@@ -395,27 +394,22 @@ class Ledger:
         `parse` gets payloads (canonical JSON bytes, as in `payloads`) a batch at a time and returns
         what each parses to, in order: a batch can be read column by column.
 
-        Why one method: the records are kept from the very rows the span's verification checked,
-        as they pass by, so the bytes parsed are the bytes just verified (no second read for an
-        edit or a writer to slip between) and the span is read once rather than twice (a run of
-        99,000 stages read it twice). The head, the tree (subflow links up to that head), the
-        first seq and the rows all come from one snapshot. The digest comes with the records so
-        that it is computed once, from the same hashes (sorting 99,000 of them takes 30 ms).
+        Why one method: the records are parsed from the very rows the span's verification checked,
+        batch by batch as it passes them, so the bytes parsed are the bytes just verified (no
+        second read for an edit or a writer to slip between), the span is read once rather than
+        twice, and a batch's rows are let go once checked and parsed (a run written by `append` is
+        half checkpoints: holding every row of a 99,000-stage run took 180 MB). What is parsed
+        counts only if the whole span then verifies. The head, the tree (subflow links up to that
+        head), the first seq and the rows all come from one snapshot. The digest comes with the
+        records so that it is computed once, from the same hashes.
         """
-        result, kept = self._span(None, pubkeys, (run_id, record_type))
+        result, kept = self._span(None, pubkeys, (run_id, record_type), parse)
         if not result.ok:
             return VerifiedRun(result, [], None)
-        hashes = [row[RECORD_HASH] for row in kept]
         judged = None
         if record_type == "stage":
-            judged = self._remember_judged(run_id, result, hashes)
-        out: list[tuple[int, str, _T]] = []
-        with paused_gc():
-            for at in range(0, len(kept), _PARSE_BATCH):
-                batch = kept[at:at + _PARSE_BATCH]
-                parsed = parse(list(map(_payload_of, map(_ENVELOPE_OF, batch))))
-                out += zip(map(_SEQ_OF, batch), hashes[at:at + _PARSE_BATCH], parsed, strict=True)
-        return VerifiedRun(result, out, judged)
+            judged = self._remember_judged(run_id, result, [h for _, h, _ in kept])
+        return VerifiedRun(result, kept, judged)
 
     def _remember_judged(self, run_id: str, result: VerifyResult, hashes: list[str]) -> tuple[int, str]:
         """Keep the digest of a run's verified stage records through `result.head_seq`: exactly
@@ -440,59 +434,62 @@ class Ledger:
         return len(derived), judged_sha256(h for _, _, h in derived)
 
     def _span(
-        self, first_seq: int | None, pubkeys: Iterable[str], run: tuple[str, str] | None
-    ) -> tuple[VerifyResult, list[Any]]:
-        """`verify_span`; with `run=(run_id, record_type)`, the span starts at that run tree's first
-        record and the tree's rows of that type that verification checked are kept (the store's
-        rows, `COLUMNS`)."""
-        kept: list[Any] = []
+        self, first_seq: int | None, pubkeys: Iterable[str], run: tuple[str, str] | None,
+        parse: Callable[[list[bytes]], list[Any]] | None = None,
+    ) -> tuple[VerifyResult, list[tuple[int, str, Any]]]:
+        """`verify_span`; with `run=(run_id, record_type)` and `parse`, the span starts at that run
+        tree's first record, and the tree's rows of that type are parsed as verification passes
+        them: `(seq, record_hash, parsed)`, to be used only if the result is intact."""
+        kept: list[tuple[int, str, Any]] = []
         wanted: tuple[str, frozenset[str]] | None = None
 
-        def passing(rows: list) -> Iterator[list]:
-            """The rows to `check_segment`; once it has checked them all (it asks for the next
-            batch only then, and never after a failure), the wanted ones are kept."""
-            yield rows
-            if wanted is not None:
-                rtype, runs = wanted
-                kept.extend([r for r in rows if r[1] == rtype and r[2] in runs])
+        def passing(batches: Iterator[list[Any]], keep: bool) -> Iterator[list[Any]]:
+            """The batches to `check_segment`; once it has checked one (it asks for the next only
+            then, and never after a failure), its wanted rows are parsed and the rest let go."""
+            for rows in batches:
+                yield rows
+                if keep and wanted is not None and parse is not None:
+                    rtype, runs = wanted
+                    mine = [r for r in rows if r[1] == rtype and r[2] in runs]
+                    if mine:
+                        parsed = parse(list(map(_payload_of, map(_ENVELOPE_OF, mine))))
+                        kept.extend(zip(map(_SEQ_OF, mine), map(_HASH_OF, mine), parsed, strict=True))
 
-        # The collector is paused: the rows are many small objects, none in a cycle.
-        with paused_gc():
-            # One snapshot for every read: the head, the last checkpoint, the key records and their
-            # seals, and the rows. Read in separate statements, a writer's commit between them showed
-            # a checkpoint beyond the head read first, and the tail range came out empty or short
-            # (a spurious 11, or an "intact" that had checked no tail at all).
-            with self._lock, self.store.snapshot():
-                outline = self.store.span_outline()
-                if outline is None:
-                    return combine([], pubkeys=pubkeys, gaps=True), kept
-                last, tail, keys = outline
-                if run is not None:
-                    tree = self.run_tree(run[0], last)
-                    first_seq = self.store.first_seq(tree, [run[1], "subflow"])
-                    wanted = (run[1], frozenset(tree))
-                tail = tail or 1
-                start = tail if first_seq is None else max(1, min(first_seq, tail))
-                ranges = _merge([(k, min(seal or last, last)) for k, seal in keys if k < start] + [(start, last)])
-                parts = list(self.store.scan_ranges(ranges))
+        def judged(ranges: list[tuple[int, int]], every_signature: bool) -> VerifyResult:
+            kept.clear()
+            per_range = _per_range(self.store.scan_ranges(ranges), len(ranges))
+            segments = [check_segment(passing(batches, not every_signature), a, every_signature=every_signature)
+                        for (a, _), batches in zip(ranges, per_range, strict=True)]
+            # A range that came back short (rows deleted at its end) would otherwise only leave a
+            # gap before the next range, which a span verification does not link across.
+            for (_, b), seg in zip(ranges, segments, strict=True):
+                if seg.failure is None and seg.last_seq != b:
+                    seg.failure = (EXIT_DELETED, "missing (the index lists it, its row is gone)",
+                                   seg.last_seq + 1, None)
+            return combine(segments, pubkeys=pubkeys, gaps=True, every_signature=every_signature)
 
-            def judged(parts: list[list[Any]], every_signature: bool) -> VerifyResult:
-                kept.clear()
-                segments = [check_segment(passing(rows), a, every_signature=every_signature)
-                            for (a, _), rows in zip(ranges, parts, strict=True)]
-                # A range that came back short (rows deleted at its end) would otherwise only leave
-                # a gap before the next range, which a span verification does not link across.
-                for (_, b), seg in zip(ranges, segments, strict=True):
-                    if seg.failure is None and seg.last_seq != b:
-                        seg.failure = (EXIT_DELETED, "missing (the index lists it, its row is gone)",
-                                       seg.last_seq + 1, None)
-                return combine(segments, pubkeys=pubkeys, gaps=True, every_signature=every_signature)
-
+        # The collector is paused: the rows are many small objects, none in a cycle. One snapshot
+        # for every read: the head, the last checkpoint, the key records and their seals, and the
+        # rows. Read in separate statements, a writer's commit between them showed a checkpoint
+        # beyond the head read first, and the tail range came out empty or short (a spurious 11, or
+        # an "intact" that had checked no tail at all). The rows are checked as they are read,
+        # inside it, so a second read (below) sees the same rows.
+        with paused_gc(), self._lock, self.store.snapshot():
+            outline = self.store.span_outline()
+            if outline is None:
+                return combine([], pubkeys=pubkeys, gaps=True), kept
+            last, tail, keys = outline
+            if run is not None:
+                tree = self.run_tree(run[0], last)
+                first_seq = self.store.first_seq(tree, [run[1], "subflow"])
+                wanted = (run[1], frozenset(tree))
+            tail = tail or 1
+            start = tail if first_seq is None else max(1, min(first_seq, tail))
+            ranges = _merge([(k, min(seal or last, last)) for k, seal in keys if k < start] + [(start, last)])
             try:
-                result = judged(parts, False)  # each stretch's last signature (see `combine`)
+                result = judged(ranges, False)  # each stretch's last signature (see `combine`)
             except SignatureRecheck:  # one failed: every signature, in order, names the first
-                result = judged(parts, True)
-            del parts
+                result = judged(ranges, True)
         return result, kept
 
     def _locate_seq(self, seq: int) -> bool:
@@ -792,6 +789,23 @@ def _uuid4() -> str:
     raw[8] = raw[8] & 0x3F | 0x80
     h = raw.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _per_range(pairs: Iterator[tuple[int, list[Any]]], count: int) -> list[Iterator[list[Any]]]:
+    """`Store.scan_ranges`' `(range index, batch)` pairs as one iterator of batches per range, to be
+    read in order; a range left unread (a check that stopped early) is skipped by the next one."""
+    it = iter(pairs)
+    ahead: list[Any] = [next(it, None)]
+
+    def batches(index: int) -> Iterator[list[Any]]:
+        while ahead[0] is not None and ahead[0][0] < index:
+            ahead[0] = next(it, None)
+        while ahead[0] is not None and ahead[0][0] == index:
+            batch = ahead[0][1]
+            ahead[0] = next(it, None)
+            yield batch
+
+    return [batches(i) for i in range(count)]
 
 
 def _merge(ranges: list[tuple[int, int]], gap: int = 64) -> list[tuple[int, int]]:

@@ -28,7 +28,16 @@ from psycopg.conninfo import conninfo_to_dict
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.ledger.record import Header
-from carbonguard.ledger.store import COLUMNS, HEAD_SQL, OUTLINE_SQL, LedgerError, Row, StaleHead, outline_of
+from carbonguard.ledger.store import (
+    COLUMNS,
+    HEAD_SQL,
+    OUTLINE_SQL,
+    RANGE_BATCH_ROWS,
+    LedgerError,
+    Row,
+    StaleHead,
+    outline_of,
+)
 
 DEFAULT_SCHEMA = "carbonguard"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -540,9 +549,10 @@ class PostgresStore:
             f"SELECT seq, run_id, record_hash FROM {self._t('records')} WHERE run_id = ANY(%s) "
             "AND record_type = %s AND seq <= %s ORDER BY seq", (list(run_ids), record_type, through_seq))]
 
-    def scan_ranges(self, ranges: Sequence[tuple[int, int]]) -> Iterator[list[Row]]:
-        """Rows of each inclusive range `(first, last)`, one list per range, from one snapshot (the
-        caller's, inside `snapshot()`): one statement, a primary-key range scan per range."""
+    def scan_ranges(self, ranges: Sequence[tuple[int, int]]) -> Iterator[tuple[int, list[Row]]]:
+        """Rows of each inclusive range `(first, last)` in `(range index, batch)` pairs, from one
+        snapshot (the caller's, inside `snapshot()`): one statement, a primary-key range scan per
+        range, read in one round trip (so all held at once, unlike SQLite's)."""
         if not ranges:
             return
         with self.snapshot():
@@ -552,11 +562,13 @@ class PostgresStore:
             rows = self._db.execute(query + " ORDER BY seq", [v for r in ranges for v in r],
                                     binary=True).fetchall()
         i = 0
-        for _, last in ranges:
+        for index, (_, last) in enumerate(ranges):
             j = i
             while j < len(rows) and rows[j][0] <= last:
                 j += 1
-            yield rows[i:j]
+            yield index, rows[i:min(j, i + RANGE_BATCH_ROWS)]
+            for at in range(i + RANGE_BATCH_ROWS, j, RANGE_BATCH_ROWS):
+                yield index, rows[at:min(j, at + RANGE_BATCH_ROWS)]
             i = j
 
     def count(self) -> int:

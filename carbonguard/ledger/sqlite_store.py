@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from carbonguard.errors import InputError, Problem
 from carbonguard.ledger.record import Header
-from carbonguard.ledger.store import COLUMNS, HEAD_SQL, OUTLINE_SQL, Row, outline_of
+from carbonguard.ledger.store import COLUMNS, HEAD_SQL, OUTLINE_SQL, RANGE_BATCH_ROWS, Row, outline_of
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -153,12 +153,18 @@ class SQLiteStore:
                                     "record_type = ? AND seq <= ?", (run_id, record_type, through_seq)).fetchall()
         return sorted(out)
 
-    def scan_ranges(self, ranges: Sequence[tuple[int, int]]) -> Iterator[list[Row]]:
-        """Rows of each inclusive range `(first, last)`, one list per range, from one snapshot
-        (the caller's, inside `snapshot()`): one primary-key range scan each."""
+    def scan_ranges(self, ranges: Sequence[tuple[int, int]]) -> Iterator[tuple[int, list[Row]]]:
+        """Rows of each inclusive range `(first, last)` in `(range index, batch)` pairs, from one
+        snapshot (the caller's, inside `snapshot()`): one primary-key range scan each."""
         with self.snapshot():
-            for first, last in ranges:
-                yield self._db.execute(_SELECT + " WHERE seq >= ? AND seq <= ? ORDER BY seq", (first, last)).fetchall()
+            for i, (first, last) in enumerate(ranges):
+                cursor = self._db.execute(_SELECT + " WHERE seq >= ? AND seq <= ? ORDER BY seq", (first, last))
+                batch = cursor.fetchmany(RANGE_BATCH_ROWS)
+                yield i, batch
+                while len(batch) == RANGE_BATCH_ROWS:
+                    batch = cursor.fetchmany(RANGE_BATCH_ROWS)
+                    if batch:
+                        yield i, batch
 
     @contextmanager
     def writing(self, fresh_head: bool = False) -> Iterator[None]:

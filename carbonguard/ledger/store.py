@@ -18,6 +18,7 @@ from carbonguard.ledger.record import Header
 
 # Row layout shared by every store, in this order.
 COLUMNS = ("seq", "record_type", "run_id", "record_hash", "envelope")
+RANGE_BATCH_ROWS = 4096  # rows per batch of `scan_ranges`
 Row = tuple[int, str, "str | None", str, bytes]
 SEQ, RECORD_TYPE, RUN_ID, RECORD_HASH, ENVELOPE = range(5)
 
@@ -131,9 +132,10 @@ class Store(Protocol):
     def hash_at(self, seq: int) -> str | None:
         """The record_hash column of record `seq` (None when there is none), one primary-key probe."""
 
-    def scan_ranges(self, ranges: Sequence[tuple[int, int]]) -> Iterator[list[Row]]:
-        """Rows of each sorted, disjoint, inclusive range, one list per range, from one snapshot
-        (inside `snapshot()`, that one)."""
+    def scan_ranges(self, ranges: Sequence[tuple[int, int]]) -> Iterator[tuple[int, list[Row]]]:
+        """Rows of each sorted, disjoint, inclusive range as `(range index, batch)` pairs, in order,
+        at least one (possibly empty) batch per range, from one snapshot (inside `snapshot()`, that
+        one). In batches, so that a reader can let go of rows it has checked."""
 
     def count(self) -> int: ...
 

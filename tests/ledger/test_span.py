@@ -155,8 +155,10 @@ def test_a_range_that_comes_back_short_is_refused(built: dict) -> None:
         scan = led.store.scan_ranges
 
         def short_first_range(ranges):
-            for i, part in enumerate(scan(ranges)):
-                yield part[:-1] if i == 0 else part
+            pairs = list(scan(ranges))  # (range index, batch)
+            end = max(i for i, (index, _) in enumerate(pairs) if index == 0)
+            pairs[end] = (0, pairs[end][1][:-1])  # the first range's last row is gone
+            yield from pairs
 
         led.store.scan_ranges = short_first_range
         result = led.verify_span(built["first"])
@@ -183,3 +185,33 @@ def test_records_appended_after_the_verified_head_are_not_judged(tmp_path) -> No
         assert led.head_seq() > head  # the other writer's record (and its seal) did land
         assert judged == JudgedRecords.of([first.record_hash], head) and len(records) == 1
         assert len(load_stage_records(led, "run-j")[0]) == 2  # unverified read: both
+
+
+def test_a_span_read_in_small_batches_is_judged_as_one_read(built: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gate checks and parses its span batch by batch, letting rows go once checked: in batches
+    of three rows, the run's records and an edit in a late batch are judged as in one batch."""
+    import carbonguard.ledger.postgres_store as postgres_store
+    import carbonguard.ledger.sqlite_store as sqlite_store
+
+    with open_ledger(built["url"], create=False) as led:
+        whole = led.verified_run_payloads("run-j", "stage", list)
+    for module in (sqlite_store, postgres_store):
+        monkeypatch.setattr(module, "RANGE_BATCH_ROWS", 3)
+    with open_ledger(built["url"], create=False) as led:
+        pairs = list(led.store.scan_ranges([(1, 7), (9, 9), (20, 21)]))
+        assert [(i, len(b)) for i, b in pairs] == [(0, 3), (0, 3), (0, 1), (1, 1), (2, 2)]
+        small = led.verified_run_payloads("run-j", "stage", list)
+    assert small.result.ok and small.entries == whole.entries and small.judged == whole.judged
+    _edit(built["url"], built["last"])
+    with open_ledger(built["url"], create=False) as led:
+        assert led.verified_run_payloads("run-j", "stage", list).result.exit_code == 10
+
+
+def test_a_range_left_unread_is_skipped_by_the_next() -> None:
+    """A check that stops early leaves the rest of its range unread: the next range starts at its own rows."""
+    from carbonguard.ledger.ledger import _per_range
+
+    pairs = [(0, ["a"]), (0, ["b"]), (1, ["c"]), (2, []), (3, ["d"])]
+    first, second, third, fourth = _per_range(iter(pairs), 4)
+    assert next(first) == ["a"]  # stops here, as a failed check does
+    assert list(second) == [["c"]] and list(third) == [[]] and list(fourth) == [["d"]]
