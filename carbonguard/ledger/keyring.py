@@ -34,6 +34,8 @@ class KeyRing:
             raw = unb64(public_key)
         except (KeyError, TypeError, ValueError):
             return "key record is malformed"
+        if not all(type(v) is str for v in (action, key_id, signed_by, signature, envelope_key_id)):
+            return "key record is malformed"  # text only: a list here was a crash (unhashable) in `active`
         if action not in KEY_ACTIONS:
             return f"unknown key action {action!r}"
         if len(raw) != 32 or key_id_of(raw) != key_id:

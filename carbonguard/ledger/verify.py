@@ -281,6 +281,16 @@ def check_segment(
                     payload = parsed.get("payload")
                     if not isinstance(payload, dict):
                         return stop(EXIT_EDITED, "its payload is not an object", seq, env)
+                    # The fields a signature covers are read from the parse: they must be the ones
+                    # the byte checks above found (the envelope's first `key_id`, the last
+                    # `,"prev_hash":"`). A second key_id, or a `prev_hash` nested after the real
+                    # one (in an object where `producer` stands), made the link checked and the
+                    # link signed two different hashes.
+                    if parsed.get("prev_hash") != env[link + 14:link + 78].decode("ascii", "replace"):
+                        return stop(EXIT_DELETED, "does not link to the record before it (its prev_hash "
+                                    "differs from the link its bytes hold)", seq, env)
+                    if parsed.get("key_id") != current_key.decode("ascii", "replace"):
+                        return stop(EXIT_EDITED, "its key_id differs from the one its bytes start with", seq, env)
                     if deep:
                         if canonical_bytes(parsed, simple_keys=False) != env:
                             return stop(EXIT_EDITED, "its bytes are not canonical JSON (RFC 8785)", seq, env)
@@ -377,11 +387,14 @@ def combine(
             if not _signature_verifies(payload, public):
                 raise SignatureRecheck(seq)
 
-    def fail(code: int, message: str, seq: int | None, rid: str | None, upto: int) -> VerifyResult:
+    def fail(code: int, message: str, seq: int | None, rid: str | None, upto: int,
+             upto_hash: str | None = None) -> VerifyResult:
+        """`upto_hash`: the hash of record `upto` where known (a key record's or checkpoint's own
+        link, checked against the bytes), else the last segment's end."""
         settle()  # a bad signature before this failure is the one to report
         where = "" if seq is None else f"record seq {seq} (id {rid}): " if rid else f"record seq {seq}: "
         return VerifyResult(False, code, where + message, FAILURE_KINDS[code], seq, rid, upto, checkpoints,
-                            upto, last_hash, upto - last_cp_seq, tuple(ring.public))
+                            upto, upto_hash or last_hash, upto - last_cp_seq, tuple(ring.public))
 
     checked = 0
     for seg in segments:
@@ -402,15 +415,15 @@ def combine(
                 problem = ring.apply(payload, key_id, prev)
                 if problem is not None:
                     code = EXIT_UNTRUSTED_KEY if "not trusted" in problem else EXIT_BAD_SIGNATURE
-                    return fail(code, problem, seq, rid, seq - 1)
+                    return fail(code, problem, seq, rid, seq - 1, prev)
                 if pins and payload.get("action") == "genesis" and payload["key_id"] not in pins:
                     return fail(EXIT_UNTRUSTED_KEY, f"the ledger's first key {payload['key_id']} is not a "
-                                "pinned public key (--pubkey)", seq, rid, seq - 1)
+                                "pinned public key (--pubkey)", seq, rid, seq - 1, prev)
                 active = {k for k in ring.public if k not in ring.retired}
             else:
                 problem = _check_checkpoint(payload, seq, prev, key_id, ring, signed=every_signature)
                 if problem is not None:
-                    return fail(EXIT_BAD_SIGNATURE, problem, seq, rid, seq - 1)
+                    return fail(EXIT_BAD_SIGNATURE, problem, seq, rid, seq - 1, prev)
                 if every_signature:
                     checkpoints += 1
                     signatures += 1
@@ -475,9 +488,11 @@ def _checkpoint_form(payload: dict, seq: int, prev_hash: str | None, key_id: str
     """What a checkpoint must say about its place, before its signature means anything."""
     try:
         size, head_hash, cp_key = payload["size"], payload["head_hash"], payload["key_id"]
-        payload["time"], payload["signature"]
+        time, signature = payload["time"], payload["signature"]
     except KeyError as exc:
         return f"checkpoint lacks {exc.args[0]}"
+    if type(size) is not int or not all(type(v) is str for v in (head_hash, cp_key, time, signature)):
+        return "checkpoint's fields are not of their types (size a whole number, the others text)"
     if size != seq - 1 or head_hash != prev_hash:
         return "checkpoint does not describe the records before it"
     if cp_key != key_id:

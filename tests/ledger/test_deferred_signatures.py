@@ -196,3 +196,96 @@ def test_a_gate_checks_the_seal_of_each_stretch_it_reads(tmp_path) -> None:
         assert (led.verify(workers=2).exit_code, led.verify(workers=2).seq) == (13, seal)  # in worker processes
         full = led.verify(workers=1)  # the whole chain: its signature comes before the broken link after it
         assert (full.exit_code, full.seq) == (13, seal) == (led.verify(workers=1, every_signature=True).exit_code, seal)
+
+
+def _decoy(url: str) -> int:
+    """An attacker without the key edits the first stage and re-links everything after it; each
+    checkpoint keeps its genuine signed payload and its original top-level `prev_hash`, while the
+    link the bytes hold is a `prev_hash` nested after it, in an object put where `producer` stands.
+    Returns the edited stage's seq."""
+    all_rows = rows(url)
+    target = next(r[0] for r in all_rows if r[1] == "stage")
+    original = {r[0]: r[3] for r in all_rows}
+    with raw(url) as run:
+        link = original[target - 1]
+        for seq, rtype, _, _, env in all_rows:
+            if seq < target:
+                continue
+            doc = json.loads(bytes(env))
+            if seq == target:
+                doc["payload"]["stage"] = "edited"
+            if rtype == "checkpoint":
+                doc["prev_hash"] = original[seq - 1]
+                doc["producer"] = {"a": doc["producer"], "prev_hash": link}
+            else:
+                doc["prev_hash"] = link
+            data = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+            link = hash_bytes(data)
+            run("UPDATE records SET envelope = ?, record_hash = ? WHERE seq = ?", (data, link, seq))
+    return target
+
+
+def test_a_prev_hash_nested_after_the_real_one_is_not_the_link(ledger_url: str) -> None:
+    """The link the bytes are checked for and the link a signature covers are one field: a decoy
+    `prev_hash` after the real one passed every verification and handed the gate the edited stage."""
+    with open_ledger(ledger_url, signing_key=Signer.generate()) as led:
+        for i in range(6):
+            led.append("stage", _stage("run-x", hour=i))
+    target = _decoy(ledger_url)
+    with open_ledger(ledger_url, create=False) as led:
+        for result in (led.verify(workers=1), led.verify(workers=1, every_signature=True),
+                       led.verify(workers=1, deep=True), led.verify_span(target)):
+            assert (result.exit_code, result.seq) == (11, target + 1), result.message
+        gate = led.verified_run_payloads("run-x", "stage", list)
+        assert gate.result.exit_code == 11 and gate.entries == []
+
+
+def test_a_second_key_id_is_refused_not_a_crash(tmp_path) -> None:
+    """A checkpoint with a second top-level `key_id` that is not text was a TypeError (exit 70)."""
+    url = str(tmp_path / "ledger.db")
+    with open_ledger(url, signing_key=Signer.generate()) as led:
+        for i in range(4):
+            led.append("stage", _stage(hour=i))
+    seq, _, _, _, env = rows(url)[-1]
+    doc = json.loads(bytes(env))
+    doc["payload"]["key_id"] = ["x"]
+    data = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    at = data.index(b'},"prev_hash":') + 1
+    data = data[:at] + b',"key_id":["x"]' + data[at:]
+    with raw(url) as run:
+        run("UPDATE records SET envelope = ?, record_hash = ? WHERE seq = ?", (data, hash_bytes(data), seq))
+    with open_ledger(url, create=False) as led:
+        for result in (led.verify(workers=1), led.verify(workers=1, every_signature=True), led.verify_span(None)):
+            assert (result.exit_code, result.seq) == (10, seq), result.message
+
+
+def test_a_checkpoint_of_the_wrong_size_reports_the_same_head_either_way(tmp_path) -> None:
+    url = str(tmp_path / "ledger.db")
+    with open_ledger(url, signing_key=Signer.generate()) as led:
+        for i in range(4):
+            led.append("stage", _stage(hour=i))
+    seq, _, _, _, env = rows(url)[4]  # the second stage's seal
+    doc = json.loads(bytes(env))
+    doc["payload"]["size"] += 1
+    data = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    with raw(url) as run:
+        run("UPDATE records SET envelope = ?, record_hash = ? WHERE seq = ?", (data, hash_bytes(data), seq))
+    with open_ledger(url, create=False) as led:
+        fast, every = led.verify(workers=1), led.verify(workers=1, every_signature=True)
+        assert (fast.exit_code, fast.seq) == (every.exit_code, every.seq) == (13, seq)
+        assert fast.head_hash == every.head_hash == rows(url)[seq - 2][3]
+
+
+def test_a_key_record_with_a_field_that_is_not_text_is_refused_not_a_crash(tmp_path) -> None:
+    url = str(tmp_path / "ledger.db")
+    with open_ledger(url, signing_key=Signer.generate()) as led:
+        led.append("stage", _stage())
+    seq, _, _, _, env = rows(url)[0]  # the genesis key record
+    doc = json.loads(bytes(env))
+    doc["payload"]["action"] = ["genesis"]
+    data = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    with raw(url) as run:
+        run("UPDATE records SET envelope = ?, record_hash = ? WHERE seq = ?", (data, hash_bytes(data), seq))
+    with open_ledger(url, create=False) as led:
+        for result in (led.verify(workers=1), led.verify_span(None)):
+            assert (result.exit_code, result.seq) == (13, seq) and "malformed" in result.message
