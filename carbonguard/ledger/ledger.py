@@ -442,30 +442,41 @@ class Ledger:
         them: `(seq, record_hash, parsed)`, to be used only if the result is intact."""
         kept: list[tuple[int, str, Any]] = []
         wanted: tuple[str, frozenset[str]] | None = None
+        broke: list[BaseException] = []  # what `parse` raised, held until the span's verdict
 
         def passing(batches: Iterator[list[Any]], keep: bool) -> Iterator[list[Any]]:
             """The batches to `check_segment`; once it has checked one (it asks for the next only
-            then, and never after a failure), its wanted rows are parsed and the rest let go."""
+            then, and never after a failure), its wanted rows are parsed and the rest let go. An
+            exception from `parse` (a bug, or bytes it cannot take: an edit re-hashed at the end of
+            a batch is parsed before the broken link after it is read) waits for the verdict: a span
+            that fails is reported as failing, not as the exception."""
             for rows in batches:
                 yield rows
-                if keep and wanted is not None and parse is not None:
+                if keep and wanted is not None and parse is not None and not broke:
                     rtype, runs = wanted
                     mine = [r for r in rows if r[1] == rtype and r[2] in runs]
                     if mine:
-                        parsed = parse(list(map(_payload_of, map(_ENVELOPE_OF, mine))))
+                        try:
+                            parsed = parse(list(map(_payload_of, map(_ENVELOPE_OF, mine))))
+                        except Exception as exc:  # re-raised below if the span is intact
+                            broke.append(exc)
+                            continue
                         kept.extend(zip(map(_SEQ_OF, mine), map(_HASH_OF, mine), parsed, strict=True))
 
         def judged(ranges: list[tuple[int, int]], every_signature: bool) -> VerifyResult:
             kept.clear()
             per_range = _per_range(self.store.scan_ranges(ranges), len(ranges))
-            segments = [check_segment(passing(batches, not every_signature), a, every_signature=every_signature)
-                        for (a, _), batches in zip(ranges, per_range, strict=True)]
-            # A range that came back short (rows deleted at its end) would otherwise only leave a
-            # gap before the next range, which a span verification does not link across.
-            for (_, b), seg in zip(ranges, segments, strict=True):
+            segments = []
+            for (a, b), batches in zip(ranges, per_range, strict=True):
+                seg = check_segment(passing(batches, not every_signature), a, every_signature=every_signature)
+                # A range that came back short (rows deleted at its end) would otherwise only leave
+                # a gap before the next range, which a span verification does not link across.
                 if seg.failure is None and seg.last_seq != b:
                     seg.failure = (EXIT_DELETED, "missing (the index lists it, its row is gone)",
                                    seg.last_seq + 1, None)
+                segments.append(seg)
+                if seg.failure is not None:
+                    break  # `combine` reports this one: the ranges after it need no reading
             return combine(segments, pubkeys=pubkeys, gaps=True, every_signature=every_signature)
 
         # The collector is paused: the rows are many small objects, none in a cycle. One snapshot
@@ -490,6 +501,8 @@ class Ledger:
                 result = judged(ranges, False)  # each stretch's last signature (see `combine`)
             except SignatureRecheck:  # one failed: every signature, in order, names the first
                 result = judged(ranges, True)
+        if broke and result.ok:
+            raise broke[0]
         return result, kept
 
     def _locate_seq(self, seq: int) -> bool:

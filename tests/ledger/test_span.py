@@ -13,6 +13,7 @@ import json
 import pytest
 
 from carbonguard.ledger import Signer, open_ledger
+from carbonguard.ledger.record import hash_bytes
 from carbonguard.models import JudgedRecords
 
 from .conftest import stage_record
@@ -215,3 +216,34 @@ def test_a_range_left_unread_is_skipped_by_the_next() -> None:
     first, second, third, fourth = _per_range(iter(pairs), 4)
     assert next(first) == ["a"]  # stops here, as a failed check does
     assert list(second) == [["c"]] and list(third) == [[]] and list(fourth) == [["d"]]
+
+
+def test_a_parser_that_raises_waits_for_the_verdict(built: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gate parses each batch once checked, before the whole span is: what the parser raises on
+    an edited record is not reported while the span fails; on an intact span it is raised."""
+    import carbonguard.ledger.postgres_store as postgres_store
+    import carbonguard.ledger.sqlite_store as sqlite_store
+
+    for module in (sqlite_store, postgres_store):  # one row a batch: the edited one is parsed
+        monkeypatch.setattr(module, "RANGE_BATCH_ROWS", 1)  # before the broken link after it is read
+
+    def fussy(payloads: list[bytes]) -> list:
+        if any(b'"stage":"fit-edited"' in p for p in payloads):
+            raise RuntimeError("the parser broke")
+        return payloads
+
+    def broken(payloads: list[bytes]) -> list:
+        raise RuntimeError("the parser broke")
+
+    with open_ledger(built["url"], create=False) as led:
+        assert led.verified_run_payloads("run-j", "stage", fussy).result.ok
+        with pytest.raises(RuntimeError, match="the parser broke"):
+            led.verified_run_payloads("run-j", "stage", broken)
+    env = next(json.loads(bytes(r[4])) for r in rows(built["url"]) if r[0] == built["first"])
+    env["payload"]["stage"] = "fit-edited"
+    data = json.dumps(env, sort_keys=True, separators=(",", ":")).encode()
+    with raw(built["url"]) as run:  # edited and re-hashed: the next record's link is what fails
+        run("UPDATE records SET envelope = ?, record_hash = ? WHERE seq = ?",
+            (data, hash_bytes(data), built["first"]))
+    with open_ledger(built["url"], create=False) as led:
+        assert led.verified_run_payloads("run-j", "stage", fussy).result.exit_code == 11
