@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -58,8 +59,12 @@ def paused_gc() -> Iterator[None]:
     What the block leaves alive (a run's rows) is moved to the oldest generation as it ends
     (`gc.freeze` then `gc.unfreeze`: two list splices, no walk), as if it had survived the young
     collections: otherwise the first collection after the block walked every one of them, and the
-    next one again (a tenth of a 99,000-record gate). Skipped where the application has frozen
-    objects itself (a server that freezes before forking workers): unfreezing would thaw them.
+    next one again (a tenth of a 99,000-record gate). Only after a block that left many objects
+    young (`_MANY_YOUNG`: a small read is not worth moving the whole process's young objects), and
+    not where the application has frozen objects itself (a server that freezes before forking
+    workers: unfreezing would thaw them), nor on a free-threaded build, where freezing stops every
+    thread and walks the heap. A cycle among what was moved is freed at the next full collection
+    rather than a young one: later, never leaked.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -67,12 +72,14 @@ def paused_gc() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
-            if gc.get_freeze_count() == 0:  # never thaw what the application froze itself (pre-fork)
-                gc.freeze()
+            if gc.get_count()[0] > _MANY_YOUNG and gc.get_freeze_count() == 0 and not _FREE_THREADED:
+                gc.freeze()  # never when the application froze objects itself (before forking)
                 gc.unfreeze()
             gc.enable()
 
 
+_MANY_YOUNG = 100_000  # young objects after a `paused_gc` block worth moving to the oldest generation
+_FREE_THREADED = not getattr(sys, "_is_gil_enabled", lambda: True)()  # 3.13t and later, GIL off
 _PAYLOAD_AT = len('{"key_id":"') + 32 + len('","payload":')  # key ids are 32 hex digits
 _PAYLOAD_END = b',"prev_hash":"'
 

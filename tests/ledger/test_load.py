@@ -85,9 +85,12 @@ def test_paused_gc_restores_the_collector() -> None:
         gc.enable()
 
 
-def test_paused_gc_leaves_what_it_made_to_the_oldest_generation() -> None:
+def test_paused_gc_leaves_what_it_made_to_the_oldest_generation(monkeypatch: pytest.MonkeyPatch) -> None:
     """The block's survivors are not walked again by the next young collections (they were a tenth
     of a 99,000-record gate): they are in the oldest generation when the block ends."""
+    import carbonguard.ledger.record as record
+
+    monkeypatch.setattr(record, "_MANY_YOUNG", 100)  # the 1,000 made here count as many
     assert gc.isenabled() and gc.get_freeze_count() == 0
     threshold = gc.get_threshold()
     gc.set_threshold(10**9)  # no collection of our own moves them meanwhile
@@ -112,3 +115,16 @@ def test_paused_gc_never_thaws_what_the_application_froze() -> None:
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
+
+
+def test_paused_gc_leaves_a_small_block_to_the_young_collections() -> None:
+    """Moving every young object of the process is worth it after a large read, not a small one."""
+    threshold = gc.get_threshold()
+    gc.collect()
+    gc.set_threshold(10**9)
+    try:
+        with paused_gc():
+            kept = [[i] for i in range(100)]
+        assert id(kept[-1]) in {id(o) for o in gc.get_objects(0)}
+    finally:
+        gc.set_threshold(*threshold)
