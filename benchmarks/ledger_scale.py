@@ -196,7 +196,10 @@ def _select_before() -> None:
 
     sqlite_store.MMAP_BYTES = 2147418112
     # verification: each record checked by the loop before it was trimmed, PostgreSQL read by binary COPY
-    verify_mod.check_segment = verify_reference.check_segment  # type: ignore[assignment]
+    # (that loop knows no `every_signature`: it checked every signature, as `combine` did then)
+    reference_check = verify_reference.check_segment
+    verify_mod.check_segment = lambda *a, every_signature=True, **k: reference_check(*a, **k)  # type: ignore[assignment]
+    _select_every_signature()
     postgres_store.PostgresStore.scan_way = "copy"
     ledger_mod.paused_gc = contextlib.nullcontext  # type: ignore[assignment]
     record_mod.parse_time = lambda text: datetime.strptime(  # type: ignore[assignment]
@@ -222,6 +225,7 @@ def _select_before_big() -> None:
     """The gate's pipeline before compact rows (commit 21f0bb7), for the big run: every record
     loaded as a StageRecord, attribution copying models, accounting on datetimes (the reference
     implementation the equivalence tests compare against), the collector running while judging."""
+    _select_every_signature()  # and every checkpoint signature checked, as then
     import contextlib
 
     import carbonguard.assess as assess
