@@ -41,7 +41,7 @@ class StageEstimate:
     """One stage's estimated record, with the grid and facility it runs in."""
 
     record: StageRecord
-    location: str  # grid zone ('DE') or cloud region ('GCP:EUROPE-WEST4'), resolved by the intensity layer
+    location: str  # the grid zone it is priced in ('DE'; a cloud region's: 'NL' for gcp europe-west4)
     pue: float
 
     @property
@@ -69,18 +69,14 @@ class JobEstimate:
 
 
 def location_code(location: Location) -> str:
-    """The zone a stage is priced in: the zone given, or a cloud region's grid zone.
-
-    A cloud region resolves as the gate resolves a policy's (`resolve_zone`: `gcp` `europe-west4`
-    is `NL`), so an estimate and the gate of the run price the same region alike; the zone
-    `gcp:europe-west4` asks for the provider's own published figure instead, in both.
-    """
-    if location.zone is not None:
-        return location.zone.strip().upper()
-    assert location.cloud is not None  # Location validates exactly one
+    """The zone a stage is priced in: the grid zone of its location, as the gate and `check`
+    resolve a policy's (`resolve_zone`): `{cloud: {provider: gcp, region: europe-west4}}` and the
+    zone `gcp:europe-west4` are both `NL`, so an estimate and the gate of the same job price a
+    region alike (Google's own figure is what `carbonguard intensity gcp:europe-west4` shows)."""
     from carbonguard.intensity.zones import resolve_zone
 
-    return resolve_zone(None, location.cloud.provider, location.cloud.region)
+    cloud = location.cloud
+    return resolve_zone(location.zone, cloud.provider if cloud else None, cloud.region if cloud else None)
 
 
 def stage_duration_s(stage: Stage) -> float:

@@ -19,7 +19,7 @@ ESTIMATE_SCHEMA = "carbonguard.estimate/v1"
 @dataclass(frozen=True)
 class EstimatedStage:
     record: StageRecord
-    location: str  # grid zone ('DE') or cloud region ('GCP:EUROPE-WEST4')
+    location: str  # the grid zone it is priced in ('DE'; 'NL' for the cloud region gcp europe-west4)
     pue: float
 
 

@@ -149,18 +149,27 @@ def test_hostile_names_cannot_drive_the_terminal() -> None:
 
 def test_a_cloud_region_is_priced_as_the_check_and_gate_price_it(tmp_path: Path) -> None:
     """`estimate` and `check` under a policy for the same cloud region give the same CO2e: the region
-    is its grid zone in both (it was Google's own figure in one and the grid average in the other);
-    the zone `gcp:<region>` still asks for Google's figure."""
-    alone = json.loads(run(EXAMPLE, "--json").stdout)
-    checked = subprocess.run([sys.executable, "-m", "carbonguard", "check", "--policy", "policies/ci-budget.yaml",
-                              "--jobspec", EXAMPLE, "--json"], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert checked.returncode in (0, 1), checked.stderr
-    assert json.loads(checked.stdout)["co2e_kg"] == alone["totals"]["co2e_kg"]
+    is its grid zone in both, given as `cloud:` or as the zone `gcp:<region>` (it was Google's own
+    figure in `estimate` and the grid average in `check` and `gate`)."""
     spec = (REPO / EXAMPLE).read_text()
     cloud = "    cloud:\n      provider: gcp\n      region: europe-west4\n"
     assert cloud in spec
-    google = tmp_path / "google.yaml"
-    google.write_text(spec.replace(cloud, "    zone: gcp:europe-west4\n"))
-    out = run(str(google))
-    assert out.returncode == 0, out.stderr
-    assert "for GCP:EUROPE-WEST4" in out.stdout and "cloud-provider-figure" in out.stdout
+    zoned = tmp_path / "zoned.yaml"
+    zoned.write_text(spec.replace(cloud, "    zone: gcp:europe-west4\n"))
+    policy = (REPO / "policies/ci-budget.yaml").read_text()
+    assert "      provider: gcp\n      region: europe-west4\n" in policy
+    zoned_policy = tmp_path / "zoned-policy.yaml"
+    zoned_policy.write_text(policy.replace("    cloud:\n      provider: gcp\n      region: europe-west4\n",
+                                           "    zone: gcp:europe-west4\n"))
+    figures = set()
+    for job in (EXAMPLE, str(zoned)):
+        alone = run(job, "--json")
+        assert alone.returncode == 0, alone.stderr
+        assert "for NL" in run(job).stdout
+        figures.add(json.loads(alone.stdout)["totals"]["co2e_kg"])
+        for pol in ("policies/ci-budget.yaml", str(zoned_policy)):
+            checked = subprocess.run([sys.executable, "-m", "carbonguard", "check", "--policy", pol, "--jobspec", job,
+                                      "--json"], cwd=REPO, capture_output=True, text=True, timeout=60)
+            assert checked.returncode in (0, 1), checked.stderr
+            figures.add(json.loads(checked.stdout)["co2e_kg"])
+    assert len(figures) == 1
