@@ -429,20 +429,7 @@ def run_scale(sizes: list[int], repeats: int, appends: int, pg_url: str | None, 
                 Path(url + suffix).unlink(missing_ok=True)
             generate(url, 100_000, signer, run_size=10**9)  # every stage in run-0
             marker.touch()
-        modes = ("before-big", "before-load", "before-read", "now")
-        big: dict[str, tuple[list[float], list[float], list[float]]] = {m: ([], [], []) for m in modes}
-        for _ in range(repeats):
-            for mode in modes:
-                # each gate on a fresh copy of the ledger, so every one judges the same 99,000 records
-                # at the same head (a gate appends its footprint and decision)
-                copy = CACHE / f"one-run-100000-{mode}.db"
-                for suffix in ("-wal", "-shm"):
-                    Path(str(copy) + suffix).unlink(missing_ok=True)
-                shutil.copyfile(url, copy)
-                wall, mb, out = _child(["gate", str(copy), "run-0", mode, str(policy)], env)
-                big[mode][0].append(wall)
-                big[mode][1].append(mb)
-                big[mode][2].append(float(out.splitlines()[-1]))
+        big = gate_rounds(url, ("before-big", "before-load", "before-read", "now"), repeats, policy, env)
         before = big["before-big"]  # the pipeline before compact rows (see the docstring)
         rows.append(("gate, 99,000-record run, SQLite: wall s", "100,000", med(before[0]), med(big["now"][0]),
                      f"<= {TARGETS['gate_big_s']}"))
@@ -464,6 +451,25 @@ def run_scale(sizes: list[int], repeats: int, appends: int, pg_url: str | None, 
     for name, size_text, before, now, target in rows:
         print(f"{name:<{width}} {size_text:>10} {_fmt(before):>11} {_fmt(now):>11} {target:>10}")
     return 0
+
+
+def gate_rounds(url: str, modes: tuple[str, ...], repeats: int, policy: Path, env: dict[str, str]
+                ) -> dict[str, tuple[list[float], list[float], list[float]]]:
+    """`mode -> (wall s, peak RSS MB, CPU s)` of the gate of run-0 of `url`, each mode in turn,
+    `repeats` rounds. Each gate runs on a fresh copy of the ledger, so every one judges the same
+    records at the same head (a gate appends its footprint and decision)."""
+    big: dict[str, tuple[list[float], list[float], list[float]]] = {m: ([], [], []) for m in modes}
+    for _ in range(repeats):
+        for mode in modes:
+            copy = Path(url).with_name(f"{Path(url).stem}-{mode}.db")
+            for suffix in ("-wal", "-shm"):
+                Path(str(copy) + suffix).unlink(missing_ok=True)
+            shutil.copyfile(url, copy)
+            wall, mb, out = _child(["gate", str(copy), "run-0", mode, str(policy)], env)
+            big[mode][0].append(wall)
+            big[mode][1].append(mb)
+            big[mode][2].append(float(out.splitlines()[-1]))
+    return big
 
 
 def _fmt(value: float) -> str:

@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import statistics
 from collections.abc import Callable
 from pathlib import Path
 
-from ledger_scale import CACHE, POLICY, TARGETS, _child, _drop, _fmt
+from ledger_scale import CACHE, POLICY, TARGETS, _child, _drop, _fmt, gate_rounds
 
 SEALED_EVERY = 2  # a checkpoint after every record: `generate`'s seq 2, 4, 6, ... as `append` seals
 BIG_RUN_STAGES = 99_000
@@ -92,17 +91,7 @@ def run_sealed(sizes: list[int], repeats: int, pg_url: str | None, fresh: bool, 
                 Path(url + suffix).unlink(missing_ok=True)
             generate(url, 2 * BIG_RUN_STAGES + 2, signer, every=SEALED_EVERY, run_size=10**9)  # stages at odd seqs
             marker.touch()
-        big: dict[str, tuple[list[float], list[float], list[float]]] = {m: ([], [], []) for m in ("every", "now")}
-        for _ in range(repeats):
-            for mode in big:
-                copy = CACHE / f"one-run-sealed-{mode}.db"
-                for suffix in ("-wal", "-shm"):
-                    Path(str(copy) + suffix).unlink(missing_ok=True)
-                shutil.copyfile(url, copy)
-                wall, mb, out = _child(["gate", str(copy), "run-0", mode, str(policy)], env)
-                big[mode][0].append(wall)
-                big[mode][1].append(mb)
-                big[mode][2].append(float(out.splitlines()[-1]))
+        big = gate_rounds(url, ("every", "now"), repeats, policy, env)
         what = "gate, 99,000-stage run written by append, SQLite"
         size_text = f"{2 * BIG_RUN_STAGES + 2:,}"
         rows.append((f"{what}: wall s", size_text, med(big["every"][0]), med(big["now"][0]),
