@@ -70,6 +70,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     checkpoint.add_argument("--out", type=Path, metavar="PATH", help="where to write it (default: stdout)")
     checkpoint.add_argument("--latest", action="store_true",
                             help="export the latest existing checkpoint instead of signing a new one")
+    checkpoint.add_argument("--seal-unsigned-tail", action="store_true",
+                            help="verify the whole ledger first and, if its only fault is records after the last "
+                            "checkpoint (exit 16: a ledger written by a carbonguard that did not seal every "
+                            "write), seal them; any other fault is reported and nothing is written")
     checkpoint.set_defaults(handler=_checkpoint)
 
     export = sub.add_parser("export", help="export every record as JSON lines or CSV, or runs as CodeCarbon CSV")
@@ -152,7 +156,21 @@ def _checkpoint(args: argparse.Namespace) -> int:
     from carbonguard.errors import InputError
 
     with _open(args) as led:
-        record = led.latest_checkpoint() if args.latest else led.checkpoint()
+        if args.seal_unsigned_tail and not args.latest:
+            from carbonguard.formats.escape import text_safe
+            from carbonguard.ledger.verify import EXIT_UNSIGNED
+
+            result = led.verify()
+            if not result.ok and result.exit_code != EXIT_UNSIGNED:
+                print(f"carbonguard: {text_safe(led.url)}: {text_safe(result.message)}; nothing was sealed",
+                      file=sys.stderr)
+                return result.exit_code
+            if not result.ok:  # nothing vouches for these records but this seal: say which they are
+                print(f"carbonguard: sealing {result.unsigned_tail} records after the last checkpoint "
+                      f"(seq {result.head_seq - result.unsigned_tail + 1} to {result.head_seq}), which no "
+                      "signature covered", file=sys.stderr)
+        record = (led.latest_checkpoint() if args.latest
+                  else led.checkpoint(seal_unsigned_tail=args.seal_unsigned_tail))
         if record is None:
             raise InputError(f"{led.url}: the ledger holds no checkpoint yet")
         exported = led.export_checkpoint(record)

@@ -24,6 +24,7 @@ from carbonguard.ledger.ledger import (
     KeyNotEnrolled,
     Ledger,
     Transaction,
+    UnsealedHead,
     resolve_url,
 )
 from carbonguard.ledger.record import GENESIS_PREV_HASH, RECORD_TYPES, LedgerRecord
@@ -61,6 +62,7 @@ __all__ = [
     "LedgerRecord",
     "Signer",
     "Transaction",
+    "UnsealedHead",
     "VerifyResult",
     "open_ledger",
     "parse_certificate_range",

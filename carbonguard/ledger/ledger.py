@@ -50,12 +50,14 @@ from carbonguard.ledger.record import (
 from carbonguard.ledger.store import ENVELOPE, RECORD_HASH, SEQ, ClaimConflict, LedgerError, StaleHead, Store
 from carbonguard.ledger.verify import (
     EXIT_DELETED,
+    EXIT_UNSIGNED,
     SignatureRecheck,
     VerifiedRun,
     VerifyResult,
     check_segment,
     combine,
     export_checkpoint,
+    head_seal_problem,
     verify_rows,
 )
 
@@ -76,6 +78,15 @@ PARALLEL_MIN_RECORDS = 200_000  # below this, starting worker processes costs mo
 
 class KeyNotEnrolled(LedgerError):
     """The writer's signing key is not trusted by this ledger, so it may not write to it."""
+
+
+class UnsealedHead(LedgerError):
+    """The ledger's last record is not a checkpoint this writer can verify, so it writes nothing:
+    its seal would vouch for whatever was written there without the key (`verify.head_seal_problem`)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class Ledger:
@@ -99,6 +110,10 @@ class Ledger:
         self._ring_hash: str | None = None  # record_hash of the key record at _ring_seq
         self._lock = threading.RLock()  # one store connection: one thread at a time uses it
         self._open_tx: Transaction | None = None
+        # (seq, hash) of the head this object left after its last write (its own seal, or a head
+        # it verified and wrote nothing on): a head it need not verify again
+        self._own_seal: tuple[int, str] | None = None
+        self._seal_unsigned_tail = False  # `checkpoint(seal_unsigned_tail=True)`, for one write
         # (run_id, head seq) -> (count, sha256, head hash) of the stage records this object read and
         # verified for a run (`verified_run_payloads`): the decision that follows is checked against
         # it instead of deriving the set again (`Transaction._check_judged`).
@@ -164,6 +179,7 @@ class Ledger:
             except BaseException:
                 self._restore(ring)
                 raise
+            self._own_seal = tx.head
 
     def _transaction(self, body: Callable[[Transaction], _T]) -> _T:
         """Run `body` in one sealed store write transaction; again on a fresh head after `StaleHead`.
@@ -183,7 +199,8 @@ class Ledger:
                         result = body(tx)
                         tx._seal()
                         tx._closed = True
-                        return result
+                    self._own_seal = tx.head
+                    return result
                 except StaleHead:
                     self._restore(ring)
                     if attempt == 2:
@@ -199,9 +216,18 @@ class Ledger:
             self._ring, self._ring_seq, self._ring_hash = KeyRing(), 0, None
         self._signer = ring[2] if ring[2] is not None else self._signer
 
-    def checkpoint(self) -> LedgerRecord:
-        """Write a signed checkpoint of the current head now (e.g. before exporting it)."""
-        return self._transaction(lambda tx: tx._checkpoint())
+    def checkpoint(self, *, seal_unsigned_tail: bool = False) -> LedgerRecord:
+        """Write a signed checkpoint of the current head now (e.g. before exporting it).
+
+        `seal_unsigned_tail`: the head may be a record that is not a checkpoint (a ledger written by
+        a version that did not seal every write). Only after verifying the ledger and finding
+        nothing else wrong (`audit checkpoint --seal-unsigned-tail` does): the seal vouches for it.
+        """
+        self._seal_unsigned_tail = seal_unsigned_tail
+        try:
+            return self._transaction(lambda tx: tx._checkpoint())
+        finally:
+            self._seal_unsigned_tail = False
 
     def add_key(self, public_key_b64: str) -> LedgerRecord:
         """Enrol another writer's public key (e.g. a second host), signed by this writer's key."""
@@ -540,6 +566,8 @@ class Ledger:
             # then fails verification, 15), so replay them all: a ledger holds only a handful.
             self._ring, self._ring_seq, self._ring_hash = KeyRing(), 0, None
             self._catch_up_keys()
+        if seq and head != self._own_seal:  # not the seal this object wrote: check it before signing on it
+            self._check_head(head)
         # A ledger that has keys never gets a freshly generated one: it could not be enrolled, so
         # the writer is refused before anything (a key file included) is written.
         signer = self._resolve_signer(generate=not self._ring.public)
@@ -558,6 +586,22 @@ class Ledger:
                 f"using an enrolled key, or set CARBONGUARD_SIGNING_KEY to an enrolled key"
             )
         return head, False
+
+    def _check_head(self, head: tuple[int, str]) -> None:
+        """Refuse to write on a head that is not a verified checkpoint (`verify.head_seal_problem`):
+        one row read and one signature verification, only when another writer (or nobody this
+        object knows of) wrote the head."""
+        problem = head_seal_problem(self.store.row_at(head[0]), head, self._ring)
+        if problem is None:
+            return
+        code, why = problem
+        if code == EXIT_UNSIGNED and self._seal_unsigned_tail:
+            return  # the caller verified the ledger and asked to seal its unsigned tail
+        raise UnsealedHead(
+            f"ledger {self.store.description}: {why}. Nothing was written: a seal on it would vouch for "
+            "whatever was written there without the key. Run `carbonguard audit verify`; a tail left "
+            "unsigned by an older carbonguard is sealed, once checked, by `carbonguard audit checkpoint "
+            "--seal-unsigned-tail`", code)
 
     def _resolve_signer(self, *, generate: bool) -> Signer:
         if self._signer is None:

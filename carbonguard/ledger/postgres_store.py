@@ -393,6 +393,11 @@ class PostgresStore:
         row = self._db.execute(f"SELECT record_hash FROM {self._t('records')} WHERE seq = %s", (seq,)).fetchone()
         return None if row is None else row[0]
 
+    def row_at(self, seq: int) -> Row | None:
+        self._begin_if_writing()
+        row = self._db.execute(self._select() + " WHERE seq = %s", (seq,), binary=True).fetchone()
+        return None if row is None else tuple(row)
+
     def missing_hashes(self, hashes: Sequence[str]) -> list[str]:
         if not hashes:
             return []

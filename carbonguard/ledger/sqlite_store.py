@@ -233,6 +233,9 @@ class SQLiteStore:
         row = self._db.execute("SELECT record_hash FROM records WHERE seq = ?", (seq,)).fetchone()
         return None if row is None else row[0]
 
+    def row_at(self, seq: int) -> Row | None:
+        return self._db.execute(_SELECT + " WHERE seq = ?", (seq,)).fetchone()
+
     def missing_hashes(self, hashes: Sequence[str]) -> list[str]:
         missing = []
         for h in hashes:

@@ -132,6 +132,9 @@ class Store(Protocol):
     def hash_at(self, seq: int) -> str | None:
         """The record_hash column of record `seq` (None when there is none), one primary-key probe."""
 
+    def row_at(self, seq: int) -> Row | None:
+        """Record `seq`'s row (`COLUMNS`), one primary-key probe; inside `writing()`, under its lock."""
+
     def scan_ranges(self, ranges: Sequence[tuple[int, int]]) -> Iterator[tuple[int, list[Row]]]:
         """Rows of each sorted, disjoint, inclusive range as `(range index, batch)` pairs, in order,
         at least one (possibly empty) batch per range, from one snapshot (inside `snapshot()`, that

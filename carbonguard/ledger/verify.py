@@ -514,6 +514,30 @@ def _check_checkpoint(payload: dict, seq: int, prev_hash: str, key_id: str, ring
     return None
 
 
+def head_seal_problem(row: Sequence[Any] | None, head: tuple[int, str], ring: KeyRing) -> tuple[int, str] | None:
+    """`(exit code, why)` unless `row` is the head `head` and a checkpoint whose bytes, form, key and
+    signature all verify (what `check_segment` and `combine` check of one, every signature
+    included), else None.
+
+    Why a writer asks this before it writes: its seal signs the head, and through the links the
+    chain before it. Written on a head that someone without the key rewrote (forged checkpoints,
+    or checkpoints stripped and the chain re-linked), it would vouch for the rewrite, and
+    verification, which rests on the last signature of a stretch, would then pass it.
+    """
+    seq, head_hash = head
+    if row is None or row[0] != seq or row[3] != head_hash:
+        return EXIT_DELETED, f"record seq {seq}, the head, is not the row the head names"
+    if row[1] != "checkpoint":
+        return EXIT_UNSIGNED, (f"its last record (seq {seq}) is a {row[1]!r} record, not a signed checkpoint: "
+                               "records were added without the key, or its checkpoints stripped")
+    seg = check_segment([[tuple(row)]], seq)
+    if seg.failure is not None:
+        return seg.failure[0], f"record seq {seq}, the head: {seg.failure[1]}"
+    _, _, key_id, payload, prev, _ = next(e for e in seg.events if e[1] == "checkpoint")
+    problem = _check_checkpoint(payload, seq, prev, key_id, ring)
+    return None if problem is None else (EXIT_BAD_SIGNATURE, f"record seq {seq}, the head: {problem}")
+
+
 def _signature_verifies(payload: dict, public_key: str) -> bool:
     message = checkpoint_message(payload["size"], payload["head_hash"], payload["time"], payload["key_id"])
     return verify_signature(public_key, payload["signature"], message)
