@@ -525,8 +525,10 @@ class Ledger:
             ranges = _merge([(k, min(seal or last, last)) for k, seal in keys if k < start] + [(start, last)])
             try:
                 result = judged(ranges, False)  # each stretch's last signature (see `combine`)
-            except SignatureRecheck:  # one failed: every signature, in order, names the first
+            except SignatureRecheck as failed:  # one failed: every signature, in order, names the first
                 result = judged(ranges, True)
+                if result.ok:  # cannot be (the one that failed is checked again): never judge on it
+                    raise LedgerError("a checkpoint signature failed, then verified, in one snapshot") from failed
         if broke and result.ok:
             raise broke[0]
         return result, kept

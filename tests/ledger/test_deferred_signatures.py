@@ -289,3 +289,25 @@ def test_a_key_record_with_a_field_that_is_not_text_is_refused_not_a_crash(tmp_p
     with open_ledger(url, create=False) as led:
         for result in (led.verify(workers=1), led.verify_span(None)):
             assert (result.exit_code, result.seq) == (13, seq) and "malformed" in result.message
+
+
+def test_a_gate_never_judges_on_a_re_check_that_passes(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a failed covering signature the re-check reads no records to judge; should it ever
+    pass (it cannot: the signature that failed is checked again), the gate refuses rather than
+    judge a run of no records."""
+    import carbonguard.ledger.ledger as ledger_mod
+    from carbonguard.ledger.store import LedgerError
+
+    url = str(tmp_path / "ledger.db")
+    with open_ledger(url, signing_key=Signer.generate()) as led:
+        led.append("stage", _stage())
+    real = ledger_mod.combine
+
+    def flaky(*args, every_signature: bool = True, **kwargs):
+        if not every_signature:
+            raise SignatureRecheck(0)
+        return real(*args, every_signature=every_signature, **kwargs)
+
+    monkeypatch.setattr(ledger_mod, "combine", flaky)
+    with open_ledger(url, create=False) as led, pytest.raises(LedgerError, match="failed, then verified"):
+        led.verified_run_payloads("run-1", "stage", list)
