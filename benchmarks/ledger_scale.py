@@ -46,6 +46,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 TARGETS = {"gate10_s": 0.5, "gate10_mb": 150.0, "gate_big_s": 2.0, "gate_big_mb": 300.0,
            "appends": 2000.0, "verify": 200_000.0, "verify_mb": 300.0}
@@ -343,23 +344,31 @@ def _drop(pg_url: str, schema: str) -> None:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
-def run_scale(sizes: list[int], repeats: int, appends: int, pg_url: str | None, fresh: bool,
-              generate: Callable, bench_appends: Callable, big_run: bool = False,
-              before_appends: bool = True, commit_floor: Callable | None = None) -> int:
-    from carbonguard.ledger import Signer, open_ledger
+def bench_setup() -> tuple[Any, Path, dict[str, str]]:
+    """The cache's signing key (made once), the benchmark policy file, and the children's
+    environment."""
+    from carbonguard.ledger import Signer
     from carbonguard.ledger.keys import load_signer, write_key_pair
 
     CACHE.mkdir(exist_ok=True)
     key = CACHE / "keys" / "signing-key.pem"
     if not key.exists():
         write_key_pair(Signer.generate(), CACHE / "keys")
-    signer = load_signer(key)
     policy = CACHE / "policy.yaml"
     policy.write_text(POLICY)
     # An installed package has its .pyc files: a gate child must not recompile every module on each
     # start, which PYTHONDONTWRITEBYTECODE in the caller's environment would force (as in cli_start.py).
     env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
            "CARBONGUARD_SIGNING_KEY": str(key)}
+    return load_signer(key), policy, env
+
+
+def run_scale(sizes: list[int], repeats: int, appends: int, pg_url: str | None, fresh: bool,
+              generate: Callable, bench_appends: Callable, big_run: bool = False,
+              before_appends: bool = True, commit_floor: Callable | None = None) -> int:
+    from carbonguard.ledger import open_ledger
+
+    signer, policy, env = bench_setup()
     rows: list[tuple[str, str, float, float, str]] = []  # measure, size, before, now, target text
 
     def med(values: list[float]) -> float:

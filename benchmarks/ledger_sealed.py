@@ -27,7 +27,7 @@ import statistics
 from collections.abc import Callable
 from pathlib import Path
 
-from ledger_scale import CACHE, POLICY, TARGETS, _child, _drop, _fmt, gate_rounds
+from ledger_scale import CACHE, TARGETS, _child, _drop, _fmt, bench_setup, gate_rounds
 
 SEALED_EVERY = 2  # a checkpoint after every record: `generate`'s seq 2, 4, 6, ... as `append` seals
 BIG_RUN_STAGES = 99_000
@@ -56,18 +56,7 @@ def _build(size: int, pg_url: str | None, fresh: bool, generate: Callable, signe
 
 def run_sealed(sizes: list[int], repeats: int, pg_url: str | None, fresh: bool, generate: Callable,
                big_run: bool) -> list[tuple[str, str, float, float, str]]:
-    from carbonguard.ledger import Signer
-    from carbonguard.ledger.keys import load_signer, write_key_pair
-
-    CACHE.mkdir(exist_ok=True)
-    key = CACHE / "keys" / "signing-key.pem"
-    if not key.exists():
-        write_key_pair(Signer.generate(), CACHE / "keys")
-    signer = load_signer(key)
-    policy = CACHE / "policy.yaml"
-    policy.write_text(POLICY)
-    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
-           "CARBONGUARD_SIGNING_KEY": str(key)}
+    signer, policy, env = bench_setup()
     rows: list[tuple[str, str, float, float, str]] = []
     med = statistics.median
     for size in sizes:
