@@ -119,11 +119,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT_ERROR
     try:
         return int(handler(args))
-    except InputError as error:
-        print(f"carbonguard: {error}", file=sys.stderr)
+    except InputError as error:  # one line per problem; what a user typed (a path, a URL) can drive no terminal
+        from carbonguard.formats.escape import text_safe
+
+        print("\n".join(f"carbonguard: {text_safe(problem)}" for problem in error.problems), file=sys.stderr)
         return EXIT_INPUT_ERROR
     except CarbonguardError as error:  # e.g. a ledger that fails verification, a key not enrolled
-        print(f"carbonguard: {error}", file=sys.stderr)
+        from carbonguard.formats.escape import text_safe
+
+        print(f"carbonguard: {text_safe(error)}", file=sys.stderr)
         return int(getattr(error, "exit_code", EXIT_INPUT_ERROR))
     except BrokenPipeError:
         # `carbonguard audit export | head`: the reader is gone; stop quietly, as `cat` would.

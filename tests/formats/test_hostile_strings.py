@@ -10,6 +10,7 @@ import json
 import re
 from datetime import datetime, timezone
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -99,3 +100,32 @@ def test_removing_the_markdown_escape_is_caught(monkeypatch) -> None:
     monkeypatch.setattr(md, "m", lambda v: str(v))
     out = render("markdown", report("<script>x</script>|y"))
     assert "<script>" in out
+
+
+
+@pytest.mark.parametrize("kind", ["input", "ledger"])
+def test_an_error_naming_what_a_user_typed_drives_no_terminal(kind: str, capsys, monkeypatch) -> None:
+    """The CLI's error lines (an input error, a ledger error) name paths and URLs as typed: each
+    problem is one line starting `carbonguard: `, with control characters shown as spaces."""
+    import argparse
+
+    import carbonguard.cli.main as cli_main
+    from carbonguard.errors import InputError, Problem
+    from carbonguard.ledger import UnsealedHead
+
+    hostile = "x\n::error::y <b>z</b>\x1b[31m"
+    raised: Exception = (InputError([Problem("no ledger here", source=hostile), Problem("bad", source=hostile)])
+                         if kind == "input" else UnsealedHead(f"ledger {hostile}: not sealed", 16))
+
+    def handler(args: argparse.Namespace) -> int:
+        raise raised
+
+    class Parser:
+        def parse_args(self, argv: list[str]) -> argparse.Namespace:
+            return argparse.Namespace(handler=handler)
+
+    monkeypatch.setattr(cli_main, "build_parser", lambda lazy=True: Parser())
+    assert cli_main.main([]) == (2 if kind == "input" else 16)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == (2 if kind == "input" else 1)
+    assert all(line.startswith("carbonguard: ") and "::error::y" in line and "\x1b" not in line for line in lines)
