@@ -113,7 +113,6 @@ class Ledger:
         # (seq, hash) of the head this object left after its last write (its own seal, or a head
         # it verified and wrote nothing on): a head it need not verify again
         self._own_seal: tuple[int, str] | None = None
-        self._seal_unsigned_tail = False  # `checkpoint(seal_unsigned_tail=True)`, for one write
         # (run_id, head seq) -> (count, sha256, head hash) of the stage records this object read and
         # verified for a run (`verified_run_payloads`): the decision that follows is checked against
         # it instead of deriving the set again (`Transaction._check_judged`).
@@ -181,7 +180,7 @@ class Ledger:
                 raise
             self._own_seal = tx.head
 
-    def _transaction(self, body: Callable[[Transaction], _T]) -> _T:
+    def _transaction(self, body: Callable[[Transaction], _T], *, seal_unsigned_tail: bool = False) -> _T:
         """Run `body` in one sealed store write transaction; again on a fresh head after `StaleHead`.
 
         A store may let `body` build on the head it last wrote itself and find out only at commit
@@ -195,7 +194,7 @@ class Ledger:
                 ring = (self._ring, self._ring_seq, self._signer)
                 try:
                     with self.store.writing():
-                        tx = Transaction(self, *self._prepare_write())
+                        tx = Transaction(self, *self._prepare_write(seal_unsigned_tail))
                         result = body(tx)
                         tx._seal()
                         tx._closed = True
@@ -223,11 +222,7 @@ class Ledger:
         a version that did not seal every write). Only after verifying the ledger and finding
         nothing else wrong (`audit checkpoint --seal-unsigned-tail` does): the seal vouches for it.
         """
-        self._seal_unsigned_tail = seal_unsigned_tail
-        try:
-            return self._transaction(lambda tx: tx._checkpoint())
-        finally:
-            self._seal_unsigned_tail = False
+        return self._transaction(lambda tx: tx._checkpoint(), seal_unsigned_tail=seal_unsigned_tail)
 
     def add_key(self, public_key_b64: str) -> LedgerRecord:
         """Enrol another writer's public key (e.g. a second host), signed by this writer's key."""
@@ -554,7 +549,7 @@ class Ledger:
             raise InputError(Problem("run_id must be a non-empty string", field_path="payload.run_id"))
         return value, simple
 
-    def _prepare_write(self) -> tuple[tuple[int, str], bool]:
+    def _prepare_write(self, seal_unsigned_tail: bool = False) -> tuple[tuple[int, str], bool]:
         """Inside the write transaction: read the head, catch up on key records, enrol if new.
 
         Returns the head and whether a genesis key record was written (which the seal must cover).
@@ -569,7 +564,7 @@ class Ledger:
             self._ring, self._ring_seq, self._ring_hash = KeyRing(), 0, None
             self._catch_up_keys()
         if seq and head != self._own_seal:  # not the seal this object wrote: check it before signing on it
-            self._check_head(head)
+            self._check_head(head, seal_unsigned_tail)
         # A ledger that has keys never gets a freshly generated one: it could not be enrolled, so
         # the writer is refused before anything (a key file included) is written.
         signer = self._resolve_signer(generate=not self._ring.public)
@@ -589,7 +584,7 @@ class Ledger:
             )
         return head, False
 
-    def _check_head(self, head: tuple[int, str]) -> None:
+    def _check_head(self, head: tuple[int, str], seal_unsigned_tail: bool) -> None:
         """Refuse to write on a head that is not a verified checkpoint (`verify.head_seal_problem`):
         one row read and one signature verification, only when another writer (or nobody this
         object knows of) wrote the head."""
@@ -597,7 +592,7 @@ class Ledger:
         if problem is None:
             return
         code, why = problem
-        if code == EXIT_UNSIGNED and self._seal_unsigned_tail:
+        if code == EXIT_UNSIGNED and seal_unsigned_tail:
             return  # the caller verified the ledger and asked to seal its unsigned tail
         raise UnsealedHead(
             f"ledger {self.store.description}: {why}. Nothing was written: a seal on it would vouch for "
