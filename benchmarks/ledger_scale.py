@@ -288,26 +288,29 @@ def _select_before_read() -> None:
     assess.load_stage_rows = load_stage_rows  # type: ignore[assignment]
 
 
-def _build(size: int, pg_url: str | None, fresh: bool, generate: Callable, signer) -> dict[str, str]:
-    """URLs of the cached ledgers of `size` records (plus the small run), built when missing."""
-    urls = {"SQLite": str(CACHE / f"ledger-{size}.db")}
+def _build(size: int, pg_url: str | None, fresh: bool, generate: Callable, signer, *, kind: str = "",
+           every: int = 100) -> dict[str, str]:
+    """URLs of the cached ledgers of `size` records, built when missing: `kind=""` the scale
+    ledgers (a checkpoint every `every` records, plus the small run), `kind="sealed"` ledgers as
+    `append` writes them (`every=2`: a checkpoint after every record)."""
+    urls = {"SQLite": str(CACHE / f"{kind or 'ledger'}-{size}.db")}
     # The schema is named after the cache's key too: a benchmark with another cache (another temp
     # directory, so another key) never rebuilds or appends to this one's ledger under its key.
-    schema = f"cg_bench_{size}_{signer.key_id[:8]}"
+    schema = f"cg_bench_{kind + '_' if kind else ''}{size}_{signer.key_id[:8]}"
     if pg_url:
         urls["PostgreSQL"] = f"{pg_url}?schema={schema}"
     with open(CACHE / "build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two benchmarks sharing a cache build each ledger once
-        _build_missing(urls, size, pg_url, schema, fresh, generate, signer)
+        _build_missing(urls, size, pg_url, schema, fresh, generate, signer, kind, every)
     return urls
 
 
 def _build_missing(urls: dict[str, str], size: int, pg_url: str | None, schema: str, fresh: bool,
-                   generate: Callable, signer) -> None:
+                   generate: Callable, signer, kind: str, every: int) -> None:
     from carbonguard.ledger import open_ledger
 
     for store, url in urls.items():
-        marker = CACHE / (f"ready-{store}-{size}" if store == "SQLite" else f"ready-{schema}")
+        marker = CACHE / (f"ready-{kind}{store}-{size}" if store == "SQLite" else f"ready-{schema}")
         if marker.exists() and not fresh:
             continue
         if store == "SQLite":
@@ -316,11 +319,13 @@ def _build_missing(urls: dict[str, str], size: int, pg_url: str | None, schema: 
         else:
             _drop(pg_url, schema)
         began = time.perf_counter()
-        generate(url, size, signer)
-        with open_ledger(url, signing_key=signer) as led:
-            for i in range(10):
-                led.append("stage", _small_stage(i))
-        print(f"built {store} ledger of {size:,} records in {time.perf_counter() - began:.1f} s", file=sys.stderr)
+        generate(url, size, signer, every=every)
+        if not kind:  # the scale ledgers end with a small run appended as `@metered` writes it
+            with open_ledger(url, signing_key=signer) as led:
+                for i in range(10):
+                    led.append("stage", _small_stage(i))
+        print(f"built {store} {kind or 'scale'} ledger of {size:,} records in {time.perf_counter() - began:.1f} s",
+              file=sys.stderr)
         marker.touch()
 
 

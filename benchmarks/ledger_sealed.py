@@ -21,37 +21,15 @@ and wall time includes the interpreter start, as for the commands.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import statistics
 from collections.abc import Callable
 from pathlib import Path
 
-from ledger_scale import CACHE, TARGETS, _child, _drop, _fmt, bench_setup, gate_rounds
+from ledger_scale import CACHE, TARGETS, _build, _child, _fmt, bench_setup, gate_rounds
 
 SEALED_EVERY = 2  # a checkpoint after every record: `generate`'s seq 2, 4, 6, ... as `append` seals
 BIG_RUN_STAGES = 99_000
-
-
-def _build(size: int, pg_url: str | None, fresh: bool, generate: Callable, signer) -> dict[str, str]:
-    urls = {"SQLite": str(CACHE / f"sealed-{size}.db")}
-    schema = f"cg_bench_sealed_{size}_{signer.key_id[:8]}"
-    if pg_url:
-        urls["PostgreSQL"] = f"{pg_url}?schema={schema}"
-    with open(CACHE / "build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        for store, url in urls.items():
-            marker = CACHE / f"ready-sealed-{store}-{size}-{signer.key_id[:8]}"
-            if marker.exists() and not fresh:
-                continue
-            if store == "SQLite":
-                for suffix in ("", "-wal", "-shm"):
-                    Path(url + suffix).unlink(missing_ok=True)
-            else:
-                _drop(pg_url, schema)
-            generate(url, size, signer, every=SEALED_EVERY)
-            marker.touch()
-    return urls
 
 
 def run_sealed(sizes: list[int], repeats: int, pg_url: str | None, fresh: bool, generate: Callable,
@@ -60,7 +38,8 @@ def run_sealed(sizes: list[int], repeats: int, pg_url: str | None, fresh: bool, 
     rows: list[tuple[str, str, float, float, str]] = []
     med = statistics.median
     for size in sizes:
-        for store, url in _build(size, pg_url, fresh, generate, signer).items():
+        for store, url in _build(size, pg_url, fresh, generate, signer, kind="sealed",
+                                 every=SEALED_EVERY).items():
             ver: dict[str, tuple[list[float], list[float]]] = {m: ([], []) for m in ("every", "now")}
             for _ in range(repeats):  # interleaved: both meet the same load
                 for mode in ver:
