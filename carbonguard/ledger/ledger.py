@@ -112,7 +112,7 @@ class Ledger:
         self._open_tx: Transaction | None = None
         # (seq, hash) of the head this object left after its last write (its own seal, or a head
         # it verified and wrote nothing on): a head it need not verify again
-        self._own_seal: tuple[int, str] | None = None
+        self._checked_head: tuple[int, str] | None = None
         # (run_id, head seq) -> (count, sha256, head hash) of the stage records this object read and
         # verified for a run (`verified_run_payloads`): the decision that follows is checked against
         # it instead of deriving the set again (`Transaction._check_judged`).
@@ -178,7 +178,7 @@ class Ledger:
             except BaseException:
                 self._restore(ring)
                 raise
-            self._own_seal = tx.head
+            self._checked_head = tx.head
 
     def _transaction(self, body: Callable[[Transaction], _T], *, seal_unsigned_tail: bool = False) -> _T:
         """Run `body` in one sealed store write transaction; again on a fresh head after `StaleHead`.
@@ -198,7 +198,7 @@ class Ledger:
                         result = body(tx)
                         tx._seal()
                         tx._closed = True
-                    self._own_seal = tx.head
+                    self._checked_head = tx.head
                     return result
                 except StaleHead:
                     self._restore(ring)
@@ -563,7 +563,7 @@ class Ledger:
             # then fails verification, 15), so replay them all: a ledger holds only a handful.
             self._ring, self._ring_seq, self._ring_hash = KeyRing(), 0, None
             self._catch_up_keys()
-        if seq and head != self._own_seal:  # not the seal this object wrote: check it before signing on it
+        if seq and head != self._checked_head:  # not the seal this object wrote: check it before signing on it
             self._check_head(head, seal_unsigned_tail)
         # A ledger that has keys never gets a freshly generated one: it could not be enrolled, so
         # the writer is refused before anything (a key file included) is written.
