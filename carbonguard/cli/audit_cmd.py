@@ -52,9 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("--deep", action="store_true",
                         help="also parse every record and check it is canonical JSON (slower)")
     verify.add_argument("--every-signature", action="store_true",
-                        help="verify every checkpoint's signature, not only the last of each stretch of "
-                        "the chain (which covers the others through the hash links); catches a bad "
-                        "signature a trusted writer itself wrote mid-ledger")
+                        help="read every checkpoint and verify its signature, not only the last of each "
+                        "stretch of the chain (which covers the others through the hash links); catches "
+                        "a bad checkpoint a trusted writer itself wrote mid-ledger")
     verify.add_argument("--workers", type=int, metavar="N",
                         help="processes that verify ranges side by side (default: one per CPU, up to 4, "
                         "for ledgers of 200,000 records or more)")

@@ -146,6 +146,9 @@ class Segment:
     # Deferred signatures (`every_signature=False`): only some checkpoints are events (see
     # `check_segment`); each one's count of the segment's checkpoints up to it, for `combine`.
     checkpoint_counts: dict[int, int] = field(default_factory=dict)
+    # A checkpoint that became an event but could not be read as one (`every_signature=False`): the
+    # segment stopped there, and `combine` has the caller verify again with every signature.
+    recheck: int | None = None
 
 
 class SignatureRecheck(Exception):
@@ -166,11 +169,13 @@ def check_segment(
 ) -> Segment:
     """Check rows `(seq, record_type, run_id, record_hash, envelope)` from `first_seq` on.
 
-    `every_signature=False` (what `combine` then expects too): each checkpoint's form is checked
-    here, and only the checkpoints `combine` needs are events: the first record under a key (whose
-    key it checks), the last checkpoint before any other event, and the segment's last checkpoint
-    (whose signature covers, through the links checked here, every record before it). A ledger
-    written by `append` is half checkpoints, so this keeps the events (and what they hold) few.
+    `every_signature=False` (what `combine` then expects too): only the checkpoints `combine`
+    needs are events: the first record under a key (whose key it checks), the last checkpoint
+    before any other event, and the segment's last checkpoint (whose signature covers, through the
+    links checked here, every record before it). Every checkpoint is hashed and linked; only those
+    are read (`_special_event`), when they become events. A ledger written by `append` is half
+    checkpoints, so this keeps the events (and what they hold) few, and reading them was a fifth of
+    verifying such a ledger.
     """
     seg = Segment(first_seq, first_seq - 1)
     counts, held, held_count = seg.checkpoint_counts, None, 0  # the last checkpoint not yet an event
@@ -186,21 +191,36 @@ def check_segment(
     col_type: object = _UNSET
     col_run: object = _UNSET
     prefix, head, head_base, head_next, parse = b"", b"", 0, 0, deep
+    lazy_seals = not every_signature and not deep  # checkpoints read only if they become events
     states: dict[tuple[Any, Any], list[Any]] = {}  # (type, run) -> [prefix, head, head_base, head_next, parse]
     state: list[Any] = []
 
-    def release() -> None:
-        """Make the held checkpoint an event: one comes next, or the segment ends."""
+    def release() -> bool:
+        """Make the held checkpoint an event: one comes next, or the segment ends. One held unread
+        (`lazy_seals`) is read now; if it cannot be read as a checkpoint, the segment stops there
+        and asks `combine` for a verification with every signature (`recheck`), which judges it in
+        its turn, as it always did. True when the segment has stopped so."""
         nonlocal held
-        if held is not None:
-            seg.events.append(_seal_event(*held) if len(held) == 2 else held)
-            counts[held[0]] = held_count
-            held = None
+        if held is None:
+            return False
+        cp, held = held, None
+        if len(cp) == 5:  # (seq, envelope, link offset, key id bytes, hash of the record before)
+            seq, env, link, key, before = cp
+            try:
+                cp = _special_event(seq, "checkpoint", None, env, link, key, False)
+            except _Refused as refused:
+                seg.recheck = seq
+                seg.failure = (*refused.args, seq, env)
+                seg.last_seq, seg.last_hash = seq - 1, before
+                return True
+        seg.events.append(cp)
+        counts[cp[0]] = held_count
+        return False
 
     def stop(code: int, message: str, seq: int, env: bytes | None) -> Segment:
-        release()
-        seg.failure = (code, message, seq, env)
-        seg.last_seq, seg.last_hash = expected - 1, last_hash
+        if not release():  # else a checkpoint before this record stopped the segment
+            seg.failure = (code, message, seq, env)
+            seg.last_seq, seg.last_hash = expected - 1, last_hash
         return seg
 
     for batch in batches:
@@ -255,68 +275,32 @@ def check_segment(
                 return stop(EXIT_DELETED, "does not link to the record before it (prev_hash differs): "
                             "a record was removed, or the one before was rewritten", seq, env)
             if parse:
-                seal = None if deep or rtype != "checkpoint" else _SEAL(env)
-                if seal is not None and not every_signature:
-                    # the form `append` seals with, checked on its bytes; its event is built only if
-                    # it becomes one (`release`): most checkpoints of a stretch never do
-                    key_id, head_hash, cp_key, _, size, _, prev, _ = seal.groups()
-                    if int(size) != seq - 1 or head_hash != prev:
-                        return stop(EXIT_BAD_SIGNATURE, "checkpoint does not describe the records before it",
-                                    seq, env)
-                    if cp_key != key_id:
-                        return stop(EXIT_BAD_SIGNATURE, "checkpoint's key differs from its envelope key id",
-                                    seq, env)
-                    held, held_count = (seq, seal), held_count + 1
-                    if after_key:  # the first record under its key: `combine` checks the key on it
-                        release()
-                    payload = event = None
-                elif seal is not None:  # the same form, as json.loads reads it
-                    event = _seal_event(seq, seal)
-                    payload = event[3]
+                if lazy_seals and rtype == "checkpoint":
+                    # Its form is read only if it becomes an event (`release`): most checkpoints of
+                    # a stretch never do, and the last one's signature covers them through the links.
+                    held, held_count = (seq, env, link, current_key, last_hash), held_count + 1
+                    if after_key and release():  # the first record under its key: `combine` checks its key
+                        return seg
                 else:
                     try:
-                        parsed = json.loads(env)
-                    except ValueError:
-                        return stop(EXIT_EDITED, "its content is not JSON", seq, env)
-                    payload = parsed.get("payload")
-                    if not isinstance(payload, dict):
-                        return stop(EXIT_EDITED, "its payload is not an object", seq, env)
-                    # The fields a signature covers are read from the parse: they must be the ones
-                    # the byte checks above found (the envelope's first `key_id`, the last
-                    # `,"prev_hash":"`). A second key_id, or a `prev_hash` nested after the real
-                    # one (in an object where `producer` stands), made the link checked and the
-                    # link signed two different hashes.
-                    if parsed.get("prev_hash") != env[link + 14:link + 78].decode("ascii", "replace"):
-                        return stop(EXIT_DELETED, "does not link to the record before it (its prev_hash "
-                                    "differs from the link its bytes hold)", seq, env)
-                    if parsed.get("key_id") != current_key.decode("ascii", "replace"):
-                        return stop(EXIT_EDITED, "its key_id differs from the one its bytes start with", seq, env)
-                    if deep:
-                        if canonical_bytes(parsed, simple_keys=False) != env:
-                            return stop(EXIT_EDITED, "its bytes are not canonical JSON (RFC 8785)", seq, env)
-                        if "run_id" in payload and payload["run_id"] != run_id:
-                            return stop(EXIT_EDITED, "its run_id differs from its payload's run_id", seq, env)
-                    event = (seq, rtype, parsed.get("key_id"), payload, parsed.get("prev_hash"),
-                             parsed.get("record_id"))
-                if event is None:
-                    pass  # a sealed checkpoint, held above
-                elif rtype in special:
-                    if every_signature:
+                        event = _special_event(seq, rtype, run_id, env, link, current_key, deep)
+                    except _Refused as refused:
+                        return stop(*refused.args, seq, env)
+                    if rtype not in special:
+                        pass  # read to check it (`deep`), not an event
+                    elif every_signature or rtype != "checkpoint":
+                        if release():
+                            return seg
                         seg.events.append(event)
-                    elif rtype == "checkpoint":
-                        problem = _checkpoint_form(payload, seq, event[4], event[2])
-                        if problem is not None:
-                            return stop(EXIT_BAD_SIGNATURE, problem, seq, env)
+                    else:  # a checkpoint read in full (`deep`)
                         held, held_count = event, held_count + 1
-                        if after_key:  # the first record under its key: `combine` checks the key on it
-                            release()
-                    else:
-                        release()
-                        seg.events.append(event)
-                    if rtype == "key":  # the ring may change here: check the next key use again
-                        after_key = True
+                        if after_key and release():
+                            return seg
+                if rtype == "key":  # the ring may change here: check the next key use again
+                    after_key = True
             if after_key and rtype != "key":
-                release()
+                if release():
+                    return seg
                 seg.events.append((seq, "uses", current_key.decode("ascii", "replace"), None, None,
                                    _record_id(env)))
                 after_key = False
@@ -326,9 +310,47 @@ def check_segment(
             expected += 1
             if progress is not None and not seq & (PROGRESS_EVERY - 1):
                 progress(seq, total)
-    release()
-    seg.last_seq, seg.last_hash = expected - 1, last_hash
+    if not release():
+        seg.last_seq, seg.last_hash = expected - 1, last_hash
     return seg
+
+
+class _Refused(Exception):
+    """`(exit code, why)`: a key record or checkpoint that cannot be read as one."""
+
+
+def _special_event(seq: int, rtype: str, run_id: object, env: bytes, link: int, key: bytes, deep: bool) -> tuple:
+    """The event of a key record or checkpoint: `(seq, type, key_id, payload, prev_hash, record_id)`.
+
+    A checkpoint in the form `Ledger._write_seal` writes is read by `_SEAL` rather than `json.loads`
+    (not with `deep`, which checks the canonical form of every record). `link`: the offset of the
+    `,"prev_hash":"` the byte checks found; `key`: the key id the envelope starts with.
+    """
+    seal = None if deep or rtype != "checkpoint" else _SEAL(env)
+    if seal is not None:
+        return _seal_event(seq, seal)
+    try:
+        parsed = json.loads(env)
+    except ValueError:
+        raise _Refused(EXIT_EDITED, "its content is not JSON") from None
+    payload = parsed.get("payload")
+    if not isinstance(payload, dict):
+        raise _Refused(EXIT_EDITED, "its payload is not an object")
+    # The fields a signature covers are read from the parse: they must be the ones the byte checks
+    # found (the envelope's first `key_id`, the last `,"prev_hash":"`). A second key_id, or a
+    # `prev_hash` nested after the real one (in an object where `producer` stands), made the link
+    # checked and the link signed two different hashes.
+    if parsed.get("prev_hash") != env[link + 14:link + 78].decode("ascii", "replace"):
+        raise _Refused(EXIT_DELETED, "does not link to the record before it (its prev_hash differs from the "
+                       "link its bytes hold)")
+    if parsed.get("key_id") != key.decode("ascii", "replace"):
+        raise _Refused(EXIT_EDITED, "its key_id differs from the one its bytes start with")
+    if deep:
+        if canonical_bytes(parsed, simple_keys=False) != env:
+            raise _Refused(EXIT_EDITED, "its bytes are not canonical JSON (RFC 8785)")
+        if "run_id" in payload and payload["run_id"] != run_id:
+            raise _Refused(EXIT_EDITED, "its run_id differs from its payload's run_id")
+    return (seq, rtype, parsed.get("key_id"), payload, parsed.get("prev_hash"), parsed.get("record_id"))
 
 
 def _seal_event(seq: int, seal: re.Match) -> tuple:
@@ -365,9 +387,11 @@ def combine(
     links checked, it covers every record and checkpoint before it, so an edit anywhere before it
     (re-hashed and re-linked or not) fails there, without a key the ledger trusts; and since every
     later checkpoint then fails too, a failure means: raise `SignatureRecheck`, so that the caller
-    verifies again checking every signature and names the first that fails, as it always did. What
-    this does not catch is a bad signature that a trusted writer itself wrote in the middle of a
-    stretch, followed by good ones (a writer's bug, not an edit); `every_signature=True` does.
+    verifies again checking every signature and names the first that fails, as it always did. So
+    does any problem with a checkpoint that is an event, or one that could not be read
+    (`Segment.recheck`): the checkpoints before it in its stretch were never read. What this does
+    not catch is a bad checkpoint that a trusted writer itself wrote in the middle of a stretch,
+    followed by good ones (a writer's bug, not an edit); `every_signature=True` does.
     """
     pins = {key_id_of(unb64(p)): p for p in pubkeys}
     ring = KeyRing()
@@ -398,6 +422,8 @@ def combine(
 
     checked = 0
     for seg in segments:
+        if seg.recheck is not None and not every_signature:
+            raise SignatureRecheck(seg.recheck)  # a checkpoint read late could not be read
         contiguous = not gaps or seg.first_seq == head + 1
         if not contiguous:
             settle()  # a stretch ends: its last checkpoint vouches for it
@@ -422,6 +448,10 @@ def combine(
                 active = {k for k in ring.public if k not in ring.retired}
             else:
                 problem = _check_checkpoint(payload, seq, prev, key_id, ring, signed=every_signature)
+                if problem is not None and not every_signature:
+                    # The checkpoints before it in its stretch were not read (`check_segment`): judge
+                    # with every one read and every signature checked, as the failure always was.
+                    raise SignatureRecheck(seq)
                 if problem is not None:
                     return fail(EXIT_BAD_SIGNATURE, problem, seq, rid, seq - 1, prev)
                 if every_signature:

@@ -142,31 +142,39 @@ def test_an_intact_ledger_checks_one_signature_per_stretch(tmp_path, monkeypatch
         assert span.ok and span.signatures <= 2  # the key record's seal, and the head's checkpoint
 
 
-def _bad_signature_at(url: str, seq: int, signer: Signer) -> None:
-    """Record `seq` (a checkpoint) gets a signature over other bytes, and every record after it is
-    re-linked and every later checkpoint signed again with the writer's own key: what a writer
-    with a bug could leave, not what an attacker without the key can."""
+def _bad_signature_at(url: str, seq: int, signer: Signer, field: str = "signature") -> None:
+    """Record `seq` (a checkpoint) gets a signature over other bytes (or a `size` one too large),
+    and every record after it is re-linked and every later checkpoint signed again with the
+    writer's own key: what a writer with a bug could leave, not what an attacker without the key
+    can."""
     env = next(json.loads(bytes(r[4])) for r in rows(url) if r[0] == seq)
     assert env["record_type"] == "checkpoint"
-    env["payload"]["signature"] = signer.sign(b"not this checkpoint")
+    if field == "signature":
+        env["payload"]["signature"] = signer.sign(b"not this checkpoint")
+    else:
+        env["payload"]["size"] += 1
     data = json.dumps(env, sort_keys=True, separators=(",", ":")).encode()
     with raw(url) as run:
         run("UPDATE records SET envelope = ?, record_hash = ? WHERE seq = ?", (data, hash_bytes(data), seq))
     rewrite_from(url, seq + 1, lambda payload: None, signer)
 
 
-def test_a_bad_signature_a_trusted_writer_wrote_mid_ledger_needs_every_signature(tmp_path) -> None:
-    """The one thing checking the covering signature does not catch, as documented: a bad
-    signature followed by good ones from the same trusted key. `--every-signature` does."""
+@pytest.mark.parametrize(("field", "why"), [("signature", "signature does not verify"),
+                                           ("size", "does not describe the records before it")])
+def test_a_bad_checkpoint_a_trusted_writer_wrote_mid_ledger_needs_every_signature(tmp_path, field: str,
+                                                                                  why: str) -> None:
+    """The one thing checking the covering signature does not catch, as documented: a checkpoint
+    with a bad signature, or one that misstates its place, followed by good ones from the same
+    trusted key (the checkpoints between a stretch's ends are not read). `--every-signature` does."""
     url, signer = str(tmp_path / "ledger.db"), Signer.generate()
     with open_ledger(url, signing_key=signer) as led:
         for i in range(6):
             led.append("stage", _stage(hour=i))
-    _bad_signature_at(url, 7, signer)  # key, stage, checkpoint, stage, checkpoint, stage, checkpoint 7
+    _bad_signature_at(url, 7, signer, field)  # key, stage, checkpoint, stage, checkpoint, stage, checkpoint 7
     with open_ledger(url, create=False) as led:
         assert led.verify(workers=1).ok
         every = led.verify(workers=1, every_signature=True)
-        assert (every.exit_code, every.seq) == (13, 7) and "signature does not verify" in every.message
+        assert (every.exit_code, every.seq) == (13, 7) and why in every.message
     cli = [sys.executable, "-m", "carbonguard", "audit", "verify", "--ledger", url]
     assert subprocess.run(cli, capture_output=True, timeout=60).returncode == 0
     out = subprocess.run([*cli, "--every-signature", "--json"], capture_output=True, text=True, timeout=60)
@@ -274,6 +282,31 @@ def test_a_checkpoint_of_the_wrong_size_reports_the_same_head_either_way(tmp_pat
         fast, every = led.verify(workers=1), led.verify(workers=1, every_signature=True)
         assert (fast.exit_code, fast.seq) == (every.exit_code, every.seq) == (13, seq)
         assert fast.head_hash == every.head_hash == rows(url)[seq - 2][3]
+
+
+@pytest.mark.parametrize("edit", ["size", "head_hash", "not-json", "key_id"])
+def test_a_bad_last_checkpoint_is_judged_with_every_checkpoint_before_it_read(tmp_path, edit: str) -> None:
+    """The checkpoints inside a stretch are read only when one becomes an event. When the one at
+    its end turns out wrong (edited and re-hashed: nothing after it to break), the failure is
+    judged again with every checkpoint read and every signature checked, so what is reported,
+    the count of checkpoints before it included, is what checking every one reports."""
+    url = str(tmp_path / "ledger.db")
+    with open_ledger(url, signing_key=Signer.generate()) as led:
+        for i in range(8):
+            led.append("stage", _stage(hour=i))
+    seq, _, _, _, env = rows(url)[-1]  # the head: the last stage's seal
+    doc = json.loads(bytes(env))
+    if edit == "not-json":  # its frame (start, columns, link, time) as it was
+        data = bytes(env).replace(b'"size":', b'"size"::', 1)
+    else:
+        doc["payload"][edit] = (doc["payload"][edit] + 1 if edit == "size" else "0" * len(doc["payload"][edit]))
+        data = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    with raw(url) as run:
+        run("UPDATE records SET envelope = ?, record_hash = ? WHERE seq = ?", (data, hash_bytes(data), seq))
+    with open_ledger(url, create=False) as led:
+        fast, every = led.verify(workers=1), led.verify(workers=1, every_signature=True)
+    assert not every.ok and every.seq == seq and every.checkpoints == 7
+    assert _judged(fast) == _judged(every)
 
 
 def test_a_key_record_with_a_field_that_is_not_text_is_refused_not_a_crash(tmp_path) -> None:
