@@ -100,7 +100,7 @@ def main():
         for n, line in enumerate(Path(args.export).read_text("utf-8").splitlines(), 1):  # noqa: B007
             lines.extend([json.loads(line)] if line else [])
         code, text = verify(lines, cp, {hashlib.sha256(b64d(p)).hexdigest()[:32]: p for p in pins})
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         code, text = 2, f"cannot read input: {f'{args.export}:{n}: ' * (n > 0 and isinstance(exc, ValueError))}{exc}"
     print(text, file=sys.stdout if code == 0 else sys.stderr)
     return code

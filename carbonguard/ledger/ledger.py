@@ -58,6 +58,7 @@ from carbonguard.ledger.verify import (
     combine,
     export_checkpoint,
     head_seal_problem,
+    read_json,
     verify_rows,
 )
 
@@ -304,8 +305,7 @@ class Ledger:
                 for parent in frontier:
                     for row in self.store.select(parent, "subflow"):
                         if row[SEQ] <= limit:
-                            child = json.loads(bytes(row[ENVELOPE]))["payload"].get("subflow_run_id")
-                            children.append(child)
+                            children.append(_subflow_child(bytes(row[ENVELOPE])))
                 frontier = [c for c in dict.fromkeys(children) if isinstance(c, str) and c not in seen]
                 seen.update(frontier)
                 tree.extend(frontier)
@@ -531,9 +531,9 @@ class Ledger:
     def _locate_seq(self, seq: int) -> bool:
         for row in self.store.scan():
             try:
-                if json.loads(bytes(row[ENVELOPE])).get("seq") == seq:
+                if read_json(bytes(row[ENVELOPE])).get("seq") == seq:
                     return True
-            except ValueError:
+            except (ValueError, AttributeError):
                 continue
         return False
 
@@ -843,6 +843,17 @@ def _uuid4() -> str:
     raw[8] = raw[8] & 0x3F | 0x80
     h = raw.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _subflow_child(envelope: bytes) -> object:
+    """The child run a subflow record names, or None where its bytes cannot be read as one: the
+    row is then in the span the gate verifies (the tree's subflow records are), which reports it,
+    rather than the read of the tree ending the command as an internal error."""
+    try:
+        payload = read_json(envelope).get("payload")
+        return payload.get("subflow_run_id") if isinstance(payload, dict) else None
+    except (ValueError, AttributeError):
+        return None
 
 
 def _per_range(pairs: Iterator[tuple[int, list[Any]]], count: int) -> list[Iterator[list[Any]]]:

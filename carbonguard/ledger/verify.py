@@ -319,6 +319,16 @@ class _Refused(Exception):
     """`(exit code, why)`: a key record or checkpoint that cannot be read as one."""
 
 
+def read_json(data: bytes) -> Any:
+    """`json.loads`, with JSON nested too deeply for the parser refused as `ValueError` like any other
+    JSON it cannot read: a row re-hashed with 200,000 nested brackets was a `RecursionError`, and
+    `audit verify` ended as an internal error (70) rather than naming the record (10)."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def _special_event(seq: int, rtype: str, run_id: object, env: bytes, link: int, key: bytes, deep: bool) -> tuple:
     """The event of a key record or checkpoint: `(seq, type, key_id, payload, prev_hash, record_id)`.
 
@@ -330,7 +340,7 @@ def _special_event(seq: int, rtype: str, run_id: object, env: bytes, link: int, 
     if seal is not None:
         return _seal_event(seq, seal)
     try:
-        parsed = json.loads(env)
+        parsed = read_json(env)
     except ValueError:
         raise _Refused(EXIT_EDITED, "its content is not JSON") from None
     payload = parsed.get("payload")
@@ -595,7 +605,7 @@ def _against_checkpoint(cp: dict, pins: dict[str, str], ring: KeyRing, head: int
 
 def _record_id(env: bytes | None) -> str | None:
     try:
-        return json.loads(env)["record_id"]  # type: ignore[arg-type]
+        return read_json(env)["record_id"]  # type: ignore[arg-type]
     except (TypeError, ValueError, KeyError):
         return None
 
@@ -604,7 +614,7 @@ def _diagnose(row: tuple, env: bytes, locate_seq: Callable[[int], bool] | None) 
     """A row's columns disagree with its hashed bytes: say which, and whether it moved."""
     seq = row[0]
     try:
-        parsed = json.loads(env)
+        parsed = read_json(env)
     except ValueError:
         return EXIT_EDITED, "its content is not JSON"
     if not isinstance(parsed, dict):

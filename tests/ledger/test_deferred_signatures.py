@@ -309,6 +309,58 @@ def test_a_bad_last_checkpoint_is_judged_with_every_checkpoint_before_it_read(tm
     assert _judged(fast) == _judged(every)
 
 
+def _nest(env: bytes, depth: int = 200_000) -> bytes:
+    """The envelope with a value nested deeper than the JSON parser can follow, its frame kept."""
+    return env.replace(b'"payload":{', b'"payload":{"x":' + b"[" * depth + b"]" * depth + b",", 1)
+
+
+def test_json_nested_too_deeply_is_an_edit_not_a_crash(tmp_path) -> None:
+    """Found in review: a checkpoint re-hashed with 200,000 nested brackets raised RecursionError
+    out of every verification (`audit verify` exited 70, an internal error). It is an edit (10),
+    named at its record, in both modes, and so is a stage edited so (not re-hashed)."""
+    url = str(tmp_path / "ledger.db")
+    with open_ledger(url, signing_key=Signer.generate()) as led:
+        for i in range(4):
+            led.append("stage", _stage(hour=i))
+    table = rows(url)
+    head_seq, stage_seq = table[-1][0], table[-2][0]
+    data = _nest(bytes(table[-1][4]))
+    with raw(url) as run:
+        run("UPDATE records SET envelope = ?, record_hash = ? WHERE seq = ?", (data, hash_bytes(data), head_seq))
+        run("UPDATE records SET envelope = ? WHERE seq = ?", (_nest(bytes(table[-2][4])), stage_seq))
+    with open_ledger(url, create=False) as led:
+        for every in (False, True):
+            result = led.verify(workers=1, every_signature=every)
+            assert (result.exit_code, result.seq) == (10, stage_seq), result.message
+    with raw(url) as run:
+        run("UPDATE records SET envelope = ? WHERE seq = ?", (bytes(table[-2][4]), stage_seq))
+    with open_ledger(url, create=False) as led:
+        for every in (False, True):
+            result = led.verify(workers=1, every_signature=every)
+            assert (result.exit_code, result.seq) == (10, head_seq) and "not JSON" in result.message
+
+
+def test_a_subflow_record_nested_too_deeply_fails_the_gate_read_not_the_command(tmp_path) -> None:
+    """The run tree is read before the span is verified: a subflow record that cannot be read names
+    no child, and the span's verification, which covers it, reports the edit."""
+    from carbonguard.runtree import subflow_payload
+
+    url = str(tmp_path / "ledger.db")
+    with open_ledger(url, signing_key=Signer.generate()) as led:
+        led.append("stage", _stage("run-1"))
+        sub = led.append("subflow", subflow_payload("run-1", "run-2"))
+        led.append("stage", _stage("run-2"))
+    seq = next(r[0] for r in rows(url) if r[3] == sub.record_hash)
+    data = _nest(bytes(next(r[4] for r in rows(url) if r[0] == seq)))
+    with raw(url) as run:
+        run("UPDATE records SET envelope = ?, record_hash = ? WHERE seq = ?", (data, hash_bytes(data), seq))
+    with open_ledger(url, create=False) as led:
+        assert led.run_tree("run-1") == ["run-1"]
+        read = led.verified_run_payloads("run-1", "stage", lambda payloads: payloads)
+    assert not read.result.ok and read.result.exit_code == 11 and read.result.seq == seq + 1
+    assert read.entries == []
+
+
 def test_a_key_record_with_a_field_that_is_not_text_is_refused_not_a_crash(tmp_path) -> None:
     url = str(tmp_path / "ledger.db")
     with open_ledger(url, signing_key=Signer.generate()) as led:

@@ -110,9 +110,10 @@ def test_standalone_verifier_on_postgres_export(pg_url: str, key_file: Path, tmp
 
 def test_standalone_verifier_input_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
-    bad.write_text("{not json\n")
-    done = subprocess.run([sys.executable, str(TOOL), str(bad)], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and "cannot read input" in done.stderr
+    for text in ("{not json\n", '{"x":' + "[" * 200_000 + "]" * 200_000 + "}\n"):  # the second: too deep
+        bad.write_text(text)
+        done = subprocess.run([sys.executable, str(TOOL), str(bad)], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and "cannot read input" in done.stderr, done.stderr[-300:]
 
 
 def test_exports_hold_no_floats_and_csv_matches(tmp_path: Path, key_file: Path,
