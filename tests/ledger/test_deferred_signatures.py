@@ -57,13 +57,14 @@ def _judged(result: VerifyResult) -> tuple:
             result.record_id, result.records, result.checkpoints)
 
 
-def _deferred(rows: list[Row], cuts: list[int], seed: int) -> VerifyResult:
+def _deferred(rows: list[Row], cuts: list[int], seed: int, deep: bool = False) -> VerifyResult:
     """What `Ledger.verify` does: the stretches' last signatures, and every one if that fails."""
     bounds = [0, *cuts, len(rows)]
 
     def run(every: bool) -> VerifyResult:
         rng = random.Random(seed)
-        segments = [check_segment(_batches(rows[a:b], rng), a + 1, locate_seq=_locate(rows), every_signature=every)
+        segments = [check_segment(_batches(rows[a:b], rng), a + 1, locate_seq=_locate(rows), deep=deep,
+                                  every_signature=every)
                     for a, b in itertools.pairwise(bounds)]
         return combine(segments, every_signature=every)
 
@@ -73,11 +74,12 @@ def _deferred(rows: list[Row], cuts: list[int], seed: int) -> VerifyResult:
         return run(True)
 
 
-def _every(rows: list[Row], cuts: list[int], seed: int) -> VerifyResult:
+def _every(rows: list[Row], cuts: list[int], seed: int, deep: bool = False) -> VerifyResult:
     """The previous loop (tests/ledger/verify_reference.py), every signature checked."""
     rng = random.Random(seed)
     bounds = [0, *cuts, len(rows)]
-    return combine([verify_reference.check_segment(_batches(rows[a:b], rng), a + 1, locate_seq=_locate(rows))
+    return combine([verify_reference.check_segment(_batches(rows[a:b], rng), a + 1, locate_seq=_locate(rows),
+                                                   deep=deep)
                     for a, b in itertools.pairwise(bounds)])
 
 
@@ -108,6 +110,70 @@ def test_any_tampering_is_judged_as_checking_every_signature_judges_it(sealed_ro
         rows = _tamper(sealed_rows, rng)
         cuts = sorted(rng.sample(range(1, len(rows)), rng.choice([0, 1, 2]))) if len(rows) > 3 else []
         assert _judged(_deferred(rows, cuts, case)) == _judged(_every(rows, cuts, case)), (seed, case)
+
+
+_CHECKPOINT_EDITS = ("size", "head_hash", "key_id", "signature", "drop", "extra", "not-json", "to-stage",
+                     "to-checkpoint", "payload-of-another")
+
+
+def _checkpoint_tamper(rows: list[Row], rng: random.Random, attacker: Signer) -> list[Row]:
+    """Edit one checkpoint (or make a stage claim to be one), re-hash it, then re-link the rows after
+    it up to a random point, their checkpoints naming the new heads and signed again under the
+    attacker's key or left with their signatures: what someone without the key can do to the
+    checkpoints that verification no longer reads one by one."""
+    rows = list(rows)
+    edit = rng.choice(_CHECKPOINT_EDITS)
+    kinds = "stage" if edit == "to-checkpoint" else "checkpoint"
+    i = rng.choice([j for j, r in enumerate(rows) if r[1] == kinds])
+    seq, rtype, run_id, _, env = rows[i]
+    doc = json.loads(env)
+    payload = doc["payload"]
+    if edit in ("size", "head_hash", "key_id", "signature"):
+        payload[edit] = (payload[edit] + rng.choice([1, -1]) if edit == "size" else
+                         attacker.key_id if edit == "key_id" else payload[edit][::-1])
+    elif edit == "drop":
+        del payload[rng.choice(sorted(payload))]
+    elif edit == "extra":
+        payload["note"] = "x"
+    elif edit == "payload-of-another":
+        doc["payload"] = json.loads(rows[rng.choice([j for j, r in enumerate(rows) if r[1] == "checkpoint"])][4])[
+            "payload"]
+    elif edit in ("to-stage", "to-checkpoint"):
+        rtype = doc["record_type"] = "stage" if edit == "to-stage" else "checkpoint"
+    data = (env.replace(b'"size":', b'"size"::', 1) if edit == "not-json" else
+            json.dumps(doc, sort_keys=True, separators=(",", ":")).encode())
+    rows[i] = (seq, rtype, run_id, hash_bytes(data), data)
+    prev, resign = rows[i][3], rng.random() < 0.5
+    for j in range(i + 1, rng.choice([i + 1, i + 2, i + rng.randrange(1, 30), len(rows)])):
+        if j >= len(rows):
+            break
+        seq, rtype, run_id, _, env = rows[j]
+        doc = json.loads(env)
+        doc["prev_hash"] = prev
+        if rtype == "checkpoint":
+            p = doc["payload"]
+            p["head_hash"] = prev
+            if resign:
+                p["signature"] = attacker.sign(checkpoint_message(p["size"], prev, p["time"], p["key_id"]))
+        data = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+        prev = hash_bytes(data)
+        rows[j] = (seq, rtype, run_id, prev, data)
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_tampered_checkpoints_are_judged_as_reading_every_one_judges_them(sealed_rows: list[Row], seed: int) -> None:
+    """Checkpoints inside a stretch are read only when they become events: whatever is done to one
+    (re-hashed, the rows after it re-linked to any point, re-signed or not), the verdict, the head
+    it reached and the unsigned tail are those of reading every one, in segments and with `deep`."""
+    rng, attacker = random.Random(seed), Signer.generate()
+    for case in range(50):
+        rows = _checkpoint_tamper(sealed_rows, rng, attacker)
+        cuts = sorted(rng.sample(range(1, len(rows)), rng.choice([0, 1, 2])))
+        deep = rng.random() < 0.3
+        fast, every = _deferred(rows, cuts, case, deep), _every(rows, cuts, case, deep)
+        assert (*_judged(fast), fast.head_seq, fast.head_hash, fast.unsigned_tail) == \
+            (*_judged(every), every.head_seq, every.head_hash, every.unsigned_tail), (seed, case)
 
 
 @pytest.mark.parametrize("at", [3, 40, 64, 65, 100])
