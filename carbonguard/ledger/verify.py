@@ -301,7 +301,10 @@ def check_segment(
             if after_key and rtype != "key":
                 if release():
                     return seg
-                seg.events.append((seq, "uses", current_key.decode("ascii", "replace"), None, None,
+                # its link (checked against the record before, or the segment's first link): the
+                # head a failure here reports, as a key record's or checkpoint's own link is
+                seg.events.append((seq, "uses", current_key.decode("ascii", "replace"), None,
+                                   env[link + 14:link + 78].decode("ascii", "replace") if link >= 0 else None,
                                    _record_id(env)))
                 after_key = False
             if seq == want_hash_at:
@@ -445,7 +448,7 @@ def combine(
             if kind == "uses":
                 if key_id not in active:
                     return fail(EXIT_UNTRUSTED_KEY, f"written under key {key_id}, which is not enrolled and "
-                                "active at this point of the chain", seq, rid, seq - 1)
+                                "active at this point of the chain", seq, rid, seq - 1, prev)
                 continue
             if kind == "key":
                 problem = ring.apply(payload, key_id, prev)

@@ -16,6 +16,8 @@ import json
 import random
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +31,7 @@ from carbonguard.ledger.verify import SignatureRecheck, VerifyResult, check_segm
 from . import verify_reference
 from .conftest import stage_record
 from .tamper import raw, rewrite_from, rows
+from .test_guarantee import append_under_unenrolled_key, retired_key_writes_on
 from .test_verify_equivalence import _batches, _locate, _tamper
 
 Row = tuple[Any, ...]
@@ -172,8 +175,14 @@ def test_tampered_checkpoints_are_judged_as_reading_every_one_judges_them(sealed
         cuts = sorted(rng.sample(range(1, len(rows)), rng.choice([0, 1, 2])))
         deep = rng.random() < 0.3
         fast, every = _deferred(rows, cuts, case, deep), _every(rows, cuts, case, deep)
-        assert (*_judged(fast), fast.head_seq, fast.head_hash, fast.unsigned_tail) == \
-            (*_judged(every), every.head_seq, every.head_hash, every.unsigned_tail), (seed, case)
+        assert _judged(fast) == _judged(every), (seed, case)
+        # the head each reached, against this loop reading every checkpoint (the previous loop did
+        # not carry a key use's link, so a 15 there reported a stale head hash)
+        rng_batches = random.Random(case)
+        full = combine([check_segment(_batches(rows[a:b], rng_batches), a + 1, locate_seq=_locate(rows), deep=deep)
+                        for a, b in itertools.pairwise([0, *cuts, len(rows)])])
+        assert (fast.head_seq, fast.head_hash, fast.unsigned_tail) == \
+            (full.head_seq, full.head_hash, full.unsigned_tail), (seed, case)
 
 
 @pytest.mark.parametrize("at", [3, 40, 64, 65, 100])
@@ -425,6 +434,25 @@ def test_a_subflow_record_nested_too_deeply_fails_the_gate_read_not_the_command(
         read = led.verified_run_payloads("run-1", "stage", lambda payloads: payloads)
     assert not read.result.ok and read.result.exit_code == 11 and read.result.seq == seq + 1
     assert read.entries == []
+
+
+@pytest.mark.parametrize("attack", [append_under_unenrolled_key, retired_key_writes_on])
+def test_a_record_under_an_untrusted_key_reports_the_head_before_it(ledger_url: str, tmp_path: Path,
+                                                                    attack: Callable) -> None:
+    """A 15 at a record written under a key not trusted there reports, as the last good record, the
+    one before it and that record's hash (it reported the hash before the whole segment: all zeros
+    in `audit verify`, whatever the seq), in both modes, on both stores."""
+    signer = Signer.generate()
+    with open_ledger(ledger_url, signing_key=signer) as led:
+        for i in range(5):
+            led.append("stage", _stage(f"run-{i % 2}", hour=i))
+    attack(ledger_url, {"signer": signer, "head": 11, "tmp": tmp_path})
+    with open_ledger(ledger_url, create=False) as led:
+        hashes = {r[0]: r[3] for r in led.store.scan()}
+        for every in (False, True):
+            result = led.verify(workers=1, every_signature=every)
+            assert result.exit_code == 15 and result.head_seq == result.seq - 1, result.message
+            assert result.head_hash == hashes[result.head_seq]
 
 
 def test_a_key_record_with_a_field_that_is_not_text_is_refused_not_a_crash(tmp_path) -> None:
