@@ -176,8 +176,11 @@ def _checkpoint(args: argparse.Namespace) -> int:
         exported = led.export_checkpoint(record)
     _write_out(args.out, json.dumps(exported, indent=2, sort_keys=True) + "\n")
     if args.out is not None:
-        print(f"checkpoint of {exported['size']} records (head {exported['head_hash']}) "
-              f"written to {args.out}", file=sys.stderr)
+        from carbonguard.formats.escape import text_safe
+
+        # `--latest` exports what the store holds, unverified: its fields are hostile text here
+        print(f"checkpoint of {text_safe(exported['size'])} records (head {text_safe(exported['head_hash'])}) "
+              f"written to {text_safe(args.out)}", file=sys.stderr)
     return 0
 
 

@@ -14,6 +14,7 @@ import pytest
 from carbonguard.cli.main import main
 from carbonguard.ledger import Signer, open_ledger
 from carbonguard.ledger.keys import write_key_pair
+from carbonguard.ledger.record import hash_bytes
 
 from .conftest import stage_record
 from .tamper import raw, rewrite_from, rows
@@ -140,3 +141,24 @@ def test_exports_hold_no_floats_and_csv_matches(tmp_path: Path, key_file: Path,
     assert [int(r["seq"]) for r in table] == list(range(1, 20))
     assert [r["record_hash"] for r in table] == [json.loads(line)["record_hash"] for line in lines]
     assert json.loads(table[1]["payload_json"])["components"][0]["energy_kwh"] == "0.5"
+
+
+def test_a_checkpoint_written_out_names_its_head_without_driving_the_terminal(
+        tmp_path: Path, key_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """`audit checkpoint --latest` exports the last checkpoint as the store holds it, unverified:
+    a head hash rewritten to hold an escape sequence and a workflow command is printed with its
+    control characters as spaces, on one line."""
+    monkeypatch.setenv("CARBONGUARD_SIGNING_KEY", str(key_file))
+    url = str(tmp_path / "ledger.db")
+    _fill(url)
+    seq, _, _, _, env = rows(url)[-1]
+    doc = json.loads(bytes(env))
+    doc["payload"]["head_hash"] = "\x1b[2J\n::error::owned"
+    data = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    with raw(url) as run:
+        run("UPDATE records SET envelope = ?, record_hash = ? WHERE seq = ?", (data, hash_bytes(data), seq))
+    capsys.readouterr()
+    assert main(["audit", "checkpoint", "--ledger", url, "--latest", "--out", str(tmp_path / "cp.json")]) == 0
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\n::error::" not in err and err.count("\n") == 1, err
+    assert "(head  [2J ::error::owned)" in err  # each control character a space
