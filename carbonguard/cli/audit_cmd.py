@@ -200,7 +200,9 @@ def _export(args: argparse.Namespace) -> int:
             if args.out is not None:
                 out.close()
     if args.out is not None:
-        print(f"{count} records written to {args.out}", file=sys.stderr)
+        from carbonguard.formats.escape import text_safe
+
+        print(f"{count} records written to {text_safe(args.out)}", file=sys.stderr)
     return 0
 
 

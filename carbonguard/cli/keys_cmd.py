@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from carbonguard.cli.output import add_output_arguments, emit, output_targets
+from carbonguard.formats.escape import text_safe
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -80,6 +81,7 @@ def _generate(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise InputError(Problem(f"cannot write keys: {exc.strerror}", source=str(args.out))) from exc
     pin = pin_path(args.out, signer.key_id)
+    private, public, pin = text_safe(private), text_safe(public), text_safe(pin)  # paths the user typed
     print(f"key id {signer.key_id}\nprivate key {private} (keep secret; mode 0600)\n"
           f"public key  {public}\n"
           f"auditor pin {pin} (if this key starts a ledger, give this file to auditors: audit verify "
@@ -123,10 +125,10 @@ def _rotate(args: argparse.Namespace) -> int:
           "from now on")
     if genesis is not None:
         where = pin_path(old.path.parent, genesis) if old.path is not None else None
-        shown = f" ({where})" if where is not None and where.exists() else ""
+        shown = f" ({text_safe(where)})" if where is not None and where.exists() else ""
         print(f"auditors keep pinning the ledger's first key {genesis}{shown}, not the new signing-key.pub")
     if os.environ.get(SIGNING_KEY_ENV) or old.path != new_path:
-        print(f"set {SIGNING_KEY_ENV}={new_path} for every writer of this ledger", file=sys.stderr)
+        print(f"set {SIGNING_KEY_ENV}={text_safe(new_path)} for every writer of this ledger", file=sys.stderr)
     return 0
 
 
@@ -164,7 +166,7 @@ def _registry_generate(args: argparse.Namespace) -> int:
                          "it (choose --out or --name)") from exc
     except OSError as exc:
         raise InputError(f"{args.out}: cannot write keys: {exc.strerror}") from exc
-    print(f"private key {private} (keep secret; mode 0600)\npublic key  {public}\n"
+    print(f"private key {text_safe(private)} (keep secret; mode 0600)\npublic key  {text_safe(public)}\n"
           f"pin it in the policy:\n  spec:\n    matching:\n      registries:\n"
           f"        - name: REGISTRY\n          public_key: {signer.public_b64}")
     return 0
@@ -185,5 +187,6 @@ def _sign(args: argparse.Namespace) -> int:
         target.write_text(signer.sign(data) + "\n", encoding="ascii")
     except OSError as exc:
         raise InputError(f"{target}: cannot write: {exc.strerror}") from exc
-    print(f"signed {args.file} ({len(data)} bytes) -> {target} with public key {signer.public_b64}")
+    print(f"signed {text_safe(args.file)} ({len(data)} bytes) -> {text_safe(target)} with public key "
+          f"{signer.public_b64}")
     return 0

@@ -134,8 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (silence the flush at exit)
         return EXIT_BROKEN_PIPE
     except OSError as error:  # a path given on the command line that cannot be read or written
+        from carbonguard.formats.escape import text_safe
+
         where = f"{error.filename}: " if error.filename else ""
-        print(f"carbonguard: {where}{error.strerror or error}", file=sys.stderr)
+        print(f"carbonguard: {text_safe(where)}{text_safe(error.strerror or error)}", file=sys.stderr)
         return EXIT_INPUT_ERROR
     except KeyboardInterrupt:
         return 130
@@ -143,8 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         import traceback  # only a crash needs it
 
         traceback.print_exc(file=sys.stderr)
-        print(f"carbonguard: internal error ({type(error).__name__}: {error}); this is a bug, please report it",
-              file=sys.stderr)
+        from carbonguard.formats.escape import text_safe
+
+        print(f"carbonguard: internal error ({type(error).__name__}: {text_safe(error)}); this is a bug, please "
+              "report it", file=sys.stderr)
         return EXIT_INTERNAL_ERROR
 
 

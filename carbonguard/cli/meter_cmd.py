@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from carbonguard.cli.output import add_output_arguments, emit, output_targets
 from carbonguard.errors import EXIT_INPUT_ERROR, InputError, Problem
+from carbonguard.formats.escape import text_safe
 
 if TYPE_CHECKING:  # heavy imports stay inside the handler so `carbonguard --help` stays fast
     from carbonguard.metering import Meter
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
                                  source="command line", field_path="--zone"))
     problem = _resolve(command)
     if problem is not None:
-        print(problem[1], file=sys.stderr)
+        print(text_safe(problem[1]), file=sys.stderr)
         return problem[0]
 
     from carbonguard.metering import Meter
@@ -133,7 +134,8 @@ def _meter_and_record(args: argparse.Namespace, command: list[str], meter: Meter
     except OSError as exc:  # found and executable, yet exec failed (e.g. no shebang, bad binary)
         meter.end_window(handle)
         code = EXIT_NOT_FOUND if exc.errno == errno.ENOENT else EXIT_NOT_EXECUTABLE
-        print(f"carbonguard meter: cannot execute {command[0]}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"carbonguard meter: cannot execute {text_safe(command[0])}: {text_safe(exc.strerror or exc)}",
+              file=sys.stderr)
         return code
     measurement = meter.end_window(handle)
     exit_code = returncode if returncode >= 0 else 128 - returncode  # killed by a signal: 128 + N
@@ -158,7 +160,7 @@ def _meter_and_record(args: argparse.Namespace, command: list[str], meter: Meter
             appended = ledger.append("stage", record.model_dump(mode="json"))
             report = replace(report, ledger=LedgerRef(appended.seq, appended.record_hash))
         except Exception as exc:  # the command already ran: keep its record visible, fail loudly
-            print(f"carbonguard meter: could not record the stage: {exc}", file=sys.stderr)
+            print(f"carbonguard meter: could not record the stage: {text_safe(exc)}", file=sys.stderr)
             print(json.dumps(record.model_dump(mode="json")), file=sys.stderr)
             status = exit_code or EXIT_INPUT_ERROR
     from carbonguard.formats import render
