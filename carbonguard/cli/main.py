@@ -119,25 +119,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT_ERROR
     try:
         return int(handler(args))
-    except InputError as error:  # one line per problem; what a user typed (a path, a URL) can drive no terminal
-        from carbonguard.formats.escape import text_safe
-
-        print("\n".join(f"carbonguard: {text_safe(problem)}" for problem in error.problems), file=sys.stderr)
+    except InputError as error:  # one line per problem
+        _say(*error.problems)
         return EXIT_INPUT_ERROR
     except CarbonguardError as error:  # e.g. a ledger that fails verification, a key not enrolled
-        from carbonguard.formats.escape import text_safe
-
-        print(f"carbonguard: {text_safe(error)}", file=sys.stderr)
+        _say(error)
         return int(getattr(error, "exit_code", EXIT_INPUT_ERROR))
     except BrokenPipeError:
         # `carbonguard audit export | head`: the reader is gone; stop quietly, as `cat` would.
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (silence the flush at exit)
         return EXIT_BROKEN_PIPE
     except OSError as error:  # a path given on the command line that cannot be read or written
-        from carbonguard.formats.escape import text_safe
-
         where = f"{error.filename}: " if error.filename else ""
-        print(f"carbonguard: {text_safe(where)}{text_safe(error.strerror or error)}", file=sys.stderr)
+        _say(f"{where}{error.strerror or error}")
         return EXIT_INPUT_ERROR
     except KeyboardInterrupt:
         return 130
@@ -145,12 +139,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         import traceback  # only a crash needs it
 
         traceback.print_exc(file=sys.stderr)
-        from carbonguard.formats.escape import text_safe
-
-        print(f"carbonguard: internal error ({type(error).__name__}: {text_safe(error)}); this is a bug, please "
-              "report it", file=sys.stderr)
+        _say(f"internal error ({type(error).__name__}: {error}); this is a bug, please report it")
         return EXIT_INTERNAL_ERROR
 
+
+def _say(*messages: object) -> None:
+    """Each message as one `carbonguard: ` line on stderr, its control characters as spaces: what a
+    user typed (a path, a URL, a command) or a store holds can drive no terminal or CI log. The
+    escape is imported here, on the error path only: a command that succeeds never loads it."""
+    from carbonguard.formats.escape import text_safe
+
+    print("\n".join(f"carbonguard: {text_safe(m)}" for m in messages), file=sys.stderr)
 
 if __name__ == "__main__":
     raise SystemExit(main())
